@@ -1,0 +1,15 @@
+//! The `waimai` binary: parse arguments, run, report errors with an exit code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = waimai::cli::Cli::parse();
+    match waimai::cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

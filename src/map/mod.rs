@@ -1,0 +1,60 @@
+//! Road networks: OpenStreetMap import, the compact map file, contraction
+//! hierarchies, snapping, and the [`TravelTime`] trait every other
+//! subsystem routes through.
+//!
+//! Owns: everything about roads and travel times. Knows nothing of orders,
+//! riders or dispatch. May call: nothing else in the crate.
+
+pub mod build;
+pub mod ch;
+pub mod file;
+pub mod geo;
+pub mod graph;
+pub mod network;
+pub mod osm;
+pub mod profile;
+pub mod snap;
+pub mod travel;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use geo::LatLng;
+pub use graph::RoadGraph;
+pub use network::{NetworkOptions, RoadNetwork, Route};
+pub use profile::Profile;
+pub use snap::Snapped;
+pub use travel::{EuclideanTravel, Leg, PlanarPoint, Rounding, TravelMatrix, TravelTime};
+
+/// Everything that can go wrong loading maps or answering travel queries.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum MapError {
+    #[error("map file not found: {0}")]
+    MissingFile(PathBuf),
+    #[error("cannot read or write {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("{path} is not a readable OSM PBF file: {reason}")]
+    CorruptPbf { path: PathBuf, reason: String },
+    #[error("{path} is not a valid waimai map file: {reason}")]
+    CorruptMap { path: PathBuf, reason: String },
+    #[error("no routable roads: {0}")]
+    NoRoads(String),
+    #[error(
+        "invalid coordinate {field}={value}: need finite degrees, lat in [-90, 90], lng in [-180, 180]"
+    )]
+    InvalidCoordinate { field: &'static str, value: String },
+    #[error(
+        "point {lat},{lng} is outside the map: nearest road {nearest_road_meters:.0} m away (max {max_snap_meters} m)"
+    )]
+    OutsideMap {
+        lat: f64,
+        lng: f64,
+        max_snap_meters: f64,
+        nearest_road_meters: f64,
+    },
+    #[error("unknown profile {0:?}")]
+    UnknownProfile(String),
+    #[error("no route between the two points")]
+    Unreachable,
+}

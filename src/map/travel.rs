@@ -1,0 +1,180 @@
+//! The `TravelTime` abstraction every downstream subsystem uses, and its
+//! Euclidean implementation for benchmark instances.
+//!
+//! The solver and the engine never ask *how* a travel time is computed:
+//! a real road network and a planar benchmark look the same to them.
+
+use serde::Serialize;
+
+use super::MapError;
+
+/// Duration and length of one trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Leg {
+    pub duration_ms: u32,
+    pub meters: u32,
+}
+
+/// Row-major many-to-many travel times (rows = origins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TravelMatrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub duration_ms: Vec<u32>,
+    pub meters: Vec<u32>,
+}
+
+impl TravelMatrix {
+    /// The trip from origin `row` to destination `col`.
+    pub fn leg(&self, row: usize, col: usize) -> Leg {
+        let i = row * self.cols + col;
+        Leg {
+            duration_ms: self.duration_ms[i],
+            meters: self.meters[i],
+        }
+    }
+}
+
+/// Travel times between places, possibly depending on the time of day.
+pub trait TravelTime: Send + Sync {
+    /// A position this source can route from (e.g. a snapped road point).
+    type Place: Clone + Send + Sync;
+
+    /// The trip from `from` to `to`, leaving at `depart_secs_of_day`.
+    fn leg(
+        &self,
+        from: &Self::Place,
+        to: &Self::Place,
+        depart_secs_of_day: u32,
+    ) -> Result<Leg, MapError>;
+
+    /// Every trip from `from` to `to`; implementations override this with
+    /// something faster than one query per pair.
+    fn matrix(
+        &self,
+        from: &[Self::Place],
+        to: &[Self::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
+        let mut m = TravelMatrix {
+            rows: from.len(),
+            cols: to.len(),
+            duration_ms: Vec::with_capacity(from.len() * to.len()),
+            meters: Vec::with_capacity(from.len() * to.len()),
+        };
+        for a in from {
+            for b in to {
+                let leg = self.leg(a, b, depart_secs_of_day)?;
+                m.duration_ms.push(leg.duration_ms);
+                m.meters.push(leg.meters);
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// A point in a planar benchmark instance, in metres (or instance units).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PlanarPoint {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl PlanarPoint {
+    /// Straight-line distance.
+    pub fn distance(&self, other: &PlanarPoint) -> f64 {
+        (self.x - other.x).hypot(self.y - other.y)
+    }
+}
+
+/// How straight-line travel time is rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// To the nearest millisecond.
+    Millis,
+    /// Up to whole minutes, the MDRPLIB rule: ceil(metres / metres_per_minute).
+    CeilMinutes,
+}
+
+/// Straight lines at a fixed speed (MDRPLIB, Li & Lim).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EuclideanTravel {
+    pub meters_per_minute: f64,
+    pub rounding: Rounding,
+}
+
+impl EuclideanTravel {
+    /// The MDRPLIB travel rule at the instance's speed.
+    pub fn mdrp(meters_per_minute: f64) -> Self {
+        Self {
+            meters_per_minute,
+            rounding: Rounding::CeilMinutes,
+        }
+    }
+
+    /// Travel time in (possibly fractional) minutes before unit conversion.
+    pub fn minutes(&self, meters: f64) -> f64 {
+        let exact = meters / self.meters_per_minute;
+        match self.rounding {
+            Rounding::Millis => exact,
+            Rounding::CeilMinutes => exact.ceil(),
+        }
+    }
+}
+
+impl TravelTime for EuclideanTravel {
+    type Place = PlanarPoint;
+
+    fn leg(&self, from: &PlanarPoint, to: &PlanarPoint, _depart: u32) -> Result<Leg, MapError> {
+        let meters = from.distance(to);
+        if !meters.is_finite() {
+            return Err(MapError::InvalidCoordinate {
+                field: "x,y",
+                value: format!("{from:?}→{to:?}"),
+            });
+        }
+        let duration_ms = (self.minutes(meters) * 60_000.0).round();
+        Ok(Leg {
+            duration_ms: duration_ms.min(u32::MAX as f64) as u32,
+            meters: meters.round() as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mdrp_rounds_up_to_whole_minutes() {
+        let t = EuclideanTravel::mdrp(320.0);
+        let o = PlanarPoint { x: 0.0, y: 0.0 };
+        // 3-4-5 triangle scaled: exactly 640 m is exactly 2 minutes.
+        let leg = t.leg(&o, &PlanarPoint { x: 384.0, y: 512.0 }, 0).unwrap();
+        assert_eq!(leg.duration_ms, 120_000);
+        let leg = t.leg(&o, &PlanarPoint { x: 384.0, y: 513.0 }, 0).unwrap();
+        assert_eq!(leg.duration_ms, 180_000);
+        assert_eq!(t.leg(&o, &o, 0).unwrap().duration_ms, 0);
+    }
+
+    #[test]
+    fn default_matrix_agrees_with_legs() {
+        let t = EuclideanTravel {
+            meters_per_minute: 300.0,
+            rounding: Rounding::Millis,
+        };
+        let pts: Vec<PlanarPoint> = (0..4)
+            .map(|i| PlanarPoint {
+                x: i as f64 * 70.0,
+                y: 5.0,
+            })
+            .collect();
+        let m = t.matrix(&pts, &pts, 0).unwrap();
+        for i in 0..4 {
+            for j in 0..4 {
+                assert_eq!(m.leg(i, j), t.leg(&pts[i], &pts[j], 0).unwrap());
+            }
+        }
+        assert_eq!(m.leg(0, 3).duration_ms, 42_000); // 210 m at 300 m/min
+    }
+}
