@@ -122,11 +122,7 @@ fn cli_import_info_and_matrix() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["graph"]["profile"], "car");
     let csv = dir.join("points.csv");
-    std::fs::write(
-        &csv,
-        "lat,lng\n43.7384,7.4246\n43.7311,7.4197\n43.7450,7.4300\n",
-    )
-    .unwrap();
+    std::fs::write(&csv, "lat,lng\n43.7384,7.4246\n43.7311,7.4197\n43.7450,7.4300\n").unwrap();
     let (code, out, err) = waimai(&["map", "matrix", "--points", csv.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -167,10 +163,7 @@ fn cli_bad_input_is_a_clear_error() {
             ],
             "--depart",
         ),
-        (
-            vec!["map", "info", "--map", "maps/nowhere.wmap"],
-            "not found",
-        ),
+        (vec!["map", "info", "--map", "maps/nowhere.wmap"], "not found"),
         (vec!["map", "info", "--profile", "rocket"], "rocket"),
         (
             vec!["map", "matrix", "--points", csv.to_str().unwrap()],

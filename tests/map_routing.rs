@@ -47,11 +47,7 @@ fn legs_between_snapped_points_equal_oracle() {
         for _ in 0..150 {
             let (a, b) = (random_snapped(net, &mut rng), random_snapped(net, &mut rng));
             let leg = net.leg(&a, &b, 0).unwrap();
-            assert_eq!(
-                leg.duration_ms as u64,
-                oracle_ms(net, &a, &b),
-                "{a:?} -> {b:?}"
-            );
+            assert_eq!(leg.duration_ms as u64, oracle_ms(net, &a, &b), "{a:?} -> {b:?}");
         }
     }
 }
@@ -133,11 +129,7 @@ fn route_geometry_is_consistent() {
             let (first, last) = (r.path[0], r.path[r.path.len() - 1]);
             assert!(haversine_meters(first, r.from.position) < 0.5);
             assert!(haversine_meters(last, r.to.position) < 0.5);
-            let along: f64 = r
-                .path
-                .windows(2)
-                .map(|w| haversine_meters(w[0], w[1]))
-                .sum();
+            let along: f64 = r.path.windows(2).map(|w| haversine_meters(w[0], w[1])).sum();
             assert!(
                 (along - r.meters as f64).abs() <= 2.0 + 0.002 * along,
                 "{along} vs {}",

@@ -41,8 +41,7 @@ fn raw_ways() -> Vec<(String, HashMap<String, String>, Vec<Key>)> {
                 );
             }
             Element::Way(w) => {
-                let tags: HashMap<String, String> =
-                    w.tags().map(|(k, v)| (k.into(), v.into())).collect();
+                let tags: HashMap<String, String> = w.tags().map(|(k, v)| (k.into(), v.into())).collect();
                 if let Some(h) = tags.get("highway") {
                     ways.push((h.clone(), tags.clone(), w.refs().collect::<Vec<i64>>()));
                 }
@@ -51,13 +50,7 @@ fn raw_ways() -> Vec<(String, HashMap<String, String>, Vec<Key>)> {
         })
         .unwrap();
     ways.into_iter()
-        .map(|(h, t, refs)| {
-            (
-                h,
-                t,
-                refs.iter().filter_map(|r| coords.get(r).copied()).collect(),
-            )
-        })
+        .map(|(h, t, refs)| (h, t, refs.iter().filter_map(|r| coords.get(r).copied()).collect()))
         .collect()
 }
 
@@ -79,14 +72,7 @@ fn driven_segments(net: &RoadNetwork) -> HashSet<Seg> {
     out
 }
 
-const FOOT_ONLY: &[&str] = &[
-    "footway",
-    "pedestrian",
-    "steps",
-    "path",
-    "cycleway",
-    "corridor",
-];
+const FOOT_ONLY: &[&str] = &["footway", "pedestrian", "steps", "path", "cycleway", "corridor"];
 
 #[test]
 fn car_never_uses_a_footway() {
@@ -126,10 +112,7 @@ fn oneway_is_honoured_by_car_and_ignored_on_foot() {
     let ways = raw_ways();
     let car_roads = &common::config().profiles["car"].highway_kmh;
     let is_oneway = |t: &HashMap<String, String>| {
-        matches!(
-            t.get("oneway").map(String::as_str),
-            Some("yes" | "1" | "true")
-        )
+        matches!(t.get("oneway").map(String::as_str), Some("yes" | "1" | "true"))
     };
     let mut forbidden: HashSet<Seg> = HashSet::new();
     let mut allowed_elsewhere: HashSet<Seg> = HashSet::new();

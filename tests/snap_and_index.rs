@@ -51,10 +51,7 @@ fn snap_finds_the_nearest_segment() {
                 Ok(s) => {
                     let q = proj.to_xy(s.position);
                     let got = ((xy[0] - q[0]).powi(2) + (xy[1] - q[1]).powi(2)).sqrt();
-                    assert!(
-                        (got - brute).abs() < 1e-6,
-                        "snap {got} vs brute force {brute}"
-                    );
+                    assert!((got - brute).abs() < 1e-6, "snap {got} vs brute force {brute}");
                     let on_edge = net.snap_index().point_at(g, s.edge, s.offset_meters);
                     let back = proj.to_xy(on_edge);
                     assert!(
@@ -146,12 +143,7 @@ fn index_queries_equal_brute_force() {
             })
             .collect();
         brute.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let got: Vec<u64> = idx
-            .nearest(q, 10, now)
-            .unwrap()
-            .iter()
-            .map(|n| n.id.0)
-            .collect();
+        let got: Vec<u64> = idx.nearest(q, 10, now).unwrap().iter().map(|n| n.id.0).collect();
         let want: Vec<u64> = brute.iter().take(10).map(|x| x.1).collect();
         assert_eq!(got, want);
         let radius = rng.random_range(50.0..800.0);
@@ -161,11 +153,7 @@ fn index_queries_equal_brute_force() {
             .iter()
             .map(|n| n.id.0)
             .collect();
-        let want: Vec<u64> = brute
-            .iter()
-            .filter(|x| x.0 <= radius)
-            .map(|x| x.1)
-            .collect();
+        let want: Vec<u64> = brute.iter().filter(|x| x.0 <= radius).map(|x| x.1).collect();
         assert_eq!(got, want);
     }
 }

@@ -124,11 +124,7 @@ pub fn run(cmd: MapCommand, config: &Config) -> Result<(), CliError> {
             let (a, b) = (snap(&origins)?, snap(&targets)?);
             let started = Instant::now();
             let m = net.matrix(&a, &b, depart)?;
-            let rows = |v: &[u32]| {
-                v.chunks(m.cols.max(1))
-                    .map(|r| r.to_vec())
-                    .collect::<Vec<_>>()
-            };
+            let rows = |v: &[u32]| v.chunks(m.cols.max(1)).map(|r| r.to_vec()).collect::<Vec<_>>();
             print_json(&json!({
                 "rows": m.rows,
                 "cols": m.cols,
@@ -169,11 +165,7 @@ fn import(
     Ok(())
 }
 
-fn load(
-    config: &Config,
-    map: Option<PathBuf>,
-    profile: Option<String>,
-) -> Result<RoadNetwork, CliError> {
+fn load(config: &Config, map: Option<PathBuf>, profile: Option<String>) -> Result<RoadNetwork, CliError> {
     let path = map.unwrap_or_else(|| config.map.path.clone());
     let name = profile.unwrap_or_else(|| config.map.profile.clone());
     Ok(RoadNetwork::load(

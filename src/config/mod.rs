@@ -104,21 +104,15 @@ impl Config {
                 self.map.profile
             ));
         }
-        if !(self.map.max_snap_meters > 0.0) {
+        if self.map.max_snap_meters.is_nan() || self.map.max_snap_meters <= 0.0 {
             return invalid("map.max_snap_meters must be positive".into());
         }
         for (name, p) in &self.profiles {
-            if let Some((k, v)) = p
-                .highway_kmh
-                .iter()
-                .find(|(_, v)| !(**v > 0.0 && v.is_finite()))
-            {
-                return invalid(format!(
-                    "profiles.{name}.highway_kmh.{k} = {v}: must be positive"
-                ));
+            if let Some((k, v)) = p.highway_kmh.iter().find(|(_, v)| !v.is_finite() || **v <= 0.0) {
+                return invalid(format!("profiles.{name}.highway_kmh.{k} = {v}: must be positive"));
             }
             for r in &p.rush_hours {
-                if r.from_hour >= r.to_hour || r.to_hour > 24 || !(r.factor > 0.0) {
+                if r.from_hour >= r.to_hour || r.to_hour > 24 || r.factor.is_nan() || r.factor <= 0.0 {
                     return invalid(format!("profiles.{name}.rush_hours: bad period {r:?}"));
                 }
             }
@@ -171,10 +165,7 @@ fn apply_env(table: &mut Table, key: &str, raw: &str, var: &str) -> Result<(), C
     let (last, parents) = path.split_last().ok_or_else(unknown)?;
     let mut t = table;
     for p in parents {
-        t = t
-            .get_mut(p)
-            .and_then(Value::as_table_mut)
-            .ok_or_else(unknown)?;
+        t = t.get_mut(p).and_then(Value::as_table_mut).ok_or_else(unknown)?;
     }
     let slot = t.get_mut(last).ok_or_else(unknown)?;
     *slot = match slot {
@@ -230,8 +221,7 @@ mod tests {
     fn unknown_or_bad_keys_are_named() {
         let e = Config::load_with_env(None, env(&[("WAIMAI_MAP__PATHH", "x")])).unwrap_err();
         assert!(e.to_string().contains("map.pathh"), "{e}");
-        let e =
-            Config::load_with_env(None, env(&[("WAIMAI_INDEX__SHORTLIST", "many")])).unwrap_err();
+        let e = Config::load_with_env(None, env(&[("WAIMAI_INDEX__SHORTLIST", "many")])).unwrap_err();
         assert!(e.to_string().contains("WAIMAI_INDEX__SHORTLIST"), "{e}");
         let e = Config::load_with_env(None, env(&[("WAIMAI_MAP__PROFILE", "rocket")])).unwrap_err();
         assert!(e.to_string().contains("rocket"), "{e}");

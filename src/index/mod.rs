@@ -135,9 +135,7 @@ impl<Id: Copy + Eq + Hash + PartialEq> PointIndex<Id> {
 
     /// Last known position and ping time of `id`.
     pub fn position(&self, id: Id) -> Option<(LatLng, u64)> {
-        self.entries
-            .get(&id)
-            .map(|e| (e.position, e.last_seen_secs))
+        self.entries.get(&id).map(|e| (e.position, e.last_seen_secs))
     }
 
     fn fresh(&self, e: &Entry, now_secs: u64) -> bool {
@@ -159,22 +157,13 @@ impl<Id: Copy + Eq + Hash + PartialEq> PointIndex<Id> {
     }
 
     /// The `k` nearest fresh ids to `at`, nearest first.
-    pub fn nearest(
-        &self,
-        at: LatLng,
-        k: usize,
-        now_secs: u64,
-    ) -> Result<Vec<Nearby<Id>>, IndexError> {
+    pub fn nearest(&self, at: LatLng, k: usize, now_secs: u64) -> Result<Vec<Nearby<Id>>, IndexError> {
         let at = LatLng::new(at.lat, at.lng)?;
         let xy = self.projection.to_xy(at);
         Ok(self
             .tree
             .nearest_neighbor_iter_with_distance_2(xy)
-            .filter(|(p, _)| {
-                self.entries
-                    .get(&p.data)
-                    .is_some_and(|e| self.fresh(e, now_secs))
-            })
+            .filter(|(p, _)| self.entries.get(&p.data).is_some_and(|e| self.fresh(e, now_secs)))
             .take(k)
             .map(|(p, d2)| self.nearby(p, d2))
             .collect())
@@ -192,11 +181,7 @@ impl<Id: Copy + Eq + Hash + PartialEq> PointIndex<Id> {
         let mut out: Vec<Nearby<Id>> = self
             .tree
             .locate_within_distance(xy, radius_meters * radius_meters)
-            .filter(|p| {
-                self.entries
-                    .get(&p.data)
-                    .is_some_and(|e| self.fresh(e, now_secs))
-            })
+            .filter(|p| self.entries.get(&p.data).is_some_and(|e| self.fresh(e, now_secs)))
             .map(|p| {
                 let (dx, dy) = (p.geom()[0] - xy[0], p.geom()[1] - xy[1]);
                 self.nearby(p, dx * dx + dy * dy)
@@ -280,23 +265,13 @@ mod tests {
             )
             .is_err()
         );
-        assert!(
-            idx.nearest(
-                LatLng {
-                    lat: 100.0,
-                    lng: 7.0
-                },
-                1,
-                0
-            )
-            .is_err()
-        );
+        assert!(idx.nearest(LatLng { lat: 100.0, lng: 7.0 }, 1, 0).is_err());
         idx.update(RiderId(1), CENTER, 50).unwrap();
         assert!(matches!(
             idx.update(RiderId(1), CENTER, 49),
             Err(IndexError::TimeWentBackwards { .. })
         ));
-        assert!(idx.is_empty() == false && idx.len() == 1);
+        assert!(!idx.is_empty() && idx.len() == 1);
     }
 
     #[test]

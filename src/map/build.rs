@@ -73,8 +73,7 @@ fn node_arcs(extract: &OsmExtract) -> (Vec<LatLng>, Vec<NodeArc>, Vec<String>) {
             }
         };
         for pair in way.node_ids.windows(2) {
-            let (Some(&a), Some(&b)) = (extract.coords.get(&pair[0]), extract.coords.get(&pair[1]))
-            else {
+            let (Some(&a), Some(&b)) = (extract.coords.get(&pair[0]), extract.coords.get(&pair[1])) else {
                 continue; // a node outside the extract cuts the way there
             };
             let mut id = |osm: i64, p: LatLng| {
@@ -97,9 +96,7 @@ fn node_arcs(extract: &OsmExtract) -> (Vec<LatLng>, Vec<NodeArc>, Vec<String>) {
                     speed_kmh,
                     class,
                 };
-                let keep = best
-                    .get(&(from, to))
-                    .is_none_or(|old| arc.secs() < old.secs());
+                let keep = best.get(&(from, to)).is_none_or(|old| arc.secs() < old.secs());
                 if keep {
                     best.insert((from, to), arc);
                 }
@@ -183,9 +180,7 @@ impl NodeGraph {
         };
         let first = incident().next().map(|x| (x.speed_kmh, x.class));
         let uniform = incident().all(|x| Some((x.speed_kmh, x.class)) == first);
-        uniform
-            && self.has_arc(a, v) == self.has_arc(v, b)
-            && self.has_arc(b, v) == self.has_arc(v, a)
+        uniform && self.has_arc(a, v) == self.has_arc(v, b) && self.has_arc(b, v) == self.has_arc(v, a)
     }
 
     /// Follows an arc through pass-through nodes to the next junction;

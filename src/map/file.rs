@@ -99,15 +99,12 @@ fn encode(g: &RoadGraph) -> Vec<u8> {
 fn decode(r: &mut Reader) -> Result<RoadGraph, String> {
     let profile = r.string()?;
     let class_count = r.count()?;
-    let road_classes = (0..class_count)
-        .map(|_| r.string())
-        .collect::<Result<_, _>>()?;
+    let road_classes = (0..class_count).map(|_| r.string()).collect::<Result<_, _>>()?;
     let nodes = r.points()?;
     let arc_count = r.count()?;
     let mut arcs = Vec::with_capacity(arc_count);
     for _ in 0..arc_count {
-        let (from, to, duration_ms, meters, edge) =
-            (r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let (from, to, duration_ms, meters, edge) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         let reversed = r.take(1)?[0] != 0;
         arcs.push(Arc {
             from,
@@ -121,8 +118,7 @@ fn decode(r: &mut Reader) -> Result<RoadGraph, String> {
     let edge_count = r.count()?;
     let mut edges = Vec::with_capacity(edge_count);
     for _ in 0..edge_count {
-        let (first_point, point_count, forward, backward) =
-            (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let (first_point, point_count, forward, backward) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         let class = u16::from_le_bytes(r.array()?);
         edges.push(RoadEdge {
             first_point,

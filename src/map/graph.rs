@@ -111,10 +111,7 @@ impl RoadGraph {
 
     /// The arcs leaving `node`.
     pub fn arcs_from(&self, node: u32) -> &[Arc] {
-        let (lo, hi) = (
-            self.first_arc[node as usize],
-            self.first_arc[node as usize + 1],
-        );
+        let (lo, hi) = (self.first_arc[node as usize], self.first_arc[node as usize + 1]);
         &self.arcs[lo as usize..hi as usize]
     }
 

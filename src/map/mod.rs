@@ -40,9 +40,7 @@ pub enum MapError {
     CorruptMap { path: PathBuf, reason: String },
     #[error("no routable roads: {0}")]
     NoRoads(String),
-    #[error(
-        "invalid coordinate {field}={value}: need finite degrees, lat in [-90, 90], lng in [-180, 180]"
-    )]
+    #[error("invalid coordinate {field}={value}: need finite degrees, lat in [-90, 90], lng in [-180, 180]")]
     InvalidCoordinate { field: &'static str, value: String },
     #[error(
         "point {lat},{lng} is outside the map: nearest road {nearest_road_meters:.0} m away (max {max_snap_meters} m)"

@@ -217,12 +217,7 @@ impl RoadNetwork {
     }
 
     /// The fastest route between two positions, with its geometry.
-    pub fn route(
-        &self,
-        from: LatLng,
-        to: LatLng,
-        depart_secs_of_day: u32,
-    ) -> Result<Route, MapError> {
+    pub fn route(&self, from: LatLng, to: LatLng, depart_secs_of_day: u32) -> Result<Route, MapError> {
         let (a, b) = (self.snap(from)?, self.snap(to)?);
         let (leg, path) = self.free_flow(&a, &b, true)?;
         let leg = self.scaled(leg, depart_secs_of_day);

@@ -91,11 +91,7 @@ impl Profile {
         allowed
     }
 
-    fn directions<'a>(
-        &self,
-        highway: &str,
-        tag: &impl Fn(&str) -> Option<&'a str>,
-    ) -> (bool, bool) {
+    fn directions<'a>(&self, highway: &str, tag: &impl Fn(&str) -> Option<&'a str>) -> (bool, bool) {
         if !self.honours_oneway {
             return (true, true);
         }
@@ -139,12 +135,9 @@ mod tests {
 
     fn bike() -> Profile {
         Profile {
-            highway_kmh: [
-                ("residential".to_string(), 18.0),
-                ("motorway".to_string(), 18.0),
-            ]
-            .into_iter()
-            .collect(),
+            highway_kmh: [("residential".to_string(), 18.0), ("motorway".to_string(), 18.0)]
+                .into_iter()
+                .collect(),
             honours_oneway: true,
             oneway_exemption_tags: vec!["oneway:bicycle".into()],
             access_tags: vec!["access".into(), "bicycle".into()],
@@ -178,10 +171,7 @@ mod tests {
             .unwrap();
         assert!(!r.forward && r.backward);
         let r = p
-            .way_rule(tags(&[
-                ("highway", "residential"),
-                ("junction", "roundabout"),
-            ]))
+            .way_rule(tags(&[("highway", "residential"), ("junction", "roundabout")]))
             .unwrap();
         assert!(r.forward && !r.backward);
         let r = p.way_rule(tags(&[("highway", "motorway")])).unwrap();
@@ -201,11 +191,7 @@ mod tests {
         let p = bike();
         let denied = tags(&[("highway", "residential"), ("access", "private")]);
         assert!(p.way_rule(denied).is_none());
-        let allowed = tags(&[
-            ("highway", "residential"),
-            ("access", "no"),
-            ("bicycle", "yes"),
-        ]);
+        let allowed = tags(&[("highway", "residential"), ("access", "no"), ("bicycle", "yes")]);
         assert!(p.way_rule(allowed).is_some());
     }
 

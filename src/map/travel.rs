@@ -41,12 +41,7 @@ pub trait TravelTime: Send + Sync {
     type Place: Clone + Send + Sync;
 
     /// The trip from `from` to `to`, leaving at `depart_secs_of_day`.
-    fn leg(
-        &self,
-        from: &Self::Place,
-        to: &Self::Place,
-        depart_secs_of_day: u32,
-    ) -> Result<Leg, MapError>;
+    fn leg(&self, from: &Self::Place, to: &Self::Place, depart_secs_of_day: u32) -> Result<Leg, MapError>;
 
     /// Every trip from `from` to `to`; implementations override this with
     /// something faster than one query per pair.

@@ -2,8 +2,8 @@
 //! its travel time and its length, and many-to-many matrices can use the
 //! bucket method over the same upward graphs.
 //!
-//! Nodes are contracted one by one in order of importance (edge difference
-//! + contracted neighbours + level), adding a shortcut `u→w` only when no
+//! Nodes are contracted one by one in order of importance (edge difference,
+//! contracted neighbours and level), adding a shortcut `u→w` only when no
 //! witness path avoiding `v` is as fast. A query then only ever climbs
 //! to more important nodes, from both ends, and meets in the middle.
 //!

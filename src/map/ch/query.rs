@@ -69,13 +69,7 @@ impl Side {
 
     /// Settles the next node: returns it unless its label is stale or it
     /// is stalled (a more important node reaches it faster).
-    pub fn settle(
-        &mut self,
-        up: &[ChArc],
-        first: &[u32],
-        down: &[ChArc],
-        first_down: &[u32],
-    ) -> Option<u32> {
+    pub fn settle(&mut self, up: &[ChArc], first: &[u32], down: &[ChArc], first_down: &[u32]) -> Option<u32> {
         let Reverse((d, v)) = self.heap.pop()?;
         if d > self.dist[v as usize] {
             return None;
