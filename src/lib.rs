@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod index;
 pub mod map;

@@ -7,9 +7,10 @@ fn main() -> std::process::ExitCode {
     match waimai::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            let code = e.exit_code();
             let e = anyhow::Error::from(e);
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(code)
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Owns: argument syntax and output formats. May call: everything.
 
 mod map_cmd;
+mod solve_cmd;
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 use thiserror::Error;
 
 use crate::config::{Config, ConfigError};
+use crate::dispatch::DispatchError;
 use crate::map::MapError;
 
 /// Errors surfaced to the operator, each naming what to fix.
@@ -34,6 +36,20 @@ pub enum CliError {
     },
     #[error("cannot read {path}: {reason}")]
     Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    BadProblem { path: PathBuf, source: DispatchError },
+}
+
+impl CliError {
+    /// Process exit status: 2 for an unreadable problem file (the solver
+    /// contract), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::BadProblem { .. } => 2,
+            CliError::Io { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// waimai: real-time dispatch and delivery optimisation for food delivery.
@@ -53,6 +69,8 @@ pub enum Command {
     /// Road network: import OSM, inspect, route, matrices.
     #[command(subcommand)]
     Map(map_cmd::MapCommand),
+    /// Solve a pickup-and-delivery problem file and print routes as JSON.
+    Solve(solve_cmd::SolveArgs),
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -60,5 +78,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Map(cmd) => map_cmd::run(cmd, &config),
+        Command::Solve(args) => solve_cmd::run(args),
     }
 }

@@ -1,0 +1,33 @@
+//! The dispatch solver: pickup-and-delivery routing with time windows and
+//! capacities, for the live engine and for static benchmarks.
+//!
+//! Owns: the problem model (stops, orders, riders, travel matrix), route
+//! feasibility, and the search (ruin-and-recreate with fleet and distance
+//! minimisation on the rayon pool). Pure and synchronous: it never awaits
+//! and knows no network, engine or CRM; state comes in as a [`Problem`]
+//! value. May call: `map` (through the `TravelTime` trait, when a problem
+//! is built from coordinates).
+
+pub mod lilim;
+pub mod problem;
+pub mod recreate;
+pub mod route;
+pub mod ruin;
+pub mod search;
+pub mod solution;
+
+use thiserror::Error;
+
+pub use problem::{Order, Problem, Rider, Stop};
+pub use route::Route;
+pub use search::{SearchOptions, SearchStats, solve};
+pub use solution::{Objective, Solution};
+
+/// Everything that can go wrong building or reading a problem.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum DispatchError {
+    #[error("line {line}: {reason}")]
+    Parse { line: usize, reason: String },
+    #[error("invalid problem: {0}")]
+    InvalidProblem(String),
+}

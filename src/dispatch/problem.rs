@@ -1,0 +1,151 @@
+//! The solver's input: stops with time windows, orders pairing a pickup
+//! with a drop-off, riders with capacity and start/end stops, and a dense
+//! travel matrix between the problem's locations.
+//!
+//! A `Problem` is a plain value: whoever builds it (the Li & Lim reader,
+//! the JSON format, later the engine) has already resolved coordinates to
+//! travel times through the `TravelTime` trait.
+
+use super::DispatchError;
+
+/// Marks "no order" on a rider's own stops.
+pub const NO_ORDER: u32 = u32::MAX;
+
+/// A place a rider must visit, with when service may start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    /// Row/column of the travel matrix.
+    pub location: u32,
+    /// Service may not start before this.
+    pub earliest_secs: f64,
+    /// Service must start by this.
+    pub latest_secs: f64,
+    pub service_secs: f64,
+    /// Load picked up (+) or dropped off (−).
+    pub load_change: i32,
+    /// The order this stop belongs to, or [`NO_ORDER`] for rider starts/ends.
+    pub order: u32,
+}
+
+/// A pickup and its drop-off, served by one rider in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    pub pickup: u32,
+    pub delivery: u32,
+    /// External id, as the input named it.
+    pub external_id: u32,
+}
+
+/// A rider (vehicle) and where its route must start and end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rider {
+    pub start: u32,
+    pub end: u32,
+    pub capacity: i32,
+}
+
+/// Everything the solver needs, validated.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub stops: Vec<Stop>,
+    pub orders: Vec<Order>,
+    pub riders: Vec<Rider>,
+    locations: usize,
+    travel_secs: Vec<f64>,
+    distance_meters: Vec<f64>,
+}
+
+impl Problem {
+    /// Assembles and validates a problem; matrices are row-major over
+    /// `locations` rows.
+    pub fn new(
+        stops: Vec<Stop>,
+        orders: Vec<Order>,
+        riders: Vec<Rider>,
+        travel_secs: Vec<f64>,
+        distance_meters: Vec<f64>,
+    ) -> Result<Self, DispatchError> {
+        let locations = (travel_secs.len() as f64).sqrt() as usize;
+        let p = Self {
+            stops,
+            orders,
+            riders,
+            locations,
+            travel_secs,
+            distance_meters,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+
+    fn validate(&self) -> Result<(), DispatchError> {
+        let bad = |m: String| Err(DispatchError::InvalidProblem(m));
+        let n = self.locations;
+        if n * n != self.travel_secs.len() || self.distance_meters.len() != self.travel_secs.len() {
+            return bad("travel matrices must be square and of equal size".into());
+        }
+        if self
+            .travel_secs
+            .iter()
+            .chain(&self.distance_meters)
+            .any(|x| !x.is_finite() || *x < 0.0)
+        {
+            return bad("travel matrices must hold finite, non-negative values".into());
+        }
+        for (i, s) in self.stops.iter().enumerate() {
+            if s.location as usize >= n {
+                return bad(format!("stop {i} refers to location {} of {n}", s.location));
+            }
+            if !(s.earliest_secs.is_finite() && s.latest_secs.is_finite() && s.service_secs.is_finite()) {
+                return bad(format!("stop {i} has a non-finite time"));
+            }
+        }
+        let stop_ok = |s: u32| (s as usize) < self.stops.len();
+        for (i, o) in self.orders.iter().enumerate() {
+            if !stop_ok(o.pickup) || !stop_ok(o.delivery) {
+                return bad(format!("order {i} refers to a missing stop"));
+            }
+            let (p, d) = (&self.stops[o.pickup as usize], &self.stops[o.delivery as usize]);
+            if p.load_change < 0 || p.load_change != -d.load_change {
+                return bad(format!("order {i}: pickup and delivery loads must be +q and -q"));
+            }
+        }
+        for (i, r) in self.riders.iter().enumerate() {
+            if !stop_ok(r.start) || !stop_ok(r.end) || r.capacity < 0 {
+                return bad(format!("rider {i} is malformed"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of matrix locations.
+    pub fn location_count(&self) -> usize {
+        self.locations
+    }
+
+    /// Travel time between two stops.
+    #[inline]
+    pub fn travel(&self, from: u32, to: u32) -> f64 {
+        let (a, b) = (
+            self.stops[from as usize].location,
+            self.stops[to as usize].location,
+        );
+        self.travel_secs[a as usize * self.locations + b as usize]
+    }
+
+    /// Travel distance between two stops.
+    #[inline]
+    pub fn distance(&self, from: u32, to: u32) -> f64 {
+        let (a, b) = (
+            self.stops[from as usize].location,
+            self.stops[to as usize].location,
+        );
+        self.distance_meters[a as usize * self.locations + b as usize]
+    }
+
+    /// The stop record.
+    #[inline]
+    pub fn stop(&self, s: u32) -> &Stop {
+        &self.stops[s as usize]
+    }
+}

@@ -1,0 +1,104 @@
+//! Ruin: remove a few related orders, as strings of consecutive stops from
+//! nearby routes (the SISR operator of Christiaens and Vanden Berghe,
+//! adapted so an order always leaves with both its stops).
+
+use rand::RngExt;
+use rand::rngs::SmallRng;
+
+use super::problem::Problem;
+use super::solution::Solution;
+
+/// Average number of orders a ruin removes.
+pub const REMOVED_MEAN: f64 = 10.0;
+/// Longest string of stops removed from one route.
+pub const STRING_STOPS_MAX: f64 = 10.0;
+
+const NONE: u32 = u32::MAX;
+
+/// Neighbours kept per order: enough for any ruin, and bounded so large
+/// problems stay cheap to prepare.
+const RELATED_MAX: usize = 100;
+
+/// For each order, the nearest other orders by closeness of their pickups
+/// and drop-offs (the order itself first).
+pub fn related_orders(p: &Problem) -> Vec<Vec<u32>> {
+    let n = p.orders.len();
+    (0..n)
+        .map(|a| {
+            let oa = p.orders[a];
+            let mut by: Vec<(f64, u32)> = (0..n)
+                .map(|b| {
+                    let ob = p.orders[b];
+                    let d = p.distance(oa.pickup, ob.pickup) + p.distance(oa.delivery, ob.delivery);
+                    (if a == b { -1.0 } else { d }, b as u32)
+                })
+                .collect();
+            let cmp = |x: &(f64, u32), y: &(f64, u32)| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1));
+            if by.len() > RELATED_MAX {
+                by.select_nth_unstable_by(RELATED_MAX, cmp);
+                by.truncate(RELATED_MAX);
+            }
+            by.sort_by(cmp);
+            by.into_iter().map(|(_, b)| b).collect()
+        })
+        .collect()
+}
+
+/// Removes related orders from `sol`; returns them.
+pub fn ruin(p: &Problem, sol: &mut Solution, related: &[Vec<u32>], rng: &mut SmallRng) -> Vec<u32> {
+    let mut route_of = vec![NONE; p.orders.len()];
+    let (mut stops_total, mut used) = (0usize, 0usize);
+    for (ri, r) in sol.routes.iter().enumerate() {
+        for &s in r.visits() {
+            route_of[p.stop(s).order as usize] = ri as u32;
+        }
+        if !r.is_empty() {
+            stops_total += r.visits().len();
+            used += 1;
+        }
+    }
+    if used == 0 {
+        return Vec::new();
+    }
+    let string_max = STRING_STOPS_MAX.min(stops_total as f64 / used as f64).max(1.0);
+    let strings_max = (4.0 * REMOVED_MEAN / (1.0 + string_max) - 1.0).max(1.0);
+    let strings = rng.random_range(1.0..strings_max + 1.0).floor() as usize;
+    let assigned: Vec<u32> = (0..p.orders.len() as u32)
+        .filter(|&o| route_of[o as usize] != NONE)
+        .collect();
+    let seed = assigned[rng.random_range(0..assigned.len())];
+    let mut removed = vec![false; p.orders.len()];
+    let mut ruined = vec![false; sol.routes.len()];
+    let mut count = 0;
+    for &c in &related[seed as usize] {
+        let r = route_of[c as usize];
+        if count >= strings || r == NONE || ruined[r as usize] || removed[c as usize] {
+            continue;
+        }
+        ruined[r as usize] = true;
+        count += 1;
+        let visits = sol.routes[r as usize].visits();
+        let len = rng
+            .random_range(1.0..string_max.min(visits.len() as f64) + 1.0)
+            .floor() as usize;
+        let len = len.clamp(1, visits.len());
+        let at = visits
+            .iter()
+            .position(|&s| s == p.orders[c as usize].pickup)
+            .unwrap_or(0);
+        let first = at
+            .saturating_sub(rng.random_range(0..len))
+            .min(visits.len() - len);
+        for &s in &visits[first..first + len] {
+            removed[p.stop(s).order as usize] = true;
+        }
+    }
+    for (ri, r) in sol.routes.iter_mut().enumerate() {
+        if ruined[ri] {
+            r.remove_orders(p, |o| removed[o as usize]);
+        }
+    }
+    (0..p.orders.len() as u32)
+        .filter(|&o| removed[o as usize])
+        .collect()
+}

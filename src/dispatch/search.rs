@@ -1,0 +1,236 @@
+//! The search: construction, fleet minimisation, then distance
+//! minimisation by ruin-and-recreate under simulated annealing; several
+//! independent searches run on the rayon pool and the best one wins.
+//!
+//! Deterministic for a given seed, thread count and iteration budget; with
+//! a time budget the iteration count (and so the result) depends on speed.
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::problem::Problem;
+use super::recreate::recreate;
+use super::ruin::{related_orders, ruin};
+use super::solution::{Objective, Solution};
+
+/// Share of the budget spent removing riders before minimising distance.
+const FLEET_SHARE: f64 = 0.4;
+/// Simulated-annealing temperatures, in distance units, start to end.
+const TEMPERATURE_START: f64 = 10.0;
+const TEMPERATURE_END: f64 = 0.1;
+
+/// How long and how to search.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchOptions {
+    pub time_limit: Duration,
+    /// Optional bound on iterations per search (for reproducible runs).
+    pub iterations_max: Option<u64>,
+    pub seed: u64,
+    /// Independent searches run in parallel (default: one per core).
+    pub searches: usize,
+}
+
+/// Figures about a finished search.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchStats {
+    pub iterations: u64,
+    pub fleet_iterations: u64,
+    pub elapsed_ms: f64,
+    pub best_search: usize,
+}
+
+/// Solves `p`; returns the best solution found and statistics.
+pub fn solve(p: &Problem, opts: SearchOptions) -> (Solution, SearchStats) {
+    let started = Instant::now();
+    let related = related_orders(p);
+    // Leave a little of the budget for output.
+    let deadline = started + opts.time_limit.mul_f64(0.98);
+    let runs: Vec<(Solution, u64, u64)> = (0..opts.searches.max(1))
+        .into_par_iter()
+        .map(|k| {
+            let seed = opts
+                .seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(k as u64);
+            Search::new(p, &related, seed, deadline, opts.iterations_max).run()
+        })
+        .collect();
+    let mut best = 0;
+    for (k, run) in runs.iter().enumerate() {
+        if run.0.objective().cmp(&runs[best].0.objective()).is_lt() {
+            best = k;
+        }
+    }
+    let stats = SearchStats {
+        iterations: runs.iter().map(|r| r.1).sum(),
+        fleet_iterations: runs.iter().map(|r| r.2).sum(),
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        best_search: best,
+    };
+    let solution = runs
+        .into_iter()
+        .nth(best)
+        .map(|r| r.0)
+        .unwrap_or_else(|| Solution::empty(p));
+    (solution, stats)
+}
+
+/// One search's state.
+struct Search<'a> {
+    p: &'a Problem,
+    related: &'a [Vec<u32>],
+    rng: SmallRng,
+    started: Instant,
+    deadline: Instant,
+    iterations_max: Option<u64>,
+    iterations: u64,
+}
+
+impl<'a> Search<'a> {
+    fn new(
+        p: &'a Problem,
+        related: &'a [Vec<u32>],
+        seed: u64,
+        deadline: Instant,
+        iterations_max: Option<u64>,
+    ) -> Self {
+        Self {
+            p,
+            related,
+            rng: SmallRng::seed_from_u64(seed),
+            started: Instant::now(),
+            deadline,
+            iterations_max,
+            iterations: 0,
+        }
+    }
+
+    /// Share of the budget used so far, in [0, 1].
+    fn progress(&self) -> f64 {
+        let by_iter = self
+            .iterations_max
+            .map_or(0.0, |m| self.iterations as f64 / m.max(1) as f64);
+        let total = self
+            .deadline
+            .saturating_duration_since(self.started)
+            .as_secs_f64()
+            .max(1e-9);
+        let by_time = self.started.elapsed().as_secs_f64() / total;
+        by_iter.max(by_time).min(1.0)
+    }
+
+    fn run(mut self) -> (Solution, u64, u64) {
+        let mut s = Solution::empty(self.p);
+        let all = std::mem::take(&mut s.unassigned);
+        recreate(self.p, &mut s, all, true, &mut self.rng);
+        let s = self.minimise_fleet(s);
+        let fleet_iterations = self.iterations;
+        let s = self.minimise_distance(s);
+        (s, self.iterations, fleet_iterations)
+    }
+
+    /// Ruin-and-recreate step; `open_routes` lets it use idle riders.
+    fn neighbour(&mut self, s: &Solution, open_routes: bool) -> Solution {
+        let mut next = s.clone();
+        let mut removed = ruin(self.p, &mut next, self.related, &mut self.rng);
+        removed.append(&mut next.unassigned);
+        recreate(self.p, &mut next, removed, open_routes, &mut self.rng);
+        self.iterations += 1;
+        next
+    }
+
+    /// SISR fleet minimisation: drop a route, then accept changes that
+    /// leave fewer (or less often left out) orders unplaced.
+    fn minimise_fleet(&mut self, start: Solution) -> Solution {
+        let mut best = start.clone();
+        let mut s = start;
+        let mut absences = vec![0u64; self.p.orders.len()];
+        let absent =
+            |sol: &Solution, abs: &[u64]| sol.unassigned.iter().map(|&o| abs[o as usize]).sum::<u64>();
+        while self.progress() < FLEET_SHARE {
+            if s.unassigned.is_empty() {
+                if s.objective().cmp(&best.objective()).is_lt() {
+                    best = s.clone();
+                }
+                if s.vehicles() <= 1 || !self.drop_route(&mut s) {
+                    break;
+                }
+            }
+            let next = self.neighbour(&s, false);
+            let better = next.unassigned.len() < s.unassigned.len()
+                || absent(&next, &absences) < absent(&s, &absences);
+            for &o in &next.unassigned {
+                absences[o as usize] += 1;
+            }
+            if better {
+                s = next;
+            }
+        }
+        if s.objective().cmp(&best.objective()).is_lt() {
+            best = s;
+        }
+        best
+    }
+
+    /// Empties one route (the smaller of two picked at random).
+    fn drop_route(&mut self, s: &mut Solution) -> bool {
+        let used: Vec<usize> = (0..s.routes.len()).filter(|&r| !s.routes[r].is_empty()).collect();
+        if used.is_empty() {
+            return false;
+        }
+        let (a, b) = (
+            used[self.rng.random_range(0..used.len())],
+            used[self.rng.random_range(0..used.len())],
+        );
+        let r = if s.routes[a].visits().len() <= s.routes[b].visits().len() {
+            a
+        } else {
+            b
+        };
+        let orders: Vec<u32> = s.routes[r]
+            .visits()
+            .iter()
+            .map(|&st| self.p.stop(st).order)
+            .collect();
+        s.routes[r].remove_orders(self.p, |_| true);
+        for o in orders {
+            if !s.unassigned.contains(&o) {
+                s.unassigned.push(o);
+            }
+        }
+        true
+    }
+
+    /// Simulated annealing on distance, never giving up a rider or an order.
+    fn minimise_distance(&mut self, start: Solution) -> Solution {
+        let mut best = start.clone();
+        let mut s = start;
+        let mut current: Objective = s.objective();
+        loop {
+            let progress = self.progress();
+            if progress >= 1.0 {
+                break;
+            }
+            let frac = ((progress - FLEET_SHARE) / (1.0 - FLEET_SHARE)).clamp(0.0, 1.0);
+            let temperature = TEMPERATURE_START * (TEMPERATURE_END / TEMPERATURE_START).powf(frac);
+            let next = self.neighbour(&s, false);
+            let o = next.objective();
+            if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
+                continue;
+            }
+            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
+            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
+                s = next;
+                current = o;
+                if current.cmp(&best.objective()).is_lt() {
+                    best = s.clone();
+                }
+            }
+        }
+        best
+    }
+}

@@ -1,0 +1,96 @@
+//! A solution: one route per rider (possibly empty) and the orders that
+//! could not be placed, with the hierarchical objective of the benchmark.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use super::problem::Problem;
+use super::route::Route;
+
+/// Routes for every rider plus unplaced orders.
+#[derive(Debug, Clone)]
+pub struct Solution {
+    pub routes: Vec<Route>,
+    pub unassigned: Vec<u32>,
+}
+
+/// What a solution costs, compared lexicographically: unplaced orders,
+/// then riders used, then distance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Objective {
+    pub unassigned: usize,
+    pub vehicles: usize,
+    pub distance: f64,
+}
+
+impl Objective {
+    /// Lexicographic comparison (vehicles first, as the benchmark ranks).
+    pub fn cmp(&self, other: &Objective) -> Ordering {
+        (self.unassigned, self.vehicles)
+            .cmp(&(other.unassigned, other.vehicles))
+            .then(self.distance.total_cmp(&other.distance))
+    }
+}
+
+impl Solution {
+    /// Every rider idle, every order unplaced.
+    pub fn empty(p: &Problem) -> Self {
+        Self {
+            routes: (0..p.riders.len() as u32).map(|r| Route::empty(p, r)).collect(),
+            unassigned: (0..p.orders.len() as u32).collect(),
+        }
+    }
+
+    /// Riders with at least one order.
+    pub fn vehicles(&self) -> usize {
+        self.routes.iter().filter(|r| !r.is_empty()).count()
+    }
+
+    /// Total distance of all routes.
+    pub fn distance(&self) -> f64 {
+        self.routes.iter().map(Route::distance).sum()
+    }
+
+    /// The solution's cost.
+    pub fn objective(&self) -> Objective {
+        Objective {
+            unassigned: self.unassigned.len(),
+            vehicles: self.vehicles(),
+            distance: self.distance(),
+        }
+    }
+
+    /// Independent full check: every order served exactly once, pickup
+    /// before drop-off on one route, windows and capacity respected.
+    pub fn check(&self, p: &Problem) -> Result<(), String> {
+        let mut seen = vec![0u8; p.stops.len()];
+        for (ri, r) in self.routes.iter().enumerate() {
+            if !r.is_feasible(p) {
+                return Err(format!("route {ri} violates a time window or the capacity"));
+            }
+            let rider = &p.riders[r.rider as usize];
+            if r.stops()[0] != rider.start || r.stops()[r.stops().len() - 1] != rider.end {
+                return Err(format!("route {ri} does not start and end at its rider's stops"));
+            }
+            for (k, &s) in r.visits().iter().enumerate() {
+                seen[s as usize] += 1;
+                let o = p.orders[p.stop(s).order as usize];
+                if s == o.delivery && !r.visits()[..k].contains(&o.pickup) {
+                    return Err(format!("route {ri}: drop-off stop {s} before its pickup"));
+                }
+            }
+        }
+        for &o in &self.unassigned {
+            let o = p.orders[o as usize];
+            seen[o.pickup as usize] += 1;
+            seen[o.delivery as usize] += 1;
+        }
+        for (i, o) in p.orders.iter().enumerate() {
+            if seen[o.pickup as usize] != 1 || seen[o.delivery as usize] != 1 {
+                return Err(format!("order {i} is not served exactly once"));
+            }
+        }
+        Ok(())
+    }
+}
