@@ -61,7 +61,7 @@ pub fn solve(p: &Problem, opts: SearchOptions) -> (Solution, SearchStats) {
         .collect();
     let mut best = 0;
     for (k, run) in runs.iter().enumerate() {
-        if run.0.objective().cmp(&runs[best].0.objective()).is_lt() {
+        if run.0.objective().rank(&runs[best].0.objective()).is_lt() {
             best = k;
         }
     }
@@ -153,7 +153,7 @@ impl<'a> Search<'a> {
             |sol: &Solution, abs: &[u64]| sol.unassigned.iter().map(|&o| abs[o as usize]).sum::<u64>();
         while self.progress() < FLEET_SHARE {
             if s.unassigned.is_empty() {
-                if s.objective().cmp(&best.objective()).is_lt() {
+                if s.objective().rank(&best.objective()).is_lt() {
                     best = s.clone();
                 }
                 if s.vehicles() <= 1 || !self.drop_route(&mut s) {
@@ -170,7 +170,7 @@ impl<'a> Search<'a> {
                 s = next;
             }
         }
-        if s.objective().cmp(&best.objective()).is_lt() {
+        if s.objective().rank(&best.objective()).is_lt() {
             best = s;
         }
         best
@@ -226,7 +226,7 @@ impl<'a> Search<'a> {
             if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
                 s = next;
                 current = o;
-                if current.cmp(&best.objective()).is_lt() {
+                if current.rank(&best.objective()).is_lt() {
                     best = s.clone();
                 }
             }

@@ -26,7 +26,7 @@ pub struct Objective {
 
 impl Objective {
     /// Lexicographic comparison (vehicles first, as the benchmark ranks).
-    pub fn cmp(&self, other: &Objective) -> Ordering {
+    pub fn rank(&self, other: &Objective) -> Ordering {
         (self.unassigned, self.vehicles)
             .cmp(&(other.unassigned, other.vehicles))
             .then(self.distance.total_cmp(&other.distance))
@@ -40,6 +40,38 @@ impl Solution {
             routes: (0..p.riders.len() as u32).map(|r| Route::empty(p, r)).collect(),
             unassigned: (0..p.orders.len() as u32).collect(),
         }
+    }
+
+    /// A solution from task lists (start and end stops excluded), the
+    /// i-th list for the i-th rider; orders not listed are unassigned.
+    /// Fails when a list names an unknown stop or there are more lists
+    /// than riders.
+    pub fn from_visits(p: &Problem, visits: &[Vec<u32>]) -> Result<Self, String> {
+        if visits.len() > p.riders.len() {
+            return Err(format!("{} routes for {} riders", visits.len(), p.riders.len()));
+        }
+        let mut sol = Self::empty(p);
+        let mut listed = vec![false; p.orders.len()];
+        for (r, v) in visits.iter().enumerate() {
+            let rider = p.riders[r];
+            let mut stops = vec![rider.start];
+            for &s in v {
+                let order = p
+                    .stops
+                    .get(s as usize)
+                    .map(|st| st.order)
+                    .filter(|&o| (o as usize) < p.orders.len());
+                let order = order.ok_or_else(|| format!("route {r}: {s} is not an order's stop"))?;
+                listed[order as usize] = true;
+                stops.push(s);
+            }
+            stops.push(rider.end);
+            sol.routes[r] = Route::from_stops(p, r as u32, stops);
+        }
+        sol.unassigned = (0..p.orders.len() as u32)
+            .filter(|&o| !listed[o as usize])
+            .collect();
+        Ok(sol)
     }
 
     /// Riders with at least one order.

@@ -1,0 +1,368 @@
+//! The dispatch solver against independent oracles: the shared Python
+//! verifier, brute force on tiny instances, and brute-force insertion.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use waimai::dispatch::route::Route;
+use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
+
+/// The team's shared folder (benchmark data and verifiers): next to the
+/// checkout, or where `WAIMAI_SHARED_DIR` or the workplace puts it.
+fn shared_dir() -> PathBuf {
+    let candidates = [
+        std::env::var("WAIMAI_SHARED_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from("/work/shared"),
+    ];
+    candidates
+        .into_iter()
+        .find(|d| d.join("tools/pdptw_verify.py").exists())
+        .expect("shared data not found: set WAIMAI_SHARED_DIR to the folder holding data/lilim and tools/")
+}
+
+fn lilim_path(set: &str, name: &str) -> PathBuf {
+    shared_dir().join(format!("data/lilim/{set}/{name}.txt"))
+}
+
+fn load(set: &str, name: &str) -> Problem {
+    lilim::parse(&std::fs::read_to_string(lilim_path(set, name)).unwrap()).unwrap()
+}
+
+fn quick(iterations: u64, seed: u64) -> SearchOptions {
+    SearchOptions {
+        time_limit: Duration::from_secs(60),
+        iterations_max: Some(iterations),
+        seed,
+        searches: 1,
+    }
+}
+
+fn visits(sol: &Solution) -> Vec<Vec<u32>> {
+    sol.routes
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.visits().to_vec())
+        .collect()
+}
+
+/// Runs ../shared/tools/pdptw_verify.py; returns its JSON verdict.
+fn shared_verifier(instance: &Path, routes: &[Vec<u32>]) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("waimai-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sol = dir.join(format!(
+        "{}.json",
+        routes.len() * 7919 + routes.iter().map(Vec::len).sum::<usize>()
+    ));
+    std::fs::write(&sol, serde_json::json!({ "routes": routes }).to_string()).unwrap();
+    let verifier = shared_dir().join("tools/pdptw_verify.py");
+    let out = Command::new("python3")
+        .arg(verifier)
+        .arg(instance)
+        .arg(&sol)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn rust_checker_agrees_with_the_shared_verifier() {
+    for (set, name) in [
+        ("pdp_100", "lr101"),
+        ("pdp_100", "lc204"),
+        ("pdp_200", "lrc1_2_1"),
+    ] {
+        let p = load(set, name);
+        let (sol, _) = solve(&p, quick(300, 1));
+        let routes = visits(&sol);
+        let v = shared_verifier(&lilim_path(set, name), &routes);
+        assert!(sol.check(&p).is_ok() && sol.unassigned.is_empty());
+        assert_eq!(v["feasible"], true, "{name}: {v}");
+        assert_eq!(v["vehicles"].as_u64().unwrap() as usize, sol.vehicles());
+        assert!(
+            (v["distance"].as_f64().unwrap() - sol.distance()).abs() < 1e-3,
+            "{name}: {v}"
+        );
+        // Damage it three ways: both checkers must refuse each.
+        let mut swapped = routes.clone();
+        let o = p.orders[p.stop(swapped[0][0]).order as usize];
+        let (i, j) = (
+            swapped[0].iter().position(|&s| s == o.pickup).unwrap(),
+            swapped[0].iter().position(|&s| s == o.delivery).unwrap(),
+        );
+        swapped[0].swap(i, j);
+        let mut dropped = routes.clone();
+        dropped.pop();
+        let mut late = routes.clone();
+        let longest = (0..late.len()).max_by_key(|&r| late[r].len()).unwrap();
+        late[longest].reverse();
+        for (what, bad) in [("swapped", swapped), ("dropped", dropped), ("reversed", late)] {
+            let rust = Solution::from_visits(&p, &bad).unwrap();
+            let rust_ok = rust.check(&p).is_ok() && rust.unassigned.is_empty();
+            let v = shared_verifier(&lilim_path(set, name), &bad);
+            assert!(!rust_ok, "{name} {what}: Rust checker accepted");
+            assert_eq!(v["feasible"], false, "{name} {what}: verifier accepted");
+        }
+    }
+}
+
+/// Independent schedule evaluation, as the benchmark defines it.
+fn route_cost(p: &Problem, seq: &[u32]) -> Option<f64> {
+    let depot = 0u32;
+    let cap = p.riders[0].capacity;
+    let (mut t, mut load, mut prev, mut dist) = (p.stop(depot).earliest_secs, 0, depot, 0.0);
+    for &s in seq.iter().chain(std::iter::once(&depot)) {
+        let st = p.stop(s);
+        let arrive = t + p.travel(prev, s);
+        dist += p.distance(prev, s);
+        if arrive > st.latest_secs + 1e-9 {
+            return None;
+        }
+        t = arrive.max(st.earliest_secs) + st.service_secs;
+        load += st.load_change;
+        if load > cap {
+            return None;
+        }
+        prev = s;
+    }
+    Some(dist)
+}
+
+/// Cheapest feasible sequence of the given orders on one route.
+fn best_sequence(p: &Problem, orders: &[u32]) -> Option<f64> {
+    fn go(p: &Problem, left: &mut Vec<u32>, seq: &mut Vec<u32>, best: &mut Option<f64>) {
+        if left.is_empty() {
+            if let Some(c) = route_cost(p, seq) {
+                *best = Some(best.map_or(c, |b: f64| b.min(c)));
+            }
+            return;
+        }
+        for k in 0..left.len() {
+            let s = left[k];
+            let o = p.orders[p.stop(s).order as usize];
+            if s == o.delivery && !seq.contains(&o.pickup) {
+                continue;
+            }
+            left.remove(k);
+            seq.push(s);
+            go(p, left, seq, best);
+            seq.pop();
+            left.insert(k, s);
+        }
+    }
+    let mut left: Vec<u32> = orders
+        .iter()
+        .flat_map(|&o| [p.orders[o as usize].pickup, p.orders[o as usize].delivery])
+        .collect();
+    let mut best = None;
+    go(p, &mut left, &mut Vec::new(), &mut best);
+    best
+}
+
+/// Brute-force optimum (vehicles, distance) over every split of orders
+/// between two riders and every feasible sequence.
+fn brute_force(p: &Problem) -> Option<(usize, f64)> {
+    let n = p.orders.len() as u32;
+    let mut best: Option<(usize, f64)> = None;
+    for mask in 0..(1u32 << n) {
+        let a: Vec<u32> = (0..n).filter(|o| mask & (1 << o) != 0).collect();
+        let b: Vec<u32> = (0..n).filter(|o| mask & (1 << o) == 0).collect();
+        let cost = |set: &[u32]| {
+            if set.is_empty() {
+                Some(0.0)
+            } else {
+                best_sequence(p, set)
+            }
+        };
+        if let (Some(ca), Some(cb)) = (cost(&a), cost(&b)) {
+            let cand = ((!a.is_empty()) as usize + (!b.is_empty()) as usize, ca + cb);
+            let better = best.is_none_or(|(v, d)| (cand.0, cand.1) < (v, d - 1e-9));
+            if better {
+                best = Some(cand);
+            }
+        }
+    }
+    best
+}
+
+fn tiny_instance(rng: &mut StdRng, orders: usize) -> String {
+    let mut lines = vec!["2 20 1".to_string(), "0 50 50 0 0 400 0 0 0".to_string()];
+    for k in 0..orders {
+        let (p, d) = (1 + 2 * k, 2 + 2 * k);
+        let q = rng.random_range(1..=12);
+        let e = rng.random_range(0..150);
+        let w = rng.random_range(30..200);
+        let coord = |rng: &mut StdRng| (rng.random_range(0..100), rng.random_range(0..100));
+        let ((px, py), (dx, dy)) = (coord(rng), coord(rng));
+        lines.push(format!("{p} {px} {py} {q} {e} {} 5 0 {d}", e + w));
+        lines.push(format!("{d} {dx} {dy} -{q} {} {} 5 {p} 0", e + 20, e + w + 120));
+    }
+    lines.join("\n")
+}
+
+#[test]
+fn tiny_instances_reach_the_brute_force_optimum() {
+    let mut rng = StdRng::seed_from_u64(2024);
+    let mut checked = 0;
+    for case in 0..40 {
+        let text = tiny_instance(&mut rng, 1 + case % 4);
+        let p = lilim::parse(&text).unwrap();
+        let Some((vehicles, distance)) = brute_force(&p) else {
+            continue;
+        };
+        let (sol, _) = solve(&p, quick(400, case as u64));
+        assert!(sol.unassigned.is_empty(), "case {case}: left orders out\n{text}");
+        assert_eq!(sol.vehicles(), vehicles, "case {case}\n{text}");
+        assert!(
+            (sol.distance() - distance).abs() < 1e-6,
+            "case {case}: {} vs {distance}\n{text}",
+            sol.distance()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} feasible cases");
+}
+
+#[test]
+fn best_insertion_equals_brute_force_over_positions() {
+    let p = load("pdp_100", "lr102");
+    let (full, _) = solve(&p, quick(200, 3));
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut compared = 0;
+    for r in full.routes.iter().filter(|r| !r.is_empty()) {
+        let orders: Vec<u32> = r
+            .visits()
+            .iter()
+            .map(|&s| p.stop(s).order)
+            .filter(|_| true)
+            .collect();
+        let victim = orders[rng.random_range(0..orders.len())];
+        let mut partial = r.clone();
+        partial.remove_orders(&p, |o| o == victim);
+        for o in [victim, rng.random_range(0..p.orders.len() as u32)] {
+            if partial.visits().iter().any(|&s| p.stop(s).order == o) {
+                continue;
+            }
+            let fast = partial
+                .best_insertion(&p, o, f64::INFINITY, || false)
+                .map(|i| i.cost);
+            let ord = p.orders[o as usize];
+            let m = partial.stops().len();
+            let mut slow: Option<f64> = None;
+            for i in 0..m - 1 {
+                for j in i..m - 1 {
+                    let mut stops = partial.stops().to_vec();
+                    stops.insert(j + 1, ord.delivery);
+                    stops.insert(i + 1, ord.pickup);
+                    let cand = Route::from_stops(&p, partial.rider, stops);
+                    if cand.is_feasible(&p) {
+                        let c = cand.distance() - partial.distance();
+                        slow = Some(slow.map_or(c, |s: f64| s.min(c)));
+                    }
+                }
+            }
+            match (fast, slow) {
+                (Some(f), Some(s)) => assert!((f - s).abs() < 1e-6, "order {o}: {f} vs {s}"),
+                (None, None) => {}
+                other => panic!("order {o}: fast/slow disagree on feasibility: {other:?}"),
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 10);
+}
+
+#[test]
+fn same_seed_and_iterations_give_the_same_routes() {
+    let p = load("pdp_100", "lrc104");
+    let opts = SearchOptions {
+        searches: 2,
+        ..quick(500, 42)
+    };
+    let (a, _) = solve(&p, opts);
+    let (b, _) = solve(&p, opts);
+    assert_eq!(visits(&a), visits(&b));
+}
+
+#[test]
+fn time_budget_is_honoured() {
+    let p = load("pdp_200", "lr1_2_1");
+    let opts = SearchOptions {
+        time_limit: Duration::from_millis(400),
+        iterations_max: None,
+        seed: 1,
+        searches: 2,
+    };
+    let (sol, stats) = solve(&p, opts);
+    assert!(
+        stats.elapsed_ms <= 420.0 && stats.elapsed_ms >= 360.0,
+        "{}",
+        stats.elapsed_ms
+    );
+    assert!(sol.check(&p).is_ok());
+}
+
+fn waimai(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_waimai"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_solve_contract_and_bad_files() {
+    let path = lilim_path("pdp_100", "lc101");
+    let (code, out, err) = waimai(&[
+        "solve",
+        "--format",
+        "lilim",
+        path.to_str().unwrap(),
+        "--time-limit-ms",
+        "300",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let routes: Vec<Vec<u32>> = serde_json::from_value(v["routes"].clone()).unwrap();
+    assert_eq!(v["vehicles"].as_u64().unwrap() as usize, routes.len());
+    let verdict = shared_verifier(&path, &routes);
+    assert_eq!(verdict["feasible"], true, "{verdict}");
+    assert!((verdict["distance"].as_f64().unwrap() - v["distance"].as_f64().unwrap()).abs() < 1e-3);
+
+    let dir = std::env::temp_dir().join(format!("waimai-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines[5] = "5 10 x 10 0 100 10 0 7";
+    let cases = [
+        ("bad_number.txt", lines.join("\n")),
+        ("empty.txt", String::new()),
+        ("short.txt", "25 200 1\n0 40 50 0 0 1236 0 0\n".into()),
+    ];
+    for (name, text) in cases {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        let (code, _, err) = waimai(&[
+            "solve",
+            "--format",
+            "lilim",
+            f.to_str().unwrap(),
+            "--time-limit-ms",
+            "100",
+        ]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains("line "), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let (code, _, err) = waimai(&["solve", "--format", "lilim", "/nonexistent.txt"]);
+    assert_eq!(code, 2, "{err}");
+}
