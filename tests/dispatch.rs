@@ -366,3 +366,246 @@ fn cli_solve_contract_and_bad_files() {
     let (code, _, err) = waimai(&["solve", "--format", "lilim", "/nonexistent.txt"]);
     assert_eq!(code, 2, "{err}");
 }
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/examples")
+        .join(name)
+}
+
+/// Recomputes a planned route's schedule from the spec itself: straight
+/// lines at the spec's speed, waits for ready food, services, deadlines.
+fn check_planar_plan(spec: &serde_json::Value, out: &serde_json::Value) {
+    let speed = spec["travel"]["meters_per_minute"].as_f64().unwrap() / 60.0;
+    let pt = |v: &serde_json::Value| (v["x"].as_f64().unwrap(), v["y"].as_f64().unwrap());
+    let order = |id: &str| {
+        spec["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let rider = |id: &str| {
+        spec["riders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let mut served = std::collections::HashSet::new();
+    for route in out["routes"].as_array().unwrap() {
+        let r = rider(route["rider"].as_str().unwrap());
+        let (mut at, mut t) = (pt(&r["position"]), spec["now_secs"].as_f64().unwrap());
+        let mut on_board: Vec<String> = Vec::new();
+        let committed: Vec<(String, String)> = r["committed"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|s| {
+                        (
+                            s["order"].as_str().unwrap().into(),
+                            s["stop"].as_str().unwrap().into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stops = route["stops"].as_array().unwrap();
+        let carried = spec["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["on_board"] == route["rider"])
+            .count();
+        for (k, (o, kind)) in committed.iter().enumerate() {
+            let s = &stops[carried + k];
+            assert_eq!(
+                (s["order"].as_str().unwrap(), s["kind"].as_str().unwrap()),
+                (o.as_str(), kind.as_str()),
+                "committed stop moved"
+            );
+        }
+        for s in stops {
+            let o = order(s["order"].as_str().unwrap());
+            let pickup = s["kind"] == "pickup";
+            let carried_already = pickup && o["on_board"] == route["rider"];
+            let target = if carried_already {
+                at
+            } else if pickup {
+                pt(&o["pickup"])
+            } else {
+                pt(&o["delivery"])
+            };
+            let travel = ((target.0 - at.0).hypot(target.1 - at.1)) / speed;
+            let ready = if pickup && !carried_already {
+                o["ready_secs"].as_f64().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            let start = (t + travel).max(ready);
+            assert!(
+                (start - s["start_secs"].as_f64().unwrap()).abs() < 0.01 * (k_len(stops) as f64),
+                "schedule differs"
+            );
+            let deadline = if pickup {
+                o["pickup_by_secs"].as_f64()
+            } else {
+                o["deliver_by_secs"].as_f64()
+            };
+            if !carried_already {
+                assert!(deadline.is_none_or(|d| start <= d + 0.01), "{} late", o["id"]);
+            }
+            let service = if carried_already {
+                0.0
+            } else if pickup {
+                o["pickup_service_secs"].as_f64().unwrap_or(0.0)
+            } else {
+                o["delivery_service_secs"].as_f64().unwrap_or(0.0)
+            };
+            t = start + service;
+            at = target;
+            let id = o["id"].as_str().unwrap().to_string();
+            if pickup {
+                on_board.push(id);
+            } else {
+                assert!(on_board.contains(&id), "{id} dropped before pickup");
+                served.insert(id);
+            }
+        }
+        if let Some(until) = r["available_until_secs"].as_f64() {
+            assert!(t <= until + 0.01);
+        }
+    }
+    let unassigned = out["unassigned"].as_array().unwrap().len();
+    assert_eq!(
+        served.len() + unassigned,
+        spec["orders"].as_array().unwrap().len(),
+        "an order vanished"
+    );
+}
+
+fn k_len(stops: &[serde_json::Value]) -> usize {
+    stops.len().max(1)
+}
+
+#[test]
+fn json_problem_respects_commitments_and_windows() {
+    let path = example("planar.json");
+    let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for seed in ["1", "2", "3"] {
+        let (code, out, err) = waimai(&[
+            "solve",
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+            "--time-limit-ms",
+            "200",
+            "--seed",
+            seed,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(out["feasible"], true);
+        assert!(out["unassigned"].as_array().unwrap().is_empty());
+        check_planar_plan(&spec, &out);
+    }
+}
+
+#[test]
+fn json_problem_on_the_monaco_road_network() {
+    let (code, out, err) = waimai(&[
+        "solve",
+        "--format",
+        "json",
+        example("monaco.json").to_str().unwrap(),
+        "--time-limit-ms",
+        "200",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["feasible"], true);
+    let stops: usize = out["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stops"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(stops, 6, "three orders, two stops each: {out}");
+    for r in out["routes"].as_array().unwrap() {
+        let times: Vec<f64> = r["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["start_secs"].as_f64().unwrap())
+            .collect();
+        assert!(
+            times.windows(2).all(|w| w[0] < w[1]),
+            "a rider needs time to move between stops: {times:?}"
+        );
+    }
+}
+
+#[test]
+fn json_errors_name_the_line_or_field() {
+    let dir = std::env::temp_dir().join(format!("waimai-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let planar = std::fs::read_to_string(example("planar.json")).unwrap();
+    let monaco = std::fs::read_to_string(example("monaco.json")).unwrap();
+    let cases = [
+        (
+            "syntax.json",
+            "{\n  \"travel\": {\"mode\": \"euclidean\", \"meters_per_minute\": 300},\n  \"riders\": [,]\n}"
+                .to_string(),
+            "line 3",
+        ),
+        (
+            "unknown.json",
+            planar.replace(
+                "{ \"order\": \"o2\", \"stop\": \"pickup\" }",
+                "{ \"order\": \"o9\", \"stop\": \"pickup\" }",
+            ),
+            "riders[0].committed[0].order",
+        ),
+        (
+            "rider.json",
+            planar.replace("\"on_board\": \"r1\"", "\"on_board\": \"r7\""),
+            "orders[0].on_board",
+        ),
+        (
+            "offmap.json",
+            monaco.replace(
+                "\"lat\": 43.7450, \"lng\": 7.4300",
+                "\"lat\": 48.85, \"lng\": 2.35",
+            ),
+            "orders[1].delivery",
+        ),
+        (
+            "mode.json",
+            monaco
+                .replace(
+                    "\"mode\": \"road\"",
+                    "\"mode\": \"euclidean\", \"meters_per_minute\": 300",
+                )
+                .replace(", \"profile\": \"ebike\", \"depart_secs_of_day\": 43200", ""),
+            "x, y",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        let (code, _, err) = waimai(&[
+            "solve",
+            "--format",
+            "json",
+            f.to_str().unwrap(),
+            "--time-limit-ms",
+            "100",
+        ]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+    }
+}

@@ -61,10 +61,18 @@ def run_vrp_cli(path, limit_ms):
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_ms / 1000 + 120)
         if out.returncode != 0:
             raise RuntimeError(out.stderr.strip()[-500:])
+        # vrp-cli prints job k (the k-th pickup of the file, from 0) for both
+        # its pickup and its delivery: first occurrence is the pickup.
+        rows = [l.split() for l in open(path) if l.strip()][1:]
+        pairs = [(int(r[0]), int(r[8])) for r in rows if float(r[3]) > 0]
         routes = []
         for line in open(sol):
             if line.startswith("Route"):
-                routes.append([int(x) for x in line.split(":", 1)[1].split()])
+                seen, route = set(), []
+                for job in (int(x) for x in line.split(":", 1)[1].split()):
+                    route.append(pairs[job][1] if job in seen else pairs[job][0])
+                    seen.add(job)
+                routes.append(route)
         return routes
 
 

@@ -36,8 +36,8 @@ pub enum CliError {
     },
     #[error("cannot read {path}: {reason}")]
     Io { path: PathBuf, reason: String },
-    #[error("{path}: {source}")]
-    BadProblem { path: PathBuf, source: DispatchError },
+    #[error("{path}: {error}")]
+    BadProblem { path: PathBuf, error: DispatchError },
 }
 
 impl CliError {
@@ -78,6 +78,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Map(cmd) => map_cmd::run(cmd, &config),
-        Command::Solve(args) => solve_cmd::run(args),
+        Command::Solve(args) => solve_cmd::run(args, &config),
     }
 }

@@ -8,13 +8,18 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::CliError;
-use crate::dispatch::{SearchOptions, lilim, solve};
+use crate::config::Config;
+use crate::dispatch::json::{self, Point, ProblemSpec, TravelSpec};
+use crate::dispatch::{DispatchError, Problem, SearchOptions, lilim, solve};
+use crate::map::{EuclideanTravel, LatLng, PlanarPoint, RoadNetwork, Rounding};
 
 /// Input formats `waimai solve` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Li & Lim PDPTW benchmark instance.
     Lilim,
+    /// waimai's JSON problem format (docs/problem-format.md).
+    Json,
 }
 
 /// Arguments of `waimai solve`.
@@ -38,25 +43,36 @@ pub struct SolveArgs {
 }
 
 /// Runs `waimai solve`.
-pub fn run(args: SolveArgs) -> Result<(), CliError> {
+pub fn run(args: SolveArgs, config: &Config) -> Result<(), CliError> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| CliError::Io {
         path: args.file.clone(),
         reason: e.to_string(),
     })?;
-    let problem = match args.format {
-        Format::Lilim => lilim::parse(&text),
-    }
-    .map_err(|e| CliError::BadProblem {
+    let bad = |e: DispatchError| CliError::BadProblem {
         path: args.file.clone(),
-        source: e,
-    })?;
-    let opts = SearchOptions {
+        error: e,
+    };
+    match args.format {
+        Format::Lilim => solve_lilim(&args, lilim::parse(&text).map_err(bad)?),
+        Format::Json => {
+            let spec = json::parse_spec(&text).map_err(bad)?;
+            let problem = json_problem(&spec, config).map_err(bad)?;
+            solve_json(&args, &spec, &problem)
+        }
+    }
+}
+
+fn options(args: &SolveArgs) -> SearchOptions {
+    SearchOptions {
         time_limit: Duration::from_millis(args.time_limit_ms),
         iterations_max: args.iterations,
         seed: args.seed,
         searches: args.searches.unwrap_or_else(rayon::current_num_threads),
-    };
-    let (solution, stats) = solve(&problem, opts);
+    }
+}
+
+fn solve_lilim(args: &SolveArgs, problem: Problem) -> Result<(), CliError> {
+    let (solution, stats) = solve(&problem, options(args));
     let routes: Vec<&[u32]> = solution
         .routes
         .iter()
@@ -74,6 +90,66 @@ pub fn run(args: SolveArgs) -> Result<(), CliError> {
         "routes": routes,
         "unassigned": unassigned,
         "feasible": solution.check(&problem).is_ok() && unassigned.is_empty(),
+        "stats": stats,
+    });
+    println!("{out}");
+    Ok(())
+}
+
+/// Builds the problem on the travel source the spec names.
+fn json_problem(spec: &ProblemSpec, config: &Config) -> Result<Problem, DispatchError> {
+    match &spec.travel {
+        TravelSpec::Euclidean {
+            meters_per_minute,
+            ceil_minutes,
+        } => {
+            if !(meters_per_minute.is_finite() && *meters_per_minute > 0.0) {
+                return Err(DispatchError::InvalidProblem(
+                    "travel.meters_per_minute must be positive".into(),
+                ));
+            }
+            let rounding = if *ceil_minutes {
+                Rounding::CeilMinutes
+            } else {
+                Rounding::Millis
+            };
+            let travel = EuclideanTravel {
+                meters_per_minute: *meters_per_minute,
+                rounding,
+            };
+            json::build_problem(spec, &travel, |p| match *p {
+                Point::Planar { x, y } if x.is_finite() && y.is_finite() => Ok(PlanarPoint { x, y }),
+                _ => Err("euclidean travel needs finite {x, y} points".into()),
+            })
+        }
+        TravelSpec::Road { map, profile, .. } => {
+            let path = map.clone().unwrap_or_else(|| config.map.path.clone());
+            let name = profile.clone().unwrap_or_else(|| config.map.profile.clone());
+            let invalid = |e: crate::map::MapError| DispatchError::InvalidProblem(format!("travel: {e}"));
+            let net = RoadNetwork::load(
+                &path,
+                &name,
+                config.profile(&name).map_err(invalid)?,
+                config.map.max_snap_meters,
+            )
+            .map_err(invalid)?;
+            json::build_problem(spec, &net, |p| match *p {
+                Point::Geo { lat, lng } => net.snap(LatLng { lat, lng }).map_err(|e| e.to_string()),
+                Point::Planar { .. } => Err("road travel needs {lat, lng} points".into()),
+            })
+        }
+    }
+}
+
+fn solve_json(args: &SolveArgs, spec: &ProblemSpec, problem: &Problem) -> Result<(), CliError> {
+    let (solution, stats) = solve(problem, options(args));
+    let (routes, unassigned) = json::planned_routes(spec, problem, &solution);
+    let out = json!({
+        "vehicles": solution.vehicles(),
+        "distance": solution.distance(),
+        "routes": routes,
+        "unassigned": unassigned,
+        "feasible": solution.check(problem).is_ok(),
         "stats": stats,
     });
     println!("{out}");

@@ -162,7 +162,8 @@ fn build(nodes: &[Node], vehicles: usize, capacity: i32) -> Result<Problem, Disp
         Rider {
             start: 0,
             end: 0,
-            capacity
+            capacity,
+            committed: Vec::new()
         };
         vehicles
     ];

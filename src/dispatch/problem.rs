@@ -37,11 +37,15 @@ pub struct Order {
 }
 
 /// A rider (vehicle) and where its route must start and end.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rider {
     pub start: u32,
     pub end: u32,
     pub capacity: i32,
+    /// Stops already promised, visited right after `start` in this order
+    /// and never moved by the solver (e.g. the drop-off of an order on
+    /// board, whose pickup is a stop at the rider's position).
+    pub committed: Vec<u32>,
 }
 
 /// Everything the solver needs, validated.
@@ -110,9 +114,34 @@ impl Problem {
                 return bad(format!("order {i}: pickup and delivery loads must be +q and -q"));
             }
         }
+        let mut committed_to = vec![u32::MAX; self.stops.len()];
         for (i, r) in self.riders.iter().enumerate() {
-            if !stop_ok(r.start) || !stop_ok(r.end) || r.capacity < 0 {
+            if !stop_ok(r.start)
+                || !stop_ok(r.end)
+                || r.capacity < 0
+                || !r.committed.iter().all(|&s| stop_ok(s))
+            {
                 return bad(format!("rider {i} is malformed"));
+            }
+            for &s in &r.committed {
+                if self.stops[s as usize].order == NO_ORDER || committed_to[s as usize] != u32::MAX {
+                    return bad(format!(
+                        "rider {i}: committed stop {s} is not an order's or is committed twice"
+                    ));
+                }
+                committed_to[s as usize] = i as u32;
+            }
+        }
+        for (i, o) in self.orders.iter().enumerate() {
+            let (a, b) = (committed_to[o.pickup as usize], committed_to[o.delivery as usize]);
+            let pickup_first = |r: u32| {
+                let c = &self.riders[r as usize].committed;
+                c.iter().position(|&s| s == o.pickup) < c.iter().position(|&s| s == o.delivery)
+            };
+            if b != u32::MAX && (a != b || !pickup_first(a)) {
+                return bad(format!(
+                    "order {i}: a committed drop-off needs its pickup committed before it, to the same rider"
+                ));
             }
         }
         Ok(())
@@ -141,6 +170,22 @@ impl Problem {
             self.stops[to as usize].location,
         );
         self.distance_meters[a as usize * self.locations + b as usize]
+    }
+
+    /// Whether both stops of `order` are committed (it is never moved).
+    pub fn is_committed(&self, order: u32) -> bool {
+        let delivery = self.orders[order as usize].delivery;
+        self.riders.iter().any(|r| r.committed.contains(&delivery))
+    }
+
+    /// The rider whose committed stops include `order`'s pickup: its
+    /// drop-off can only go on that rider's route.
+    pub fn pickup_rider(&self, order: u32) -> Option<u32> {
+        let pickup = self.orders[order as usize].pickup;
+        self.riders
+            .iter()
+            .position(|r| r.committed.contains(&pickup))
+            .map(|r| r as u32)
     }
 
     /// The stop record.

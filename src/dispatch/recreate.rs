@@ -59,6 +59,13 @@ fn best_place(
     idle: bool,
     rng: &mut SmallRng,
 ) -> Option<(usize, Insertion)> {
+    if let Some(rider) = p.pickup_rider(order) {
+        // Picked up (or committed to be): only its rider can drop it off.
+        let r = sol.routes.iter().position(|r| r.rider == rider)?;
+        return sol.routes[r]
+            .best_delivery_insertion(p, order, f64::INFINITY)
+            .map(|ins| (r, ins));
+    }
     let mut best: Option<(usize, Insertion)> = None;
     let mut tried: Vec<(u32, u32, i32)> = Vec::new();
     for (ri, r) in sol.routes.iter().enumerate() {
@@ -66,7 +73,7 @@ fn best_place(
             continue;
         }
         if idle {
-            let rider = p.riders[r.rider as usize];
+            let rider = &p.riders[r.rider as usize];
             let class = (rider.start, rider.end, rider.capacity);
             if tried.contains(&class) {
                 continue;

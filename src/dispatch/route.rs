@@ -13,6 +13,10 @@ use super::problem::Problem;
 /// verifier allows, so floating-point noise never flips a verdict.
 pub const TIME_EPS: f64 = 1e-7;
 
+/// [`Insertion::after_pickup`] of a drop-off-only insertion (the pickup
+/// is already on the route, committed).
+pub const PICKUP_IN_PLACE: usize = usize::MAX;
+
 /// Where to put an order: pickup after route position `after_pickup`,
 /// drop-off after position `after_delivery` of the *original* route
 /// (equal positions mean "right after the pickup").
@@ -28,6 +32,8 @@ pub struct Insertion {
 pub struct Route {
     pub rider: u32,
     stops: Vec<u32>,
+    /// Positions `0..locked` (start and committed stops) never change.
+    locked: usize,
     start_secs: Vec<f64>,
     latest_secs: Vec<f64>,
     load: Vec<i32>,
@@ -35,16 +41,21 @@ pub struct Route {
 }
 
 impl Route {
-    /// An empty route for `rider`: start stop, end stop.
+    /// A route for `rider` with only its start, committed and end stops.
     pub fn empty(p: &Problem, rider: u32) -> Self {
         let r = &p.riders[rider as usize];
-        Self::from_stops(p, rider, vec![r.start, r.end])
+        let mut stops = vec![r.start];
+        stops.extend(&r.committed);
+        stops.push(r.end);
+        Self::from_stops(p, rider, stops)
     }
 
-    /// A route visiting `stops` (start and end stops included).
+    /// A route visiting `stops` (start and end stops included); the rider's
+    /// committed stops must follow the start.
     pub fn from_stops(p: &Problem, rider: u32, stops: Vec<u32>) -> Self {
         let mut r = Self {
             rider,
+            locked: 1 + p.riders[rider as usize].committed.len(),
             stops,
             start_secs: Vec::new(),
             latest_secs: Vec::new(),
@@ -68,6 +79,16 @@ impl Route {
     /// True when the route serves no order.
     pub fn is_empty(&self) -> bool {
         self.stops.len() <= 2
+    }
+
+    /// True when the solver may not empty this route (it has committed stops).
+    pub fn has_commitments(&self) -> bool {
+        self.locked > 1
+    }
+
+    /// The stops the solver may move (after the committed prefix).
+    pub fn movable_visits(&self) -> &[u32] {
+        &self.stops[self.locked.min(self.stops.len() - 1)..self.stops.len() - 1]
     }
 
     /// Total travel distance.
@@ -131,7 +152,7 @@ impl Route {
         let m = self.stops.len();
         let mut best: Option<Insertion> = None;
         let mut best_cost = bound;
-        for i in 0..m - 1 {
+        for i in self.locked.min(m - 1) - 1..m - 1 {
             if self.load[i] + q > cap || skip() {
                 continue;
             }
@@ -178,6 +199,29 @@ impl Route {
         best
     }
 
+    /// The cheapest feasible place for the drop-off of `order`, whose
+    /// pickup is among this route's committed stops.
+    pub fn best_delivery_insertion(&self, p: &Problem, order: u32, bound: f64) -> Option<Insertion> {
+        let de = p.orders[order as usize].delivery;
+        let m = self.stops.len();
+        let mut best: Option<Insertion> = None;
+        let mut best_cost = bound;
+        for j in self.locked.min(m - 1) - 1..m - 1 {
+            let (k, next) = (self.stops[j], self.stops[j + 1]);
+            let cost = p.distance(k, de) + p.distance(de, next) - p.distance(k, next);
+            let arrive = self.start_secs[j] + p.stop(k).service_secs + p.travel(k, de);
+            if cost < best_cost && self.fits_after(p, de, arrive, j + 1) {
+                best_cost = cost;
+                best = Some(Insertion {
+                    cost,
+                    after_pickup: PICKUP_IN_PLACE,
+                    after_delivery: j,
+                });
+            }
+        }
+        best
+    }
+
     /// Can drop-off stop `de`, reached at `arrive`, be served and the rest
     /// of the route from position `next` still be on time?
     #[inline]
@@ -196,16 +240,20 @@ impl Route {
     pub fn insert(&mut self, p: &Problem, order: u32, ins: Insertion) {
         let o = p.orders[order as usize];
         self.stops.insert(ins.after_delivery + 1, o.delivery);
-        self.stops.insert(ins.after_pickup + 1, o.pickup);
+        if ins.after_pickup != PICKUP_IN_PLACE {
+            self.stops.insert(ins.after_pickup + 1, o.pickup);
+        }
         self.update(p);
     }
 
-    /// Removes every stop of the orders `remove` says yes to.
+    /// Removes every stop of the orders `remove` says yes to (never a
+    /// committed stop).
     pub fn remove_orders(&mut self, p: &Problem, remove: impl Fn(u32) -> bool) {
         let last = self.stops.len() - 1;
+        let locked = self.locked;
         let mut k = 0;
         self.stops.retain(|&s| {
-            let keep = k == 0 || k == last || !remove(p.stop(s).order);
+            let keep = k < locked || k == last || !remove(p.stop(s).order);
             k += 1;
             keep
         });

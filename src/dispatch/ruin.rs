@@ -49,11 +49,11 @@ pub fn ruin(p: &Problem, sol: &mut Solution, related: &[Vec<u32>], rng: &mut Sma
     let mut route_of = vec![NONE; p.orders.len()];
     let (mut stops_total, mut used) = (0usize, 0usize);
     for (ri, r) in sol.routes.iter().enumerate() {
-        for &s in r.visits() {
+        for &s in r.movable_visits() {
             route_of[p.stop(s).order as usize] = ri as u32;
         }
-        if !r.is_empty() {
-            stops_total += r.visits().len();
+        if !r.movable_visits().is_empty() {
+            stops_total += r.movable_visits().len();
             used += 1;
         }
     }
@@ -77,7 +77,7 @@ pub fn ruin(p: &Problem, sol: &mut Solution, related: &[Vec<u32>], rng: &mut Sma
         }
         ruined[r as usize] = true;
         count += 1;
-        let visits = sol.routes[r as usize].visits();
+        let visits = sol.routes[r as usize].movable_visits();
         let len = rng
             .random_range(1.0..string_max.min(visits.len() as f64) + 1.0)
             .floor() as usize;

@@ -178,7 +178,9 @@ impl<'a> Search<'a> {
 
     /// Empties one route (the smaller of two picked at random).
     fn drop_route(&mut self, s: &mut Solution) -> bool {
-        let used: Vec<usize> = (0..s.routes.len()).filter(|&r| !s.routes[r].is_empty()).collect();
+        let used: Vec<usize> = (0..s.routes.len())
+            .filter(|&r| !s.routes[r].is_empty() && !s.routes[r].has_commitments())
+            .collect();
         if used.is_empty() {
             return false;
         }

@@ -38,7 +38,9 @@ impl Solution {
     pub fn empty(p: &Problem) -> Self {
         Self {
             routes: (0..p.riders.len() as u32).map(|r| Route::empty(p, r)).collect(),
-            unassigned: (0..p.orders.len() as u32).collect(),
+            unassigned: (0..p.orders.len() as u32)
+                .filter(|&o| !p.is_committed(o))
+                .collect(),
         }
     }
 
@@ -53,8 +55,13 @@ impl Solution {
         let mut sol = Self::empty(p);
         let mut listed = vec![false; p.orders.len()];
         for (r, v) in visits.iter().enumerate() {
-            let rider = p.riders[r];
+            let rider = &p.riders[r];
             let mut stops = vec![rider.start];
+            for &s in &rider.committed {
+                let order = p.stop(s).order as usize;
+                listed[order] |= p.orders[order].delivery == s;
+                stops.push(s);
+            }
             for &s in v {
                 let order = p
                     .stops
@@ -62,7 +69,7 @@ impl Solution {
                     .map(|st| st.order)
                     .filter(|&o| (o as usize) < p.orders.len());
                 let order = order.ok_or_else(|| format!("route {r}: {s} is not an order's stop"))?;
-                listed[order as usize] = true;
+                listed[order as usize] |= p.orders[order as usize].delivery == s;
                 stops.push(s);
             }
             stops.push(rider.end);
@@ -105,6 +112,9 @@ impl Solution {
             if r.stops()[0] != rider.start || r.stops()[r.stops().len() - 1] != rider.end {
                 return Err(format!("route {ri} does not start and end at its rider's stops"));
             }
+            if !r.stops()[1..].starts_with(&rider.committed) {
+                return Err(format!("route {ri} does not begin with its committed stops"));
+            }
             for (k, &s) in r.visits().iter().enumerate() {
                 seen[s as usize] += 1;
                 let o = p.orders[p.stop(s).order as usize];
@@ -114,9 +124,11 @@ impl Solution {
             }
         }
         for &o in &self.unassigned {
-            let o = p.orders[o as usize];
-            seen[o.pickup as usize] += 1;
-            seen[o.delivery as usize] += 1;
+            let order = p.orders[o as usize];
+            if p.pickup_rider(o).is_none() {
+                seen[order.pickup as usize] += 1;
+            }
+            seen[order.delivery as usize] += 1;
         }
         for (i, o) in p.orders.iter().enumerate() {
             if seen[o.pickup as usize] != 1 || seen[o.delivery as usize] != 1 {
