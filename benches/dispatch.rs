@@ -1,0 +1,106 @@
+//! Solver hot paths on a 200-task Li & Lim instance: insertion evaluation
+//! (the inner loop of every recreate) and one ruin-and-recreate iteration.
+//!
+//! Run: `cargo bench --bench dispatch`. Prints the O(1)-per-position
+//! insertion check against a baseline measured in the same run: trying
+//! every position by building the route and re-checking it from scratch.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use waimai::dispatch::recreate::recreate;
+use waimai::dispatch::route::Route;
+use waimai::dispatch::ruin::{related_orders, ruin};
+use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
+
+fn instance() -> Option<Problem> {
+    let dirs = [Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"), "/work/shared".into()];
+    let dir = dirs.iter().find(|d| d.join("data/lilim").exists())?;
+    let text = std::fs::read_to_string(dir.join("data/lilim/pdp_200/lr1_2_4.txt")).ok()?;
+    lilim::parse(&text).ok()
+}
+
+/// Every (route, order) pair where the order is not on the route.
+fn pairs(p: &Problem, s: &Solution) -> Vec<(usize, u32)> {
+    let mut out = Vec::new();
+    for (ri, r) in s.routes.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+        let mine: Vec<u32> = r.visits().iter().map(|&x| p.stop(x).order).collect();
+        for o in (0..p.orders.len() as u32).step_by(7) {
+            if !mine.contains(&o) {
+                out.push((ri, o));
+            }
+        }
+    }
+    out
+}
+
+fn brute_force_insertion(p: &Problem, r: &Route, order: u32) -> Option<f64> {
+    let o = p.orders[order as usize];
+    let m = r.stops().len();
+    let mut best: Option<f64> = None;
+    for i in 0..m - 1 {
+        for j in i..m - 1 {
+            let mut stops = r.stops().to_vec();
+            stops.insert(j + 1, o.delivery);
+            stops.insert(i + 1, o.pickup);
+            let cand = Route::from_stops(p, r.rider, stops);
+            if cand.is_feasible(p) {
+                let c = cand.distance() - r.distance();
+                best = Some(best.map_or(c, |b| b.min(c)));
+            }
+        }
+    }
+    best
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let Some(p) = instance() else {
+        eprintln!("dispatch bench: ../shared/data/lilim not found, skipping");
+        return;
+    };
+    let opts = SearchOptions { time_limit: Duration::from_secs(60), iterations_max: Some(2000), seed: 1, searches: 1 };
+    let (solved, _) = solve(&p, opts);
+    let work = pairs(&p, &solved);
+    if std::env::args().any(|a| a == "--bench") {
+        let t = Instant::now();
+        for &(r, o) in &work {
+            black_box(solved.routes[r].best_insertion(&p, o, f64::INFINITY, || false));
+        }
+        let fast = t.elapsed() / work.len() as u32;
+        let t = Instant::now();
+        for &(r, o) in work.iter().take(200) {
+            black_box(brute_force_insertion(&p, &solved.routes[r], o));
+        }
+        let slow = t.elapsed() / 200;
+        println!(
+            "best insertion into one route (lr1_2_4, {} vehicles): {fast:?}; rebuild-and-check baseline {slow:?} (x{:.0})",
+            solved.vehicles(),
+            slow.as_secs_f64() / fast.as_secs_f64()
+        );
+    }
+    let mut k = 0;
+    c.bench_function("dispatch/best_insertion_route", |b| {
+        b.iter(|| {
+            k = (k + 1) % work.len();
+            let (r, o) = work[k];
+            black_box(solved.routes[r].best_insertion(&p, o, f64::INFINITY, || false))
+        })
+    });
+    let related = related_orders(&p);
+    let mut rng = SmallRng::seed_from_u64(7);
+    c.bench_function("dispatch/ruin_recreate_iteration", |b| {
+        b.iter(|| {
+            let mut s = solved.clone();
+            let removed = ruin(&p, &mut s, &related, &mut rng);
+            recreate(&p, &mut s, removed, false, &mut rng);
+            black_box(s.distance())
+        })
+    });
+    c.bench_function("dispatch/prepare_related_orders", |b| b.iter(|| black_box(related_orders(&p))));
+    c.final_summary();
+}
