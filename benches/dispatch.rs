@@ -18,7 +18,10 @@ use waimai::dispatch::ruin::{related_orders, ruin};
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
 fn instance() -> Option<Problem> {
-    let dirs = [Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"), "/work/shared".into()];
+    let dirs = [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        "/work/shared".into(),
+    ];
     let dir = dirs.iter().find(|d| d.join("data/lilim").exists())?;
     let text = std::fs::read_to_string(dir.join("data/lilim/pdp_200/lr1_2_4.txt")).ok()?;
     lilim::parse(&text).ok()
@@ -63,7 +66,13 @@ fn main() {
         eprintln!("dispatch bench: ../shared/data/lilim not found, skipping");
         return;
     };
-    let opts = SearchOptions { time_limit: Duration::from_secs(60), iterations_max: Some(2000), seed: 1, searches: 1 };
+    let opts = SearchOptions {
+        time_limit: Duration::from_secs(60),
+        iterations_max: Some(2000),
+        seed: 1,
+        searches: 1,
+        tuning: Default::default(),
+    };
     let (solved, _) = solve(&p, opts);
     let work = pairs(&p, &solved);
     if std::env::args().any(|a| a == "--bench") {
@@ -96,11 +105,13 @@ fn main() {
     c.bench_function("dispatch/ruin_recreate_iteration", |b| {
         b.iter(|| {
             let mut s = solved.clone();
-            let removed = ruin(&p, &mut s, &related, &mut rng);
+            let removed = ruin(&p, &mut s, &related, 10.0, 10.0, &mut rng);
             recreate(&p, &mut s, removed, false, &mut rng);
             black_box(s.distance())
         })
     });
-    c.bench_function("dispatch/prepare_related_orders", |b| b.iter(|| black_box(related_orders(&p))));
+    c.bench_function("dispatch/prepare_related_orders", |b| {
+        b.iter(|| black_box(related_orders(&p)))
+    });
     c.final_summary();
 }

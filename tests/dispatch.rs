@@ -40,6 +40,7 @@ fn quick(iterations: u64, seed: u64) -> SearchOptions {
         iterations_max: Some(iterations),
         seed,
         searches: 1,
+        tuning: Default::default(),
     }
 }
 
@@ -297,6 +298,7 @@ fn time_budget_is_honoured() {
         iterations_max: None,
         seed: 1,
         searches: 2,
+        tuning: Default::default(),
     };
     let (sol, stats) = solve(&p, opts);
     assert!(

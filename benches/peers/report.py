@@ -37,6 +37,34 @@ def summary(rows, names):
     return out
 
 
+def head_to_head(at, names, p):
+    """waimai against each peer on the sample: vehicles above BKS, and the
+    mean gap over the instances where *both* match the BKS vehicle count
+    (so each pair is compared on the same instances)."""
+    by = collections.defaultdict(dict)
+    for r in at:
+        if r["instance"] in names:
+            by[r["instance"]][r["solver"]] = r
+    p("**Head to head on the sample (both sizes)**\n")
+    p("| peer | instances | waimai vehicles above BKS | peer vehicles above BKS | both match BKS vehicles on | waimai mean gap % | peer mean gap % |")
+    p("|---|---|---|---|---|---|---|")
+    for peer in SOLVERS[1:]:
+        pairs = [(row["waimai"], row[peer]) for row in by.values() if "waimai" in row and peer in row]
+        if not pairs:
+            continue
+        def extra(r):  # an infeasible or failed run counts as needing every BKS vehicle again
+            return r["vehicles"] - r["bks_vehicles"] if r.get("feasible") else None
+        we = sum(extra(w) for w, _ in pairs if extra(w) is not None)
+        pe = sum(extra(q) for _, q in pairs if extra(q) is not None)
+        failed = sum(1 for _, q in pairs if extra(q) is None)
+        both = [(w, q) for w, q in pairs if extra(w) == 0 and extra(q) == 0]
+        wg = sum(w["gap_pct"] for w, _ in both) / len(both) if both else float("nan")
+        pg = sum(q["gap_pct"] for _, q in both) / len(both) if both else float("nan")
+        note = f" (+{failed} infeasible/failed)" if failed else ""
+        p(f"| {peer} | {len(pairs)} | {we} | {pe}{note} | {len(both)} | {wg:.3f} | {pg:.3f} |")
+    p("")
+
+
 def latest(rows):
     """Keeps the last row per (solver, instance, time limit)."""
     d = collections.OrderedDict()
@@ -68,7 +96,7 @@ def main():
     for ms in limits:
         at = [r for r in rows if r["time_limit_ms"] == ms]
         p(f"## {ms / 1000:g} s per instance\n")
-        for label, names in [("all instances", None), ("peer sample (24 instances: every 5th of each set)", smp)]:
+        for label, names in [("all instances", None), (f"peer sample ({len(smp)} instances: every 5th of each set)", smp)]:
             for size in ["100", "200"]:
                 pool = {r["instance"] for r in at if (r["instance"].count("_") == 2) == (size == "200")}
                 pool = pool & names if names is not None else pool
@@ -83,6 +111,7 @@ def main():
                 for solver, v in s.items():
                     p(f"| {solver} | {v['n']} | {v['feasible']} | {v['matched']} | {v['extra']} | {v['gap']:.3f} |")
                 p("")
+        head_to_head(at, smp, p)
         p(f"### Per instance at {ms / 1000:g} s\n")
         p("| instance | BKS veh | BKS dist | " + " | ".join(f"{s} veh / gap % / wall s" for s in SOLVERS) + " |")
         p("|---|---|---|" + "---|" * len(SOLVERS))

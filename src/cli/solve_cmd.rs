@@ -10,7 +10,7 @@ use serde_json::json;
 use super::CliError;
 use crate::config::Config;
 use crate::dispatch::json::{self, Point, ProblemSpec, TravelSpec};
-use crate::dispatch::{DispatchError, Problem, SearchOptions, lilim, solve};
+use crate::dispatch::{DispatchError, Problem, SearchOptions, Tuning, lilim, solve};
 use crate::map::{EuclideanTravel, LatLng, PlanarPoint, RoadNetwork, Rounding};
 
 /// Input formats `waimai solve` reads.
@@ -40,6 +40,9 @@ pub struct SolveArgs {
     /// Stop each search after this many iterations (reproducible runs).
     #[arg(long)]
     pub iterations: Option<u64>,
+    /// Expert knobs, `key=value,...` (see `Tuning` in src/dispatch/search.rs).
+    #[arg(long, default_value = "")]
+    pub tune: String,
 }
 
 /// Runs `waimai solve`.
@@ -62,17 +65,25 @@ pub fn run(args: SolveArgs, config: &Config) -> Result<(), CliError> {
     }
 }
 
-fn options(args: &SolveArgs) -> SearchOptions {
-    SearchOptions {
+fn options(args: &SolveArgs) -> Result<SearchOptions, CliError> {
+    let tuning = Tuning::default()
+        .with_overrides(&args.tune)
+        .map_err(|reason| CliError::BadFlag {
+            flag: "tune",
+            value: args.tune.clone(),
+            reason,
+        })?;
+    Ok(SearchOptions {
         time_limit: Duration::from_millis(args.time_limit_ms),
         iterations_max: args.iterations,
         seed: args.seed,
         searches: args.searches.unwrap_or_else(rayon::current_num_threads),
-    }
+        tuning,
+    })
 }
 
 fn solve_lilim(args: &SolveArgs, problem: Problem) -> Result<(), CliError> {
-    let (solution, stats) = solve(&problem, options(args));
+    let (solution, stats) = solve(&problem, options(args)?);
     let routes: Vec<&[u32]> = solution
         .routes
         .iter()
@@ -142,7 +153,7 @@ fn json_problem(spec: &ProblemSpec, config: &Config) -> Result<Problem, Dispatch
 }
 
 fn solve_json(args: &SolveArgs, spec: &ProblemSpec, problem: &Problem) -> Result<(), CliError> {
-    let (solution, stats) = solve(problem, options(args));
+    let (solution, stats) = solve(problem, options(args)?);
     let (routes, unassigned) = json::planned_routes(spec, problem, &solution);
     let out = json!({
         "vehicles": solution.vehicles(),

@@ -286,7 +286,10 @@ pub fn build_problem<T: TravelTime>(
         .matrix(&places, &places, depart)
         .map_err(|e| invalid(e.to_string()))?;
     let (travel_secs, distance_meters) = with_anywhere(&m);
-    Problem::new(stops, orders, riders, travel_secs, distance_meters)
+    let mut problem = Problem::new(stops, orders, riders, travel_secs, distance_meters)?;
+    // Matrix lengths are rounded to whole metres per trip.
+    problem.triangle_slack_meters = 5.0;
+    Ok(problem)
 }
 
 /// The matrix plus one extra "anywhere" location at zero cost from and to

@@ -21,7 +21,7 @@ use thiserror::Error;
 
 pub use problem::{Order, Problem, Rider, Stop};
 pub use route::Route;
-pub use search::{SearchOptions, SearchStats, solve};
+pub use search::{SearchOptions, SearchStats, Tuning, solve};
 pub use solution::{Objective, Solution};
 
 /// Everything that can go wrong building or reading a problem.

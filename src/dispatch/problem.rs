@@ -54,6 +54,10 @@ pub struct Problem {
     pub stops: Vec<Stop>,
     pub orders: Vec<Order>,
     pub riders: Vec<Rider>,
+    /// How much the distance matrix may violate the triangle inequality
+    /// (d(a,c) <= d(a,b) + d(b,c) + slack); insertion pruning relies on it.
+    /// 0 for Euclidean distances; a few metres for rounded road distances.
+    pub triangle_slack_meters: f64,
     locations: usize,
     travel_secs: Vec<f64>,
     distance_meters: Vec<f64>,
@@ -74,6 +78,7 @@ impl Problem {
             stops,
             orders,
             riders,
+            triangle_slack_meters: 0.0,
             locations,
             travel_secs,
             distance_meters,

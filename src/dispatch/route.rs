@@ -161,8 +161,14 @@ impl Route {
             if arrive_p > ps.latest_secs + TIME_EPS {
                 continue;
             }
-            let depart_p = arrive_p.max(ps.earliest_secs) + ps.service_secs;
             let base = p.distance(a, pu) - p.distance(a, b);
+            // Any drop-off placement adds at least nothing (triangle
+            // inequality, up to the problem's slack): a pickup position that
+            // already costs more than the best insertion cannot win.
+            if base + p.distance(pu, b) - p.triangle_slack_meters >= best_cost {
+                continue;
+            }
+            let depart_p = arrive_p.max(ps.earliest_secs) + ps.service_secs;
             // Drop-off right after the pickup.
             let cost = base + p.distance(pu, de) + p.distance(de, b);
             if cost < best_cost && self.fits_after(p, de, depart_p + p.travel(pu, de), i + 1) {

@@ -8,11 +8,6 @@ use rand::rngs::SmallRng;
 use super::problem::Problem;
 use super::solution::Solution;
 
-/// Average number of orders a ruin removes.
-pub const REMOVED_MEAN: f64 = 10.0;
-/// Longest string of stops removed from one route.
-pub const STRING_STOPS_MAX: f64 = 10.0;
-
 const NONE: u32 = u32::MAX;
 
 /// Neighbours kept per order: enough for any ruin, and bounded so large
@@ -44,8 +39,16 @@ pub fn related_orders(p: &Problem) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// Removes related orders from `sol`; returns them.
-pub fn ruin(p: &Problem, sol: &mut Solution, related: &[Vec<u32>], rng: &mut SmallRng) -> Vec<u32> {
+/// Removes related orders from `sol` (about `removed_mean`, in strings of
+/// at most `string_stops_max` stops); returns them.
+pub fn ruin(
+    p: &Problem,
+    sol: &mut Solution,
+    related: &[Vec<u32>],
+    removed_mean: f64,
+    string_stops_max: f64,
+    rng: &mut SmallRng,
+) -> Vec<u32> {
     let mut route_of = vec![NONE; p.orders.len()];
     let (mut stops_total, mut used) = (0usize, 0usize);
     for (ri, r) in sol.routes.iter().enumerate() {
@@ -60,8 +63,8 @@ pub fn ruin(p: &Problem, sol: &mut Solution, related: &[Vec<u32>], rng: &mut Sma
     if used == 0 {
         return Vec::new();
     }
-    let string_max = STRING_STOPS_MAX.min(stops_total as f64 / used as f64).max(1.0);
-    let strings_max = (4.0 * REMOVED_MEAN / (1.0 + string_max) - 1.0).max(1.0);
+    let string_max = string_stops_max.min(stops_total as f64 / used as f64).max(1.0);
+    let strings_max = (4.0 * removed_mean / (1.0 + string_max) - 1.0).max(1.0);
     let strings = rng.random_range(1.0..strings_max + 1.0).floor() as usize;
     let assigned: Vec<u32> = (0..p.orders.len() as u32)
         .filter(|&o| route_of[o as usize] != NONE)

@@ -5,6 +5,7 @@
 //! Deterministic for a given seed, thread count and iteration budget; with
 //! a time budget the iteration count (and so the result) depends on speed.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -17,11 +18,62 @@ use super::recreate::recreate;
 use super::ruin::{related_orders, ruin};
 use super::solution::{Objective, Solution};
 
-/// Share of the budget spent removing riders before minimising distance.
-const FLEET_SHARE: f64 = 0.4;
-/// Simulated-annealing temperatures, in distance units, start to end.
-const TEMPERATURE_START: f64 = 10.0;
-const TEMPERATURE_END: f64 = 0.1;
+/// The search's knobs; the defaults are what the benchmarks measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tuning {
+    /// Share of the budget spent removing riders before minimising distance.
+    pub fleet_share: f64,
+    /// Simulated-annealing temperature at the start and end of the distance
+    /// phase, in units of the mean arc length of the first solution.
+    pub temperature_start: f64,
+    pub temperature_end: f64,
+    /// Average number of orders one ruin removes.
+    pub removed_mean: f64,
+    /// Longest string of stops removed from one route.
+    pub string_stops_max: f64,
+    /// With a time budget, searches adopt the best solution among them this
+    /// often (share of the budget); 0 keeps them independent.
+    pub share_every: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            fleet_share: 0.4,
+            temperature_start: 1.0,
+            temperature_end: 0.01,
+            removed_mean: 10.0,
+            string_stops_max: 10.0,
+            share_every: 0.0,
+        }
+    }
+}
+
+impl Tuning {
+    /// Applies `key=value,key=value` overrides (the CLI's `--tune`).
+    pub fn with_overrides(mut self, text: &str) -> Result<Self, String> {
+        for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?}: expected key=value"))?;
+            let v: f64 = v.trim().parse().map_err(|_| format!("{pair:?}: not a number"))?;
+            let slot = match k.trim() {
+                "fleet_share" => &mut self.fleet_share,
+                "temperature_start" => &mut self.temperature_start,
+                "temperature_end" => &mut self.temperature_end,
+                "removed_mean" => &mut self.removed_mean,
+                "string_stops_max" => &mut self.string_stops_max,
+                "share_every" => &mut self.share_every,
+                other => return Err(format!("unknown tuning key {other:?}")),
+            };
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{pair:?}: must be a non-negative number"));
+            }
+            *slot = v;
+        }
+        Ok(self)
+    }
+}
 
 /// How long and how to search.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +84,7 @@ pub struct SearchOptions {
     pub seed: u64,
     /// Independent searches run in parallel (default: one per core).
     pub searches: usize,
+    pub tuning: Tuning,
 }
 
 /// Figures about a finished search.
@@ -49,6 +102,7 @@ pub fn solve(p: &Problem, opts: SearchOptions) -> (Solution, SearchStats) {
     let related = related_orders(p);
     // Leave a little of the budget for output.
     let deadline = started + opts.time_limit.mul_f64(0.98);
+    let shared = Mutex::new(None);
     let runs: Vec<(Solution, u64, u64)> = (0..opts.searches.max(1))
         .into_par_iter()
         .map(|k| {
@@ -56,7 +110,10 @@ pub fn solve(p: &Problem, opts: SearchOptions) -> (Solution, SearchStats) {
                 .seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(k as u64);
-            Search::new(p, &related, seed, deadline, opts.iterations_max).run()
+            let sharing = (opts.iterations_max.is_none() && opts.tuning.share_every > 0.0).then_some(&shared);
+            let mut search = Search::new(p, &related, seed, deadline, opts.iterations_max, opts.tuning);
+            search.shared = sharing;
+            search.run()
         })
         .collect();
     let mut best = 0;
@@ -88,6 +145,9 @@ struct Search<'a> {
     deadline: Instant,
     iterations_max: Option<u64>,
     iterations: u64,
+    tuning: Tuning,
+    /// The best solution among searches, when they share.
+    shared: Option<&'a Mutex<Option<Solution>>>,
 }
 
 impl<'a> Search<'a> {
@@ -97,6 +157,7 @@ impl<'a> Search<'a> {
         seed: u64,
         deadline: Instant,
         iterations_max: Option<u64>,
+        tuning: Tuning,
     ) -> Self {
         Self {
             p,
@@ -106,6 +167,8 @@ impl<'a> Search<'a> {
             deadline,
             iterations_max,
             iterations: 0,
+            tuning,
+            shared: None,
         }
     }
 
@@ -136,7 +199,8 @@ impl<'a> Search<'a> {
     /// Ruin-and-recreate step; `open_routes` lets it use idle riders.
     fn neighbour(&mut self, s: &Solution, open_routes: bool) -> Solution {
         let mut next = s.clone();
-        let mut removed = ruin(self.p, &mut next, self.related, &mut self.rng);
+        let (mean, string_max) = (self.tuning.removed_mean, self.tuning.string_stops_max);
+        let mut removed = ruin(self.p, &mut next, self.related, mean, string_max, &mut self.rng);
         removed.append(&mut next.unassigned);
         recreate(self.p, &mut next, removed, open_routes, &mut self.rng);
         self.iterations += 1;
@@ -151,7 +215,7 @@ impl<'a> Search<'a> {
         let mut absences = vec![0u64; self.p.orders.len()];
         let absent =
             |sol: &Solution, abs: &[u64]| sol.unassigned.iter().map(|&o| abs[o as usize]).sum::<u64>();
-        while self.progress() < FLEET_SHARE {
+        while self.progress() < self.tuning.fleet_share {
             if s.unassigned.is_empty() {
                 if s.objective().rank(&best.objective()).is_lt() {
                     best = s.clone();
@@ -212,13 +276,30 @@ impl<'a> Search<'a> {
         let mut best = start.clone();
         let mut s = start;
         let mut current: Objective = s.objective();
+        let share = self.tuning.fleet_share.min(0.99);
+        // Temperatures scale with the mean arc length, so one setting fits
+        // instances of any size and unit.
+        let arcs = self.p.orders.len() * 2 + current.vehicles.max(1);
+        let unit = current.distance / arcs as f64;
+        let (t0, t1) = (
+            self.tuning.temperature_start * unit,
+            self.tuning.temperature_end * unit,
+        );
+        let mut next_share = share + self.tuning.share_every;
         loop {
             let progress = self.progress();
             if progress >= 1.0 {
                 break;
             }
-            let frac = ((progress - FLEET_SHARE) / (1.0 - FLEET_SHARE)).clamp(0.0, 1.0);
-            let temperature = TEMPERATURE_START * (TEMPERATURE_END / TEMPERATURE_START).powf(frac);
+            if self.shared.is_some() && progress >= next_share {
+                next_share += self.tuning.share_every;
+                if let Some(better) = self.exchange(&best) {
+                    (s, best) = (better.clone(), better);
+                    current = s.objective();
+                }
+            }
+            let frac = ((progress - share) / (1.0 - share)).clamp(0.0, 1.0);
+            let temperature = t0 * (t1 / t0.max(1e-12)).powf(frac);
             let next = self.neighbour(&s, false);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
@@ -234,5 +315,18 @@ impl<'a> Search<'a> {
             }
         }
         best
+    }
+
+    /// Publishes `mine` if it beats the shared best; returns the shared best
+    /// if it beats `mine`.
+    fn exchange(&self, mine: &Solution) -> Option<Solution> {
+        let mut shared = self.shared?.lock().ok()?;
+        match shared.as_ref() {
+            Some(theirs) if theirs.objective().rank(&mine.objective()).is_lt() => Some(theirs.clone()),
+            _ => {
+                *shared = Some(mine.clone());
+                None
+            }
+        }
     }
 }
