@@ -31,6 +31,10 @@ pub struct Tuning {
     pub removed_mean: f64,
     /// Longest string of stops removed from one route.
     pub string_stops_max: f64,
+    /// The same two during distance minimisation, where larger ruins help
+    /// long routes escape local optima.
+    pub distance_removed_mean: f64,
+    pub distance_string_stops_max: f64,
     /// With a time budget, searches adopt the best solution among them this
     /// often (share of the budget); 0 keeps them independent.
     pub share_every: f64,
@@ -40,10 +44,12 @@ impl Default for Tuning {
     fn default() -> Self {
         Self {
             fleet_share: 0.4,
-            temperature_start: 1.0,
-            temperature_end: 0.01,
+            temperature_start: 50.0,
+            temperature_end: 0.5,
             removed_mean: 10.0,
             string_stops_max: 10.0,
+            distance_removed_mean: 10.0,
+            distance_string_stops_max: 10.0,
             share_every: 0.0,
         }
     }
@@ -63,6 +69,8 @@ impl Tuning {
                 "temperature_end" => &mut self.temperature_end,
                 "removed_mean" => &mut self.removed_mean,
                 "string_stops_max" => &mut self.string_stops_max,
+                "distance_removed_mean" => &mut self.distance_removed_mean,
+                "distance_string_stops_max" => &mut self.distance_string_stops_max,
                 "share_every" => &mut self.share_every,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
@@ -148,6 +156,8 @@ struct Search<'a> {
     tuning: Tuning,
     /// The best solution among searches, when they share.
     shared: Option<&'a Mutex<Option<Solution>>>,
+    /// Whether fleet minimisation is over.
+    distance_phase: bool,
 }
 
 impl<'a> Search<'a> {
@@ -169,6 +179,7 @@ impl<'a> Search<'a> {
             iterations: 0,
             tuning,
             shared: None,
+            distance_phase: false,
         }
     }
 
@@ -199,7 +210,12 @@ impl<'a> Search<'a> {
     /// Ruin-and-recreate step; `open_routes` lets it use idle riders.
     fn neighbour(&mut self, s: &Solution, open_routes: bool) -> Solution {
         let mut next = s.clone();
-        let (mean, string_max) = (self.tuning.removed_mean, self.tuning.string_stops_max);
+        let t = &self.tuning;
+        let (mean, string_max) = if self.distance_phase {
+            (t.distance_removed_mean, t.distance_string_stops_max)
+        } else {
+            (t.removed_mean, t.string_stops_max)
+        };
         let mut removed = ruin(self.p, &mut next, self.related, mean, string_max, &mut self.rng);
         removed.append(&mut next.unassigned);
         recreate(self.p, &mut next, removed, open_routes, &mut self.rng);
@@ -273,6 +289,7 @@ impl<'a> Search<'a> {
 
     /// Simulated annealing on distance, never giving up a rider or an order.
     fn minimise_distance(&mut self, start: Solution) -> Solution {
+        self.distance_phase = true;
         let mut best = start.clone();
         let mut s = start;
         let mut current: Objective = s.objective();
