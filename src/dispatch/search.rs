@@ -38,6 +38,9 @@ pub struct Tuning {
     /// With a time budget, searches adopt the best solution among them this
     /// often (share of the budget); 0 keeps them independent.
     pub share_every: f64,
+    /// Final share of the budget spent improving the best solution found
+    /// at a near-zero temperature.
+    pub polish_share: f64,
 }
 
 impl Default for Tuning {
@@ -51,6 +54,7 @@ impl Default for Tuning {
             distance_removed_mean: 10.0,
             distance_string_stops_max: 10.0,
             share_every: 0.0,
+            polish_share: 0.0,
         }
     }
 }
@@ -72,6 +76,7 @@ impl Tuning {
                 "distance_removed_mean" => &mut self.distance_removed_mean,
                 "distance_string_stops_max" => &mut self.distance_string_stops_max,
                 "share_every" => &mut self.share_every,
+                "polish_share" => &mut self.polish_share,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             if !v.is_finite() || v < 0.0 {
@@ -303,10 +308,18 @@ impl<'a> Search<'a> {
             self.tuning.temperature_end * unit,
         );
         let mut next_share = share + self.tuning.share_every;
+        let polish_from = 1.0 - self.tuning.polish_share.clamp(0.0, 1.0);
+        let mut polishing = false;
         loop {
             let progress = self.progress();
             if progress >= 1.0 {
                 break;
+            }
+            if !polishing && progress >= polish_from {
+                // Last stretch: back to the best solution, nearly greedy.
+                polishing = true;
+                s = best.clone();
+                current = s.objective();
             }
             if self.shared.is_some() && progress >= next_share {
                 next_share += self.tuning.share_every;
@@ -315,8 +328,8 @@ impl<'a> Search<'a> {
                     current = s.objective();
                 }
             }
-            let frac = ((progress - share) / (1.0 - share)).clamp(0.0, 1.0);
-            let temperature = t0 * (t1 / t0.max(1e-12)).powf(frac);
+            let frac = ((progress - share) / (polish_from - share).max(1e-9)).clamp(0.0, 1.0);
+            let temperature = if polishing { t1 * 0.01 } else { t0 * (t1 / t0.max(1e-12)).powf(frac) };
             let next = self.neighbour(&s, false);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
