@@ -329,7 +329,11 @@ impl<'a> Search<'a> {
                 }
             }
             let frac = ((progress - share) / (polish_from - share).max(1e-9)).clamp(0.0, 1.0);
-            let temperature = if polishing { t1 * 0.01 } else { t0 * (t1 / t0.max(1e-12)).powf(frac) };
+            let temperature = if polishing {
+                t1 * 0.01
+            } else {
+                t0 * (t1 / t0.max(1e-12)).powf(frac)
+            };
             let next = self.neighbour(&s, false);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
