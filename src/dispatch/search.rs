@@ -41,6 +41,9 @@ pub struct Tuning {
     /// Final share of the budget spent improving the best solution found
     /// at a near-zero temperature.
     pub polish_share: f64,
+    /// Fleet minimisation also stops after this share of the budget without
+    /// removing a rider (0: only `fleet_share` ends it).
+    pub fleet_patience: f64,
 }
 
 impl Default for Tuning {
@@ -55,6 +58,7 @@ impl Default for Tuning {
             distance_string_stops_max: 10.0,
             share_every: 0.0,
             polish_share: 0.0,
+            fleet_patience: 0.0,
         }
     }
 }
@@ -77,6 +81,7 @@ impl Tuning {
                 "distance_string_stops_max" => &mut self.distance_string_stops_max,
                 "share_every" => &mut self.share_every,
                 "polish_share" => &mut self.polish_share,
+                "fleet_patience" => &mut self.fleet_patience,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             if !v.is_finite() || v < 0.0 {
@@ -163,6 +168,8 @@ struct Search<'a> {
     shared: Option<&'a Mutex<Option<Solution>>>,
     /// Whether fleet minimisation is over.
     distance_phase: bool,
+    /// Share of the budget at which fleet minimisation ended.
+    fleet_end: f64,
 }
 
 impl<'a> Search<'a> {
@@ -185,6 +192,7 @@ impl<'a> Search<'a> {
             tuning,
             shared: None,
             distance_phase: false,
+            fleet_end: 0.0,
         }
     }
 
@@ -236,9 +244,18 @@ impl<'a> Search<'a> {
         let mut absences = vec![0u64; self.p.orders.len()];
         let absent =
             |sol: &Solution, abs: &[u64]| sol.unassigned.iter().map(|&o| abs[o as usize]).sum::<u64>();
-        while self.progress() < self.tuning.fleet_share {
+        let patience = self.tuning.fleet_patience;
+        let mut last_gain = self.progress();
+        loop {
+            let progress = self.progress();
+            if progress >= self.tuning.fleet_share || (patience > 0.0 && progress - last_gain > patience) {
+                break;
+            }
             if s.unassigned.is_empty() {
                 if s.objective().rank(&best.objective()).is_lt() {
+                    if s.vehicles() < best.vehicles() {
+                        last_gain = progress;
+                    }
                     best = s.clone();
                 }
                 if s.vehicles() <= 1 || !self.drop_route(&mut s) {
@@ -258,6 +275,7 @@ impl<'a> Search<'a> {
         if s.objective().rank(&best.objective()).is_lt() {
             best = s;
         }
+        self.fleet_end = self.progress().min(self.tuning.fleet_share);
         best
     }
 
@@ -298,7 +316,7 @@ impl<'a> Search<'a> {
         let mut best = start.clone();
         let mut s = start;
         let mut current: Objective = s.objective();
-        let share = self.tuning.fleet_share.min(0.99);
+        let share = self.fleet_end.min(0.99);
         // Temperatures scale with the mean arc length, so one setting fits
         // instances of any size and unit.
         let arcs = self.p.orders.len() * 2 + current.vehicles.max(1);
