@@ -5,8 +5,6 @@
 //! the same run (plain Dijkstra; one query per matrix cell), because this
 //! machine is shared and absolute figures drift.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -47,25 +45,7 @@ fn snapped(net: &RoadNetwork, pts: &[LatLng]) -> Vec<Snapped> {
 
 /// Baseline: unidirectional Dijkstra to one target over the same graph.
 fn dijkstra_ms(g: &RoadGraph, s: u32, t: u32) -> u64 {
-    let mut dist = vec![u64::MAX; g.nodes.len()];
-    let mut heap = BinaryHeap::from([Reverse((0u64, s))]);
-    dist[s as usize] = 0;
-    while let Some(Reverse((d, v))) = heap.pop() {
-        if v == t {
-            return d;
-        }
-        if d > dist[v as usize] {
-            continue;
-        }
-        for a in g.arcs_from(v) {
-            let nd = d + a.duration_ms as u64;
-            if nd < dist[a.to as usize] {
-                dist[a.to as usize] = nd;
-                heap.push(Reverse((nd, a.to)));
-            }
-        }
-    }
-    u64::MAX
+    g.dijkstra_ms(&[(s, 0)], Some(t))[t as usize]
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -48,7 +48,9 @@ pub struct Rider {
     pub committed: Vec<u32>,
 }
 
-/// Everything the solver needs, validated.
+/// Everything the solver needs, validated. Build it with [`Problem::new`]
+/// and treat the riders and orders as read-only afterwards (derived
+/// lookups are computed there).
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub stops: Vec<Stop>,
@@ -59,6 +61,9 @@ pub struct Problem {
     /// 0 for Euclidean distances; a few metres for rounded road distances.
     pub triangle_slack_meters: f64,
     locations: usize,
+    /// Per stop, the rider it is committed to (or `u32::MAX`); derived
+    /// from `riders` once, because recreate asks for every insertion.
+    committed_to: Vec<u32>,
     travel_secs: Vec<f64>,
     distance_meters: Vec<f64>,
 }
@@ -79,11 +84,19 @@ impl Problem {
             orders,
             riders,
             triangle_slack_meters: 0.0,
+            committed_to: Vec::new(),
             locations,
             travel_secs,
             distance_meters,
         };
+        let mut p = p;
         p.validate()?;
+        p.committed_to = vec![u32::MAX; p.stops.len()];
+        for (i, r) in p.riders.iter().enumerate() {
+            for &s in &r.committed {
+                p.committed_to[s as usize] = i as u32;
+            }
+        }
         Ok(p)
     }
 
@@ -179,18 +192,14 @@ impl Problem {
 
     /// Whether both stops of `order` are committed (it is never moved).
     pub fn is_committed(&self, order: u32) -> bool {
-        let delivery = self.orders[order as usize].delivery;
-        self.riders.iter().any(|r| r.committed.contains(&delivery))
+        self.committed_to[self.orders[order as usize].delivery as usize] != u32::MAX
     }
 
     /// The rider whose committed stops include `order`'s pickup: its
     /// drop-off can only go on that rider's route.
     pub fn pickup_rider(&self, order: u32) -> Option<u32> {
-        let pickup = self.orders[order as usize].pickup;
-        self.riders
-            .iter()
-            .position(|r| r.committed.contains(&pickup))
-            .map(|r| r as u32)
+        let r = self.committed_to[self.orders[order as usize].pickup as usize];
+        (r != u32::MAX).then_some(r)
     }
 
     /// The stop record.

@@ -6,6 +6,9 @@
 //! times smaller than the OSM node graph while positions along a road are
 //! still exact. Times are integer milliseconds, lengths integer metres.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use serde::Serialize;
 
 use super::geo::{BoundingBox, LatLng};
@@ -124,6 +127,36 @@ impl RoadGraph {
     /// The road class (`highway` value) an arc belongs to.
     pub fn arc_class(&self, arc: &Arc) -> &str {
         &self.road_classes[self.edges[arc.edge as usize].class as usize]
+    }
+
+    /// Plain Dijkstra from seeded nodes (node, ms already spent): the
+    /// reference the contraction hierarchy is tested and benchmarked
+    /// against. Stops early once `target` is settled. `u64::MAX` = unreached.
+    pub fn dijkstra_ms(&self, seeds: &[(u32, u64)], target: Option<u32>) -> Vec<u64> {
+        let mut dist = vec![u64::MAX; self.nodes.len()];
+        let mut heap = BinaryHeap::new();
+        for &(n, d) in seeds {
+            if d < dist[n as usize] {
+                dist[n as usize] = d;
+                heap.push(Reverse((d, n)));
+            }
+        }
+        while let Some(Reverse((d, v))) = heap.pop() {
+            if Some(v) == target {
+                break;
+            }
+            if d > dist[v as usize] {
+                continue;
+            }
+            for a in self.arcs_from(v) {
+                let nd = d + a.duration_ms as u64;
+                if nd < dist[a.to as usize] {
+                    dist[a.to as usize] = nd;
+                    heap.push(Reverse((nd, a.to)));
+                }
+            }
+        }
+        dist
     }
 
     /// Counts and extent, for operators.

@@ -2,8 +2,6 @@
 //! serves as the independent oracle for contraction-hierarchy queries.
 #![allow(dead_code)]
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -40,27 +38,7 @@ pub static EBIKE: LazyLock<Vec<RoadNetwork>> =
 
 /// Dijkstra over the base graph from seeded start nodes; distances in ms.
 pub fn dijkstra(g: &RoadGraph, seeds: &[(u32, u64)]) -> Vec<u64> {
-    let mut dist = vec![u64::MAX; g.nodes.len()];
-    let mut heap = BinaryHeap::new();
-    for &(n, d) in seeds {
-        if d < dist[n as usize] {
-            dist[n as usize] = d;
-            heap.push(Reverse((d, n)));
-        }
-    }
-    while let Some(Reverse((d, v))) = heap.pop() {
-        if d > dist[v as usize] {
-            continue;
-        }
-        for a in g.arcs_from(v) {
-            let nd = d + a.duration_ms as u64;
-            if nd < dist[a.to as usize] {
-                dist[a.to as usize] = nd;
-                heap.push(Reverse((nd, a.to)));
-            }
-        }
-    }
-    dist
+    g.dijkstra_ms(seeds, None)
 }
 
 /// Travel time between two snapped points by the problem's definition:
