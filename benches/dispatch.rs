@@ -105,7 +105,7 @@ fn main() {
     c.bench_function("dispatch/ruin_recreate_iteration", |b| {
         b.iter(|| {
             let mut s = solved.clone();
-            let removed = ruin(&p, &mut s, &related, 10.0, 10.0, &mut rng);
+            let removed = ruin(&p, &mut s, &related, 10.0, 10.0, 0.0, &mut rng);
             recreate(&p, &mut s, removed, false, &mut rng);
             black_box(s.distance())
         })

@@ -34,9 +34,9 @@ def instances(which, names):
     return out
 
 
-def run_waimai(path, limit_ms, seed):
+def run_waimai(path, limit_ms, seed, tune=""):
     exe = os.path.join(ROOT, "target", "release", "waimai")
-    cmd = [exe, "solve", "--format", "lilim", path, "--time-limit-ms", str(limit_ms), "--seed", str(seed)]
+    cmd = [exe, "solve", "--format", "lilim", path, "--time-limit-ms", str(limit_ms), "--seed", str(seed), "--tune", tune]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_ms / 1000 + 60)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--set", default="all")
     ap.add_argument("--instances", default="")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tune", default="", help="waimai --tune overrides (experiments)")
     ap.add_argument("--out", default=os.path.join(HERE, "results.jsonl"))
     a = ap.parse_args()
     names = set(filter(None, a.instances.split(",")))
@@ -102,7 +103,7 @@ def main():
             for solver in a.solvers.split(","):
                 t = time.time()
                 try:
-                    routes = run_waimai(path, a.time_limit_ms, a.seed) if solver == "waimai" else run_peer(solver, path, a.time_limit_ms, a.seed)
+                    routes = run_waimai(path, a.time_limit_ms, a.seed, a.tune) if solver == "waimai" else run_peer(solver, path, a.time_limit_ms, a.seed)
                     wall = time.time() - t
                     v = verify(path, routes)
                 except Exception as e:  # a peer failing is a result, not a crash

@@ -9,6 +9,8 @@ use super::problem::Problem;
 use super::solution::Solution;
 
 const NONE: u32 = u32::MAX;
+/// SISR's beta: chance to stop growing the kept block of a split string.
+const SPLIT_STOP_CHANCE: f64 = 0.01;
 
 /// Neighbours kept per order: enough for any ruin, and bounded so large
 /// problems stay cheap to prepare.
@@ -47,6 +49,7 @@ pub fn ruin(
     related: &[Vec<u32>],
     removed_mean: f64,
     string_stops_max: f64,
+    split_share: f64,
     rng: &mut SmallRng,
 ) -> Vec<u32> {
     let mut route_of = vec![NONE; p.orders.len()];
@@ -89,11 +92,25 @@ pub fn ruin(
             .iter()
             .position(|&s| s == p.orders[c as usize].pickup)
             .unwrap_or(0);
+        // SISR's split string (a share of the time): the window also keeps
+        // a block of `kept` consecutive stops, so two strings leave at once.
+        let mut kept = 0;
+        if visits.len() > len && rng.random::<f64>() < split_share {
+            kept = 1;
+            while kept < visits.len() - len && rng.random::<f64>() > SPLIT_STOP_CHANCE {
+                kept += 1;
+            }
+        }
+        let window = len + kept; // <= visits.len() by construction
         let first = at
-            .saturating_sub(rng.random_range(0..len))
-            .min(visits.len() - len);
-        for &s in &visits[first..first + len] {
-            removed[p.stop(s).order as usize] = true;
+            .saturating_sub(rng.random_range(0..window))
+            .min(visits.len() - window);
+        let keep_from = first + rng.random_range(0..=len);
+        for (k, &s) in visits[first..first + window].iter().enumerate() {
+            let pos = first + k;
+            if kept == 0 || pos < keep_from || pos >= keep_from + kept {
+                removed[p.stop(s).order as usize] = true;
+            }
         }
     }
     for (ri, r) in sol.routes.iter_mut().enumerate() {

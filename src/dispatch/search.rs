@@ -44,6 +44,9 @@ pub struct Tuning {
     /// Fleet minimisation also stops after this share of the budget without
     /// removing a rider (0: only `fleet_share` ends it).
     pub fleet_patience: f64,
+    /// Share of string removals that keep a block in the middle (SISR's
+    /// split string).
+    pub split_share: f64,
 }
 
 impl Default for Tuning {
@@ -59,6 +62,7 @@ impl Default for Tuning {
             share_every: 0.0,
             polish_share: 0.0,
             fleet_patience: 0.0,
+            split_share: 0.0,
         }
     }
 }
@@ -82,6 +86,7 @@ impl Tuning {
                 "share_every" => &mut self.share_every,
                 "polish_share" => &mut self.polish_share,
                 "fleet_patience" => &mut self.fleet_patience,
+                "split_share" => &mut self.split_share,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             if !v.is_finite() || v < 0.0 {
@@ -229,7 +234,16 @@ impl<'a> Search<'a> {
         } else {
             (t.removed_mean, t.string_stops_max)
         };
-        let mut removed = ruin(self.p, &mut next, self.related, mean, string_max, &mut self.rng);
+        let split = self.tuning.split_share;
+        let mut removed = ruin(
+            self.p,
+            &mut next,
+            self.related,
+            mean,
+            string_max,
+            split,
+            &mut self.rng,
+        );
         removed.append(&mut next.unassigned);
         recreate(self.p, &mut next, removed, open_routes, &mut self.rng);
         self.iterations += 1;
