@@ -216,7 +216,7 @@ fn tiny_instances_reach_the_brute_force_optimum() {
         let Some((vehicles, distance)) = brute_force(&p) else {
             continue;
         };
-        let (sol, _) = solve(&p, quick(400, case as u64));
+        let (sol, _) = solve(&p, quick(2000, case as u64));
         assert!(sol.unassigned.is_empty(), "case {case}: left orders out\n{text}");
         assert_eq!(sol.vehicles(), vehicles, "case {case}\n{text}");
         assert!(

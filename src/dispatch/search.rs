@@ -62,7 +62,7 @@ impl Default for Tuning {
             share_every: 0.0,
             polish_share: 0.0,
             fleet_patience: 0.0,
-            split_share: 0.0,
+            split_share: 0.5,
         }
     }
 }
