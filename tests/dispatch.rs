@@ -236,12 +236,7 @@ fn best_insertion_equals_brute_force_over_positions() {
     let mut rng = StdRng::seed_from_u64(5);
     let mut compared = 0;
     for r in full.routes.iter().filter(|r| !r.is_empty()) {
-        let orders: Vec<u32> = r
-            .visits()
-            .iter()
-            .map(|&s| p.stop(s).order)
-            .filter(|_| true)
-            .collect();
+        let orders: Vec<u32> = r.visits().iter().map(|&s| p.stop(s).order).collect();
         let victim = orders[rng.random_range(0..orders.len())];
         let mut partial = r.clone();
         partial.remove_orders(&p, |o| o == victim);
@@ -450,7 +445,7 @@ fn check_planar_plan(spec: &serde_json::Value, out: &serde_json::Value) {
             };
             let start = (t + travel).max(ready);
             assert!(
-                (start - s["start_secs"].as_f64().unwrap()).abs() < 0.01 * (k_len(stops) as f64),
+                (start - s["start_secs"].as_f64().unwrap()).abs() < 0.01 * stops.len().max(1) as f64,
                 "schedule differs"
             );
             let deadline = if pickup {
@@ -488,10 +483,6 @@ fn check_planar_plan(spec: &serde_json::Value, out: &serde_json::Value) {
         spec["orders"].as_array().unwrap().len(),
         "an order vanished"
     );
-}
-
-fn k_len(stops: &[serde_json::Value]) -> usize {
-    stops.len().max(1)
 }
 
 #[test]

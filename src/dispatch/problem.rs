@@ -90,17 +90,13 @@ impl Problem {
             distance_meters,
         };
         let mut p = p;
-        p.validate()?;
-        p.committed_to = vec![u32::MAX; p.stops.len()];
-        for (i, r) in p.riders.iter().enumerate() {
-            for &s in &r.committed {
-                p.committed_to[s as usize] = i as u32;
-            }
-        }
+        p.committed_to = p.validate()?;
         Ok(p)
     }
 
-    fn validate(&self) -> Result<(), DispatchError> {
+    /// Checks every index and rule; returns, per stop, the rider it is
+    /// committed to (`u32::MAX` if none), which validation has to build anyway.
+    fn validate(&self) -> Result<Vec<u32>, DispatchError> {
         let bad = |m: String| Err(DispatchError::InvalidProblem(m));
         let n = self.locations;
         if n * n != self.travel_secs.len() || self.distance_meters.len() != self.travel_secs.len() {
@@ -162,7 +158,7 @@ impl Problem {
                 ));
             }
         }
-        Ok(())
+        Ok(committed_to)
     }
 
     /// Number of matrix locations.

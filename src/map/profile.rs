@@ -113,11 +113,6 @@ impl Profile {
             }
         }
     }
-
-    /// The travel-time multiplier for a departure at `secs_of_day`.
-    pub fn time_factor(&self, secs_of_day: u32) -> f64 {
-        rush_factor(&self.rush_hours, secs_of_day)
-    }
 }
 
 /// The multiplier of the first period covering `secs_of_day`, else 1.
@@ -198,8 +193,8 @@ mod tests {
     #[test]
     fn rush_hour_factor_by_hour() {
         let p = bike();
-        assert_eq!(p.time_factor(10 * 3600 + 3599), 1.0);
-        assert_eq!(p.time_factor(11 * 3600), 1.25);
-        assert_eq!(p.time_factor(14 * 3600), 1.0);
+        assert_eq!(rush_factor(&p.rush_hours, 10 * 3600 + 3599), 1.0);
+        assert_eq!(rush_factor(&p.rush_hours, 11 * 3600), 1.25);
+        assert_eq!(rush_factor(&p.rush_hours, 14 * 3600), 1.0);
     }
 }
