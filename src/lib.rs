@@ -4,5 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod engine;
 pub mod index;
 pub mod map;
+pub mod sim;

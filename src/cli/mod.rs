@@ -4,6 +4,7 @@
 //! Owns: argument syntax and output formats. May call: everything.
 
 mod map_cmd;
+mod simulate_cmd;
 mod solve_cmd;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use thiserror::Error;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::DispatchError;
 use crate::map::MapError;
+use crate::sim::SimError;
 
 /// Errors surfaced to the operator, each naming what to fix.
 #[derive(Debug, Error)]
@@ -38,6 +40,8 @@ pub enum CliError {
     Io { path: PathBuf, reason: String },
     #[error("{path}: {error}")]
     BadProblem { path: PathBuf, error: DispatchError },
+    #[error(transparent)]
+    Sim(#[from] SimError),
 }
 
 impl CliError {
@@ -47,6 +51,7 @@ impl CliError {
         match self {
             CliError::BadProblem { .. } => 2,
             CliError::Io { .. } => 2,
+            CliError::Sim(SimError::Io { .. } | SimError::BadLine { .. }) => 2,
             _ => 1,
         }
     }
@@ -71,6 +76,8 @@ pub enum Command {
     Map(map_cmd::MapCommand),
     /// Solve a pickup-and-delivery problem file and print routes as JSON.
     Solve(solve_cmd::SolveArgs),
+    /// Replay an MDRPLIB instance through the engine in simulated time.
+    Simulate(simulate_cmd::SimulateArgs),
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -79,5 +86,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Map(cmd) => map_cmd::run(cmd, &config),
         Command::Solve(args) => solve_cmd::run(args, &config),
+        Command::Simulate(args) => simulate_cmd::run(args),
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod json;
 pub mod lilim;
+pub mod online;
 pub mod problem;
 pub mod recreate;
 pub mod route;

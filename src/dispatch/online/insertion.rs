@@ -1,0 +1,257 @@
+//! The rolling-horizon policy: every rider has a queue of trips (its
+//! committed one first); open orders, most urgent first, go where they add
+//! the least cost, either as a new trip at the end of some rider's queue
+//! or into an existing trip at the same restaurant (a bundle). Cost is the
+//! orders' click-to-door plus rider time at `rider_time_weight`, so a bundle
+//! wins only when the rider time it saves is worth the later drop-off.
+
+use super::timing::{TripStart, time_trip};
+use super::{OrderView, Plan, PlannedTrip, RiderView, RollingParams, Secs, Snapshot, TripTiming};
+use crate::map::TravelTime;
+
+/// A trip being planned.
+#[derive(Debug, Clone)]
+struct Draft {
+    restaurant: u32,
+    /// Indices into the snapshot's orders, in drop-off order.
+    orders: Vec<usize>,
+    committed: bool,
+    arrive_secs: Secs,
+}
+
+/// One rider's queue and what it costs.
+struct Queue<P> {
+    trips: Vec<Draft>,
+    cost: f64,
+    /// Where and when the rider is free after the last trip.
+    tail_place: P,
+    tail_secs: Secs,
+}
+
+/// Context shared by every evaluation in one tick.
+struct Ctx<'a, T: TravelTime> {
+    s: &'a Snapshot<T::Place>,
+    travel: &'a T,
+    params: &'a RollingParams,
+}
+
+impl<T: TravelTime> Ctx<'_, T> {
+    fn order(&self, i: usize) -> &OrderView<T::Place> {
+        &self.s.orders[i]
+    }
+
+    /// Times every trip of `trips` for `rider`; `None` if a pickup falls
+    /// after the rider's shift.
+    fn time_queue(&self, rider: &RiderView<T::Place>, trips: &[Draft]) -> Option<(f64, Vec<TripTiming>)> {
+        let mut place = &rider.free_place;
+        let mut free = rider.free_secs.max(self.s.now_secs);
+        let mut click_to_door_secs = 0i64;
+        let mut timings = Vec::with_capacity(trips.len());
+        for d in trips {
+            let start = if d.committed {
+                TripStart::Committed {
+                    arrive_secs: d.arrive_secs,
+                }
+            } else {
+                TripStart::Free {
+                    place,
+                    free_secs: free,
+                }
+            };
+            let ready = d
+                .orders
+                .iter()
+                .map(|&o| self.order(o).ready_secs)
+                .max()
+                .unwrap_or(0);
+            let restaurant = &self.s.restaurants[d.restaurant as usize];
+            let customers = d.orders.iter().map(|&o| &self.order(o).customer);
+            let t = time_trip(
+                self.travel,
+                start,
+                self.s.now_secs,
+                restaurant,
+                ready,
+                customers,
+                &self.s.service,
+            );
+            if t.pickup_secs > rider.off_secs && !d.committed {
+                return None;
+            }
+            for (&o, &drop) in d.orders.iter().zip(&t.dropoff_secs) {
+                click_to_door_secs += drop - self.order(o).placed_secs;
+            }
+            free = t.free_secs;
+            place = d.orders.last().map_or(restaurant, |&o| &self.order(o).customer);
+            timings.push(t);
+        }
+        let cost = click_to_door_secs as f64 + self.params.rider_time_weight * free as f64;
+        Some((cost, timings))
+    }
+
+    fn queue(&self, rider: &RiderView<T::Place>, trips: Vec<Draft>) -> Queue<T::Place> {
+        let (cost, timings) = self
+            .time_queue(rider, &trips)
+            .unwrap_or((f64::INFINITY, Vec::new()));
+        let (tail_place, tail_secs) = match (trips.last(), timings.last()) {
+            (Some(d), Some(t)) => {
+                let place = d
+                    .orders
+                    .last()
+                    .map_or(&self.s.restaurants[d.restaurant as usize], |&o| {
+                        &self.order(o).customer
+                    });
+                (place.clone(), t.free_secs)
+            }
+            _ => (rider.free_place.clone(), rider.free_secs.max(self.s.now_secs)),
+        };
+        Queue {
+            trips,
+            cost,
+            tail_place,
+            tail_secs,
+        }
+    }
+
+    /// Extra cost of a new one-order trip at the end of `q`: O(1).
+    fn append_delta(&self, rider: &RiderView<T::Place>, q: &Queue<T::Place>, o: usize) -> Option<f64> {
+        let ov = self.order(o);
+        let restaurant = &self.s.restaurants[ov.restaurant as usize];
+        let start = TripStart::Free {
+            place: &q.tail_place,
+            free_secs: q.tail_secs,
+        };
+        let customers = std::iter::once(&ov.customer);
+        let t = time_trip(
+            self.travel,
+            start,
+            self.s.now_secs,
+            restaurant,
+            ov.ready_secs,
+            customers,
+            &self.s.service,
+        );
+        if t.pickup_secs > rider.off_secs {
+            return None;
+        }
+        let click_to_door = (t.dropoff_secs[0] - ov.placed_secs) as f64;
+        Some(click_to_door + self.params.rider_time_weight * (t.free_secs - q.tail_secs) as f64)
+    }
+}
+
+/// The best change for one order: `(extra cost, rider, trips)`.
+type Choice = (f64, usize, Option<Vec<Draft>>);
+
+pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &RollingParams) -> Plan {
+    let ctx = Ctx { s, travel, params };
+    let mut on_trip = vec![false; s.orders.len()];
+    let mut queues: Vec<Queue<T::Place>> = s
+        .riders
+        .iter()
+        .map(|r| {
+            let trips: Vec<Draft> = r
+                .committed
+                .iter()
+                .map(|c| {
+                    for &o in &c.orders {
+                        on_trip[o] = true;
+                    }
+                    Draft {
+                        restaurant: c.restaurant,
+                        orders: c.orders.clone(),
+                        committed: true,
+                        arrive_secs: c.arrive_secs,
+                    }
+                })
+                .collect();
+            ctx.queue(r, trips)
+        })
+        .collect();
+    let mut open: Vec<usize> = (0..s.orders.len()).filter(|&o| !on_trip[o]).collect();
+    open.sort_by_key(|&o| (s.orders[o].ready_secs, s.orders[o].placed_secs, s.orders[o].id));
+    let mut unplanned = Vec::new();
+    for o in open {
+        match best_choice(&ctx, &queues, o) {
+            Some((_, r, trips)) => {
+                let rider = &s.riders[r];
+                let trips = trips.unwrap_or_else(|| {
+                    let mut t = queues[r].trips.clone();
+                    t.push(Draft {
+                        restaurant: s.orders[o].restaurant,
+                        orders: vec![o],
+                        committed: false,
+                        arrive_secs: 0,
+                    });
+                    t
+                });
+                queues[r] = ctx.queue(rider, trips);
+            }
+            None => unplanned.push(o),
+        }
+    }
+    Plan {
+        trips: emit(&ctx, queues),
+        unplanned,
+    }
+}
+
+/// The cheapest place for order `o` over every rider.
+fn best_choice<T: TravelTime>(ctx: &Ctx<'_, T>, queues: &[Queue<T::Place>], o: usize) -> Option<Choice> {
+    let restaurant = ctx.order(o).restaurant;
+    let mut best: Option<Choice> = None;
+    for (r, (rider, q)) in ctx.s.riders.iter().zip(queues).enumerate() {
+        if !q.cost.is_finite() {
+            continue;
+        }
+        let better = |delta: f64, best: &Option<Choice>| best.as_ref().is_none_or(|b| delta < b.0);
+        if let Some(delta) = ctx.append_delta(rider, q, o)
+            && better(delta, &best)
+        {
+            best = Some((delta, r, None));
+        }
+        for (k, d) in q.trips.iter().enumerate() {
+            if d.restaurant != restaurant || d.orders.len() >= ctx.params.bundle_orders_max {
+                continue;
+            }
+            for pos in 0..=d.orders.len() {
+                let mut trips = q.trips.clone();
+                trips[k].orders.insert(pos, o);
+                if let Some((cost, _)) = ctx.time_queue(rider, &trips)
+                    && better(cost - q.cost, &best)
+                {
+                    best = Some((cost - q.cost, r, Some(trips)));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Turns the queues into planned trips, marking those to start now.
+fn emit<T: TravelTime>(ctx: &Ctx<'_, T>, queues: Vec<Queue<T::Place>>) -> Vec<PlannedTrip> {
+    let now = ctx.s.now_secs;
+    let mut out = Vec::new();
+    for (r, q) in queues.into_iter().enumerate() {
+        let rider = &ctx.s.riders[r];
+        let Some((_, timings)) = ctx.time_queue(rider, &q.trips) else {
+            continue;
+        };
+        for (k, (d, timing)) in q.trips.into_iter().zip(timings).enumerate() {
+            // Leave now if waiting for the next tick would delay the pickup.
+            let depart_now = k == 0
+                && !d.committed
+                && rider.committed.is_none()
+                && rider.free_secs <= now
+                && timing.depart_secs < now + ctx.params.tick_secs;
+            out.push(PlannedTrip {
+                rider: r,
+                restaurant: d.restaurant,
+                orders: d.orders,
+                committed: d.committed,
+                depart_now,
+                timing,
+            });
+        }
+    }
+    out
+}

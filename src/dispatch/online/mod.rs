@@ -1,0 +1,156 @@
+//! Online trip planning: which rider takes which bundle of one restaurant's
+//! orders, and when the rider must leave, given what is known *now*.
+//!
+//! The engine calls [`plan`] every tick with a [`Snapshot`] of open orders
+//! and riders; the result says which trips to commit now and which are only
+//! pencilled in (re-planned next tick, so decisions stay open as long as
+//! they can). Pure and synchronous: no engine, no clock, no I/O; travel
+//! times come through the `TravelTime` trait.
+
+mod insertion;
+mod naive;
+mod timing;
+
+use serde::Serialize;
+
+use crate::map::TravelTime;
+
+pub use timing::{
+    ServiceSecs, TripStart, TripTiming, UNREACHABLE_SECS, time_dropoffs, time_trip, travel_secs,
+};
+
+/// Seconds (of the simulated or real day).
+pub type Secs = i64;
+
+/// An order the planner may place: open, or already on a committed trip.
+#[derive(Debug, Clone)]
+pub struct OrderView<P> {
+    /// The caller's id, returned untouched in [`PlannedTrip::orders`].
+    pub id: u64,
+    pub restaurant: u32,
+    pub customer: P,
+    pub placed_secs: Secs,
+    pub ready_secs: Secs,
+}
+
+/// A trip a rider has been sent on and cannot be diverted from: it heads
+/// to (or waits at) `restaurant`; more of its orders may still join.
+#[derive(Debug, Clone)]
+pub struct CommittedTrip {
+    pub restaurant: u32,
+    pub arrive_secs: Secs,
+    /// Indices into [`Snapshot::orders`], in drop-off order.
+    pub orders: Vec<usize>,
+}
+
+/// What the planner needs to know of a rider.
+#[derive(Debug, Clone)]
+pub struct RiderView<P> {
+    /// The caller's id, returned untouched.
+    pub id: u64,
+    /// Where and from when the rider can start new work (after its
+    /// current deliveries, or its shift start).
+    pub free_place: P,
+    pub free_secs: Secs,
+    /// No pickup after this time (shift end).
+    pub off_secs: Secs,
+    pub committed: Option<CommittedTrip>,
+}
+
+/// Everything the planner sees at one tick.
+#[derive(Debug, Clone)]
+pub struct Snapshot<P> {
+    pub now_secs: Secs,
+    pub restaurants: Vec<P>,
+    /// Open orders and orders on committed trips.
+    pub orders: Vec<OrderView<P>>,
+    pub riders: Vec<RiderView<P>>,
+    pub service: ServiceSecs,
+}
+
+/// Knobs of the rolling-horizon policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RollingParams {
+    /// Most orders in one bundle.
+    pub bundle_orders_max: usize,
+    /// Cost of one second of rider time, against one second of an order's
+    /// click-to-door: what makes bundling worth a later drop-off.
+    pub rider_time_weight: f64,
+    /// Time between ticks: a trip is committed when waiting for the next
+    /// tick would delay it.
+    pub tick_secs: Secs,
+}
+
+impl Default for RollingParams {
+    fn default() -> Self {
+        Self {
+            bundle_orders_max: 4,
+            rider_time_weight: 0.5,
+            tick_secs: 60,
+        }
+    }
+}
+
+/// A dispatch policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Policy {
+    /// Baseline: each order, as soon as placed, to the nearest idle rider;
+    /// one order per trip.
+    NearestIdle,
+    /// Look-ahead insertion into every rider's queue of trips, bundling
+    /// when rider time is worth more than the later drop-off, committing
+    /// just in time.
+    Rolling(RollingParams),
+}
+
+impl Policy {
+    /// Parses a policy name (`naive` or `rolling`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "naive" | "nearest-idle" => Some(Policy::NearestIdle),
+            "rolling" => Some(Policy::Rolling(RollingParams::default())),
+            _ => None,
+        }
+    }
+
+    /// The policy's short name, as `from_name` reads it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Policy::NearestIdle => "naive",
+            Policy::Rolling(_) => "rolling",
+        }
+    }
+}
+
+/// One trip of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedTrip {
+    /// Index into [`Snapshot::riders`].
+    pub rider: usize,
+    pub restaurant: u32,
+    /// Indices into [`Snapshot::orders`], in drop-off order.
+    pub orders: Vec<usize>,
+    /// Whether this is the rider's committed trip (possibly extended).
+    pub committed: bool,
+    /// Whether the rider must leave for it now.
+    pub depart_now: bool,
+    pub timing: TripTiming,
+}
+
+/// The planner's answer for one tick.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Every rider's trips in order: committed ones (with any orders that
+    /// joined), trips to start now, and pencilled-in ones.
+    pub trips: Vec<PlannedTrip>,
+    /// Open orders no rider can take (yet).
+    pub unplanned: Vec<usize>,
+}
+
+/// Plans one tick under `policy`.
+pub fn plan<T: TravelTime>(snapshot: &Snapshot<T::Place>, travel: &T, policy: &Policy) -> Plan {
+    match policy {
+        Policy::NearestIdle => naive::plan(snapshot, travel),
+        Policy::Rolling(params) => insertion::plan(snapshot, travel, params),
+    }
+}

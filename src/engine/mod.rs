@@ -1,0 +1,176 @@
+//! The engine: the one writer that owns the state of every order and rider.
+//!
+//! It is told what happens ([`Event`]s: orders placed and cancelled, riders
+//! on and off shift, deliveries) and, on each tick, asks the online planner
+//! (`dispatch::online`) what to do, applies the plan and returns
+//! [`Command`]s for the world: leave for a restaurant, pick up a bundle.
+//! It never knows whether the world is a city or a simulation, and keeps
+//! no clock of its own: the caller passes the time with every call.
+//!
+//! Owns: order and rider state, commitment and sealing of bundles, the
+//! invariants. May call: `dispatch` (planner), `map` (through the
+//! `TravelTime` trait).
+
+mod invariants;
+mod model;
+mod state;
+mod transitions;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::dispatch::online::{self, Policy, Secs, ServiceSecs, Snapshot};
+use crate::map::TravelTime;
+
+pub use model::{Activity, Command, Event, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec, Trip};
+use state::{OrderRecord, RiderRecord};
+
+/// Why the engine refused an event.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum EngineError {
+    #[error("order {0:?} already exists")]
+    DuplicateOrder(OrderId),
+    #[error("rider {0:?} already exists")]
+    DuplicateRider(RiderId),
+    #[error("unknown order {0:?}")]
+    UnknownOrder(OrderId),
+    #[error("unknown rider {0:?}")]
+    UnknownRider(RiderId),
+    #[error("unknown restaurant {0}")]
+    UnknownRestaurant(u32),
+    #[error("order {order:?}: {reason}")]
+    InvalidOrder { order: OrderId, reason: String },
+    #[error("order {order:?} cannot be {what}: it is {state}")]
+    InvalidTransition {
+        order: OrderId,
+        what: &'static str,
+        state: String,
+    },
+}
+
+/// How the engine dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EngineConfig {
+    pub policy: Policy,
+    pub service: ServiceSecs,
+}
+
+/// What one tick did, for latency reports.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TickStats {
+    pub now_secs: Secs,
+    pub plan_micros: u64,
+    pub open_orders: usize,
+    pub riders: usize,
+}
+
+/// The dispatch engine over a travel-time source `T`.
+pub struct Engine<T: TravelTime> {
+    travel: T,
+    restaurants: Vec<T::Place>,
+    config: EngineConfig,
+    orders: BTreeMap<OrderId, OrderRecord<T::Place>>,
+    riders: BTreeMap<RiderId, RiderRecord<T::Place>>,
+}
+
+impl<T: TravelTime> Engine<T> {
+    /// An engine with no orders and no riders.
+    pub fn new(travel: T, restaurants: Vec<T::Place>, config: EngineConfig) -> Self {
+        Self {
+            travel,
+            restaurants,
+            config,
+            orders: BTreeMap::new(),
+            riders: BTreeMap::new(),
+        }
+    }
+
+    /// The status of one order.
+    pub fn order_status(&self, order: OrderId) -> Option<&OrderStatus> {
+        self.orders.get(&order).map(|o| &o.status)
+    }
+
+    /// Every order the engine knows, with its status, by id.
+    pub fn orders(&self) -> impl Iterator<Item = (&OrderSpec<T::Place>, &OrderStatus)> {
+        self.orders.values().map(|o| (&o.spec, &o.status))
+    }
+
+    /// What a rider is doing.
+    pub fn rider_activity(&self, rider: RiderId) -> Option<&Activity<T::Place>> {
+        self.riders.get(&rider).map(|r| &r.activity)
+    }
+
+    /// Service times around pickups and drop-offs.
+    pub fn service(&self) -> ServiceSecs {
+        self.config.service
+    }
+
+    /// Whether any online rider can still pick up at or after `now_secs`.
+    pub fn riders_on_shift(&self, now_secs: Secs) -> bool {
+        self.riders
+            .values()
+            .any(|r| r.online && r.spec.off_secs >= now_secs)
+    }
+
+    /// Applies one event that happened at `now_secs`.
+    pub fn handle(&mut self, now_secs: Secs, event: Event<T::Place>) -> Result<(), EngineError> {
+        match event {
+            Event::OrderPlaced(spec) => self.place_order(spec),
+            Event::OrderCancelled { order, reason } => self.cancel_order(now_secs, order, reason),
+            Event::RiderOnline(spec) => self.rider_online(spec),
+            Event::RiderOffline { rider } => self.rider_offline(rider),
+            Event::Delivered { rider, order } => self.delivered(now_secs, rider, order),
+        }
+    }
+
+    /// Plans and returns what the world must do now.
+    pub fn tick(&mut self, now_secs: Secs) -> (Vec<Command>, TickStats) {
+        let started = Instant::now();
+        let (snapshot, order_ids, rider_ids) = self.snapshot(now_secs);
+        let plan = online::plan(&snapshot, &self.travel, &self.config.policy);
+        let plan_micros = started.elapsed().as_micros() as u64;
+        let mut commands = self.apply(now_secs, &plan, &order_ids, &rider_ids);
+        commands.extend(self.seal_due(now_secs));
+        let stats = TickStats {
+            now_secs,
+            plan_micros,
+            open_orders: snapshot.orders.len(),
+            riders: snapshot.riders.len(),
+        };
+        (commands, stats)
+    }
+
+    /// The planner's view: open orders, orders on unsealed trips, and
+    /// every online rider who can still work.
+    fn snapshot(&self, now_secs: Secs) -> (Snapshot<T::Place>, Vec<OrderId>, Vec<RiderId>) {
+        let mut orders = Vec::new();
+        let mut order_ids = Vec::new();
+        let mut index_of = BTreeMap::new();
+        for (id, rec) in &self.orders {
+            if matches!(rec.status, OrderStatus::Open | OrderStatus::Assigned { .. }) {
+                index_of.insert(*id, orders.len());
+                orders.push(rec.view());
+                order_ids.push(*id);
+            }
+        }
+        let mut riders = Vec::new();
+        let mut rider_ids = Vec::new();
+        for (id, rec) in &self.riders {
+            if let Some(view) = rec.view(now_secs, &index_of) {
+                riders.push(view);
+                rider_ids.push(*id);
+            }
+        }
+        let snapshot = Snapshot {
+            now_secs,
+            restaurants: self.restaurants.clone(),
+            orders,
+            riders,
+            service: self.config.service,
+        };
+        (snapshot, order_ids, rider_ids)
+    }
+}

@@ -1,0 +1,319 @@
+//! How events and plans change the state: each transition checks that it
+//! is legal first, so a bad event is refused whole and changes nothing.
+
+use super::model::{Activity, Command, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec, Trip};
+use super::state::{OrderRecord, RiderRecord};
+use super::{Engine, EngineError};
+use crate::dispatch::online::{Plan, Secs, time_dropoffs, travel_secs};
+use crate::map::TravelTime;
+
+impl<T: TravelTime> Engine<T> {
+    pub(super) fn place_order(&mut self, spec: OrderSpec<T::Place>) -> Result<(), EngineError> {
+        if self.orders.contains_key(&spec.id) {
+            return Err(EngineError::DuplicateOrder(spec.id));
+        }
+        if spec.restaurant as usize >= self.restaurants.len() {
+            return Err(EngineError::UnknownRestaurant(spec.restaurant));
+        }
+        if spec.ready_secs < spec.placed_secs {
+            return Err(EngineError::InvalidOrder {
+                order: spec.id,
+                reason: format!(
+                    "ready at {} before placed at {}",
+                    spec.ready_secs, spec.placed_secs
+                ),
+            });
+        }
+        let record = OrderRecord {
+            spec,
+            status: OrderStatus::Open,
+        };
+        self.orders.insert(record.spec.id, record);
+        Ok(())
+    }
+
+    pub(super) fn cancel_order(&mut self, now: Secs, id: OrderId, reason: String) -> Result<(), EngineError> {
+        let rec = self.orders.get(&id).ok_or(EngineError::UnknownOrder(id))?;
+        match rec.status.clone() {
+            OrderStatus::Open => {}
+            OrderStatus::Assigned { rider, .. } => {
+                if let Some(Activity::Heading { trip, .. }) =
+                    self.riders.get_mut(&rider).map(|r| &mut r.activity)
+                {
+                    trip.orders.retain(|&o| o != id);
+                    trip.decided_secs = now;
+                }
+            }
+            other => {
+                return Err(EngineError::InvalidTransition {
+                    order: id,
+                    what: "cancelled",
+                    state: state_name(&other).into(),
+                });
+            }
+        }
+        if let Some(rec) = self.orders.get_mut(&id) {
+            rec.status = OrderStatus::Cancelled { reason, at_secs: now };
+        }
+        Ok(())
+    }
+
+    pub(super) fn rider_online(&mut self, spec: RiderSpec<T::Place>) -> Result<(), EngineError> {
+        if let Some(rec) = self.riders.get_mut(&spec.id) {
+            if rec.online {
+                return Err(EngineError::DuplicateRider(spec.id));
+            }
+            // Back from offline: a new shift from where it is.
+            rec.online = true;
+            rec.spec.on_secs = spec.on_secs;
+            rec.spec.off_secs = spec.off_secs;
+            return Ok(());
+        }
+        let activity = Activity::Waiting {
+            place: spec.start.clone(),
+            free_secs: spec.on_secs,
+        };
+        let record = RiderRecord {
+            spec,
+            activity,
+            online: true,
+        };
+        self.riders.insert(record.spec.id, record);
+        Ok(())
+    }
+
+    pub(super) fn rider_offline(&mut self, id: RiderId) -> Result<(), EngineError> {
+        let rec = self.riders.get_mut(&id).ok_or(EngineError::UnknownRider(id))?;
+        rec.online = false;
+        // Orders not yet picked up go back to the pool; the rider stays
+        // where it was heading.
+        if let Activity::Heading { trip, arrive_secs } = &rec.activity {
+            let (released, free_secs) = (trip.orders.clone(), *arrive_secs);
+            let place = self.restaurants[trip.restaurant as usize].clone();
+            rec.activity = Activity::Waiting { place, free_secs };
+            for o in released {
+                if let Some(order) = self.orders.get_mut(&o) {
+                    order.status = OrderStatus::Open;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn delivered(&mut self, now: Secs, rider: RiderId, id: OrderId) -> Result<(), EngineError> {
+        let order = self.orders.get(&id).ok_or(EngineError::UnknownOrder(id))?;
+        let pickup_secs = match order.status {
+            OrderStatus::PickedUp {
+                rider: r,
+                pickup_secs,
+            } if r == rider => pickup_secs,
+            ref other => {
+                return Err(EngineError::InvalidTransition {
+                    order: id,
+                    what: "delivered by this rider",
+                    state: state_name(other).into(),
+                });
+            }
+        };
+        let customer = order.spec.customer.clone();
+        let rec = self
+            .riders
+            .get_mut(&rider)
+            .ok_or(EngineError::UnknownRider(rider))?;
+        if let Activity::Delivering { left, .. } = &mut rec.activity {
+            left.retain(|&o| o != id);
+            if left.is_empty() {
+                rec.activity = Activity::Waiting {
+                    place: customer,
+                    free_secs: now + self.config.service.dropoff_after,
+                };
+            }
+        }
+        if let Some(order) = self.orders.get_mut(&id) {
+            order.status = OrderStatus::Delivered {
+                rider,
+                pickup_secs,
+                dropoff_secs: now,
+            };
+        }
+        Ok(())
+    }
+
+    /// Applies a plan made from the snapshot whose ids are `order_ids` and
+    /// `rider_ids`: committed trips take the orders that joined them,
+    /// riders due to leave are sent.
+    pub(super) fn apply(
+        &mut self,
+        now: Secs,
+        plan: &Plan,
+        order_ids: &[OrderId],
+        rider_ids: &[RiderId],
+    ) -> Vec<Command> {
+        let mut commands = Vec::new();
+        for trip in &plan.trips {
+            if !(trip.committed || trip.depart_now) {
+                continue;
+            }
+            let rider = rider_ids[trip.rider];
+            let orders: Vec<OrderId> = trip.orders.iter().map(|&o| order_ids[o]).collect();
+            if trip.committed {
+                self.extend_trip(now, rider, orders);
+            } else if let Some(c) = self.send(now, rider, trip.restaurant, orders) {
+                commands.push(c);
+            }
+        }
+        commands
+    }
+
+    /// Sets a committed trip's orders to `orders` (a superset, possibly
+    /// reordered).
+    fn extend_trip(&mut self, now: Secs, rider: RiderId, orders: Vec<OrderId>) {
+        let Some(Activity::Heading { trip, .. }) = self.riders.get_mut(&rider).map(|r| &mut r.activity)
+        else {
+            return;
+        };
+        if trip.orders == orders {
+            return;
+        }
+        for &o in &orders {
+            if let Some(rec) = self.orders.get_mut(&o)
+                && rec.status == OrderStatus::Open
+            {
+                rec.status = OrderStatus::Assigned {
+                    rider,
+                    since_secs: now,
+                };
+                trip.decided_secs = now;
+            }
+        }
+        // Keep only orders that really are on this trip.
+        trip.orders = orders
+            .into_iter()
+            .filter(|o| matches!(self.orders.get(o).map(|r| &r.status), Some(OrderStatus::Assigned { rider: r, .. }) if *r == rider))
+            .collect();
+    }
+
+    /// Commits `orders` to a waiting rider and sends it to the restaurant.
+    fn send(&mut self, now: Secs, rider: RiderId, restaurant: u32, orders: Vec<OrderId>) -> Option<Command> {
+        let rec = self.riders.get_mut(&rider)?;
+        let Activity::Waiting { place, free_secs } = &rec.activity else {
+            return None;
+        };
+        let orders: Vec<OrderId> = orders
+            .into_iter()
+            .filter(|o| self.orders.get(o).is_some_and(|r| r.status == OrderStatus::Open))
+            .collect();
+        if orders.is_empty() || *free_secs > now {
+            return None;
+        }
+        let dest = &self.restaurants[restaurant as usize];
+        let arrive_secs = now + travel_secs(&self.travel, place, dest, now);
+        for o in &orders {
+            if let Some(r) = self.orders.get_mut(o) {
+                r.status = OrderStatus::Assigned {
+                    rider,
+                    since_secs: now,
+                };
+            }
+        }
+        rec.activity = Activity::Heading {
+            trip: Trip {
+                restaurant,
+                orders,
+                decided_secs: now,
+            },
+            arrive_secs,
+        };
+        Some(Command::Depart {
+            rider,
+            restaurant,
+            depart_secs: now,
+            arrive_secs,
+        })
+    }
+
+    /// Seals every trip whose rider is at the restaurant, with service
+    /// begun and all food ready: its orders are picked up now.
+    pub(super) fn seal_due(&mut self, now: Secs) -> Vec<Command> {
+        let before = self.config.service.pickup_before;
+        let mut commands = Vec::new();
+        let ids: Vec<RiderId> = self.riders.keys().copied().collect();
+        for id in ids {
+            let Some(rec) = self.riders.get(&id) else { continue };
+            let Activity::Heading { trip, arrive_secs } = &rec.activity else {
+                continue;
+            };
+            let ready = trip
+                .orders
+                .iter()
+                .filter_map(|o| self.orders.get(o))
+                .map(|o| o.spec.ready_secs)
+                .max()
+                .unwrap_or(Secs::MIN);
+            if now < arrive_secs + before || now < ready {
+                continue;
+            }
+            let trip = trip.clone();
+            let restaurant = &self.restaurants[trip.restaurant as usize];
+            if trip.orders.is_empty() {
+                // Everything was cancelled on the way: wait there.
+                let place = restaurant.clone();
+                if let Some(r) = self.riders.get_mut(&id) {
+                    r.activity = Activity::Waiting {
+                        place,
+                        free_secs: now,
+                    };
+                }
+                continue;
+            }
+            let customers: Vec<T::Place> = trip
+                .orders
+                .iter()
+                .filter_map(|o| self.orders.get(o).map(|r| r.spec.customer.clone()))
+                .collect();
+            let (dropoff_secs, free_secs) = time_dropoffs(
+                &self.travel,
+                restaurant,
+                now,
+                customers.iter(),
+                &self.config.service,
+            );
+            for o in &trip.orders {
+                if let Some(r) = self.orders.get_mut(o) {
+                    r.status = OrderStatus::PickedUp {
+                        rider: id,
+                        pickup_secs: now,
+                    };
+                }
+            }
+            let free_place = customers.last().cloned().unwrap_or_else(|| restaurant.clone());
+            if let Some(r) = self.riders.get_mut(&id) {
+                r.activity = Activity::Delivering {
+                    trip: trip.clone(),
+                    pickup_secs: now,
+                    left: trip.orders.clone(),
+                    free_place,
+                    free_secs,
+                };
+            }
+            commands.push(Command::PickUp {
+                rider: id,
+                trip,
+                pickup_secs: now,
+                dropoff_secs,
+            });
+        }
+        commands
+    }
+}
+
+/// A status's name, for error messages.
+pub(super) fn state_name(s: &OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Open => "open",
+        OrderStatus::Assigned { .. } => "assigned",
+        OrderStatus::PickedUp { .. } => "picked up",
+        OrderStatus::Delivered { .. } => "delivered",
+        OrderStatus::Cancelled { .. } => "cancelled",
+    }
+}

@@ -1,0 +1,116 @@
+//! Runs an MDRPLIB instance through the engine and scores it.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::SimError;
+use super::mdrp::MdrpInstance;
+use super::metrics::{self, Metrics, PayRules};
+use super::world::{self, Outcome, Places, RunOptions, Timeline};
+use crate::dispatch::online::{Policy, Secs};
+use crate::engine::{Engine, EngineConfig, Event, OrderSpec, RiderSpec};
+
+/// How to simulate.
+#[derive(Debug, Clone, Copy)]
+pub struct SimConfig {
+    pub policy: Policy,
+    pub tick_secs: Secs,
+    pub check_invariants: bool,
+}
+
+impl SimConfig {
+    /// `policy` with the tick it plans for set to `tick_secs`.
+    pub fn new(policy: Policy, tick_secs: Secs) -> Self {
+        let policy = match policy {
+            Policy::Rolling(mut p) => {
+                p.tick_secs = tick_secs;
+                Policy::Rolling(p)
+            }
+            other => other,
+        };
+        Self {
+            policy,
+            tick_secs,
+            check_invariants: false,
+        }
+    }
+}
+
+/// Latency of the planner over a run's ticks.
+#[derive(Debug, Clone, Serialize)]
+pub struct TickLatency {
+    pub ticks: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl TickLatency {
+    pub fn of(outcome: &Outcome) -> Self {
+        let ms: Vec<f64> = outcome
+            .ticks
+            .iter()
+            .map(|t| t.plan_micros as f64 / 1000.0)
+            .collect();
+        Self {
+            ticks: ms.len(),
+            p50_ms: metrics::percentile(&ms, 0.5),
+            p99_ms: metrics::percentile(&ms, 0.99),
+            max_ms: ms.iter().copied().fold(0.0, f64::max),
+        }
+    }
+}
+
+/// Runs `inst` online under `config`.
+pub fn run_mdrp(
+    inst: &MdrpInstance,
+    config: &SimConfig,
+    progress: &mut dyn FnMut(Secs),
+) -> Result<(Outcome, Metrics), SimError> {
+    let travel = inst.travel();
+    let restaurants: Vec<_> = inst.restaurants.iter().map(|(_, p)| *p).collect();
+    let engine = Engine::new(
+        travel,
+        restaurants.clone(),
+        EngineConfig {
+            policy: config.policy,
+            service: inst.service,
+        },
+    );
+    let orders: Vec<OrderSpec<_>> = inst.orders.iter().map(|(_, o)| o.clone()).collect();
+    let riders: Vec<RiderSpec<_>> = inst.couriers.iter().map(|(_, c)| c.clone()).collect();
+    let places = Places {
+        restaurants,
+        customers: orders.iter().map(|o| (o.id, o.customer)).collect(),
+        starts: riders.iter().map(|r| (r.id, r.start)).collect::<HashMap<_, _>>(),
+    };
+    // Shifts are scheduled in advance: known from the start of the day.
+    let day_start = orders
+        .iter()
+        .map(|o| o.placed_secs)
+        .chain(riders.iter().map(|r| r.on_secs))
+        .min()
+        .unwrap_or(0);
+    let mut inputs: Timeline<_> = riders
+        .iter()
+        .map(|r| (day_start, Event::RiderOnline(r.clone())))
+        .collect();
+    inputs.extend(
+        orders
+            .iter()
+            .map(|o| (o.placed_secs, Event::OrderPlaced(o.clone()))),
+    );
+    let opts = RunOptions {
+        tick_secs: config.tick_secs,
+        check_invariants: config.check_invariants,
+    };
+    let outcome = world::run(engine, &travel, &places, inputs, opts, progress)?;
+    let pay = PayRules {
+        per_order: inst.pay_per_order,
+        per_hour: inst.pay_per_hour,
+        target_click_to_door_secs: inst.target_click_to_door_secs,
+    };
+    let m = metrics::compute(&orders, &riders, &outcome, &inst.service, &pay);
+    Ok((outcome, m))
+}

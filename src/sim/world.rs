@@ -1,0 +1,236 @@
+//! The simulated world: a clock, a queue of timed events, and riders who
+//! do exactly what the engine tells them, taking exactly the travel time.
+//! It feeds the engine the same events a live city would, in time order,
+//! and never shows it an event before its time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::SimError;
+use crate::dispatch::online::{Secs, ServiceSecs, travel_secs};
+use crate::engine::{Command, Engine, Event, OrderId, OrderStatus, RiderId, TickStats};
+use crate::map::TravelTime;
+
+/// Where a rider is, named the way solution files name places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PlaceLabel {
+    Start,
+    Restaurant(u32),
+    Customer(OrderId),
+}
+
+/// One move of one rider.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Move {
+    pub rider: RiderId,
+    pub depart_secs: Secs,
+    pub origin: PlaceLabel,
+    pub destination: PlaceLabel,
+    pub travel_secs: Secs,
+}
+
+/// One bundle picked up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assignment {
+    pub decided_secs: Secs,
+    pub pickup_secs: Secs,
+    pub rider: RiderId,
+    pub orders: Vec<OrderId>,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub status: BTreeMap<OrderId, OrderStatus>,
+    pub assignments: Vec<Assignment>,
+    pub moves: Vec<Move>,
+    pub ticks: Vec<TickStats>,
+    pub wall_secs: f64,
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub tick_secs: Secs,
+    /// Check the engine's invariants after every event and tick (tests).
+    pub check_invariants: bool,
+}
+
+/// Timed inputs, sorted by time (stable: equal times keep their order).
+pub type Timeline<P> = Vec<(Secs, Event<P>)>;
+
+/// Runs `engine` over `inputs` in simulated time. `places` gives the
+/// position of every labelled place (restaurants, customers, starts).
+/// `progress` is told the simulated time as it advances.
+pub fn run<T: TravelTime>(
+    mut engine: Engine<T>,
+    travel: &T,
+    places: &Places<T::Place>,
+    mut inputs: Timeline<T::Place>,
+    opts: RunOptions,
+    progress: &mut dyn FnMut(Secs),
+) -> Result<Outcome, SimError> {
+    let started = Instant::now();
+    inputs.sort_by_key(|(t, _)| *t);
+    let tick = opts.tick_secs.max(1);
+    let first = inputs.first().map_or(0, |(t, _)| *t);
+    let last_input = inputs.last().map_or(0, |(t, _)| *t);
+    // A day past the last input is more than any delivery can take.
+    let horizon = last_input + 86_400;
+    let mut world = World {
+        places,
+        travel,
+        service: engine.service(),
+        at: HashMap::new(),
+        pending: BTreeMap::new(),
+        seq: 0,
+        outcome: Outcome::default(),
+    };
+    let mut next_input = 0;
+    let mut now = first.div_euclid(tick) * tick;
+    while now <= horizon {
+        // World events (deliveries) and inputs due by now, in time order.
+        loop {
+            let input_t = inputs.get(next_input).map(|(t, _)| *t).filter(|&t| t <= now);
+            let world_t = world.pending.keys().next().map(|k| k.0).filter(|&t| t <= now);
+            let event = match (input_t, world_t) {
+                (Some(a), Some(b)) if b < a => world.pop(),
+                (Some(a), _) => {
+                    next_input += 1;
+                    Some((a, inputs[next_input - 1].1.clone()))
+                }
+                (None, Some(_)) => world.pop(),
+                (None, None) => None,
+            };
+            let Some((t, event)) = event else { break };
+            engine
+                .handle(t, event)
+                .map_err(|e| SimError::Engine { at_secs: t, error: e })?;
+            if opts.check_invariants {
+                engine.check_invariants().map_err(|e| SimError::Invariant {
+                    at_secs: t,
+                    reason: e,
+                })?;
+            }
+        }
+        let (commands, stats) = engine.tick(now);
+        world.outcome.ticks.push(stats);
+        for c in commands {
+            world.execute(c);
+        }
+        if opts.check_invariants {
+            engine.check_invariants().map_err(|e| SimError::Invariant {
+                at_secs: now,
+                reason: e,
+            })?;
+        }
+        progress(now);
+        let settled = next_input == inputs.len() && world.pending.is_empty() && !engine_busy(&engine, now);
+        if settled {
+            break;
+        }
+        now += tick;
+    }
+    world.outcome.status = engine.orders().map(|(s, st)| (s.id, st.clone())).collect();
+    world.outcome.wall_secs = started.elapsed().as_secs_f64();
+    Ok(world.outcome)
+}
+
+/// Whether any order could still move: one is assigned or carried, or
+/// open while some rider can still pick up.
+fn engine_busy<T: TravelTime>(engine: &Engine<T>, now: Secs) -> bool {
+    let on_shift = engine.riders_on_shift(now);
+    engine.orders().any(|(_, s)| match s {
+        OrderStatus::Assigned { .. } | OrderStatus::PickedUp { .. } => true,
+        OrderStatus::Open => on_shift,
+        _ => false,
+    })
+}
+
+/// Positions of the labelled places of a run.
+pub struct Places<P> {
+    pub restaurants: Vec<P>,
+    pub customers: HashMap<OrderId, P>,
+    pub starts: HashMap<RiderId, P>,
+}
+
+impl<P> Places<P> {
+    fn of(&self, rider: RiderId, label: PlaceLabel) -> Option<&P> {
+        match label {
+            PlaceLabel::Start => self.starts.get(&rider),
+            PlaceLabel::Restaurant(r) => self.restaurants.get(r as usize),
+            PlaceLabel::Customer(o) => self.customers.get(&o),
+        }
+    }
+}
+
+struct World<'a, T: TravelTime> {
+    places: &'a Places<T::Place>,
+    travel: &'a T,
+    service: ServiceSecs,
+    /// Where each rider last went.
+    at: HashMap<RiderId, PlaceLabel>,
+    pending: BTreeMap<(Secs, u64), Event<T::Place>>,
+    seq: u64,
+    outcome: Outcome,
+}
+
+impl<T: TravelTime> World<'_, T> {
+    fn pop(&mut self) -> Option<(Secs, Event<T::Place>)> {
+        let key = *self.pending.keys().next()?;
+        self.pending.remove(&key).map(|e| (key.0, e))
+    }
+
+    fn schedule(&mut self, at: Secs, event: Event<T::Place>) {
+        self.seq += 1;
+        self.pending.insert((at, self.seq), event);
+    }
+
+    fn go(&mut self, rider: RiderId, depart_secs: Secs, destination: PlaceLabel) {
+        let origin = self.at.get(&rider).copied().unwrap_or(PlaceLabel::Start);
+        let travel = match (self.places.of(rider, origin), self.places.of(rider, destination)) {
+            (Some(a), Some(b)) => travel_secs(self.travel, a, b, depart_secs),
+            _ => 0,
+        };
+        self.outcome.moves.push(Move {
+            rider,
+            depart_secs,
+            origin,
+            destination,
+            travel_secs: travel,
+        });
+        self.at.insert(rider, destination);
+    }
+
+    fn execute(&mut self, command: Command) {
+        match command {
+            Command::Depart {
+                rider,
+                restaurant,
+                depart_secs,
+                ..
+            } => self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant)),
+            Command::PickUp {
+                rider,
+                trip,
+                pickup_secs,
+                dropoff_secs,
+            } => {
+                let mut leave = pickup_secs + self.service.pickup_after;
+                for (&o, &drop) in trip.orders.iter().zip(&dropoff_secs) {
+                    self.go(rider, leave, PlaceLabel::Customer(o));
+                    self.schedule(drop, Event::Delivered { rider, order: o });
+                    leave = drop + self.service.dropoff_after;
+                }
+                self.outcome.assignments.push(Assignment {
+                    decided_secs: trip.decided_secs,
+                    pickup_secs,
+                    rider,
+                    orders: trip.orders,
+                });
+            }
+        }
+    }
+}
