@@ -32,6 +32,10 @@ pub struct SimulateArgs {
     /// Run every policy and print them side by side.
     #[arg(long)]
     pub compare: bool,
+    /// Expert knobs of the rolling policy, `key=value,...`
+    /// (bundle_orders_max, rider_time_weight).
+    #[arg(long, default_value = "")]
+    pub tune: String,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -68,6 +72,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             value: name.to_owned(),
             reason: format!("expected one of {POLICIES:?}"),
         })?;
+        let policy = match policy {
+            Policy::Rolling(p) => {
+                Policy::Rolling(p.with_overrides(&args.tune).map_err(|reason| CliError::BadFlag {
+                    flag: "tune",
+                    value: args.tune.clone(),
+                    reason,
+                })?)
+            }
+            other => other,
+        };
         let config = SimConfig::new(policy, args.tick_secs);
         let (outcome, metrics) = simulate(&inst, &config, args.quiet)?;
         if let Some(out) = &args.out {

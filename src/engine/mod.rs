@@ -16,7 +16,7 @@ mod model;
 mod state;
 mod transitions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -74,7 +74,13 @@ pub struct Engine<T: TravelTime> {
     config: EngineConfig,
     orders: BTreeMap<OrderId, OrderRecord<T::Place>>,
     riders: BTreeMap<RiderId, RiderRecord<T::Place>>,
+    /// Recent placements (time, restaurant), oldest first: the demand
+    /// idle riders are moved towards.
+    recent: VecDeque<(Secs, u32)>,
 }
+
+/// How far back placements count as demand.
+const DEMAND_WINDOW_SECS: Secs = 3600;
 
 impl<T: TravelTime> Engine<T> {
     /// An engine with no orders and no riders.
@@ -85,6 +91,7 @@ impl<T: TravelTime> Engine<T> {
             config,
             orders: BTreeMap::new(),
             riders: BTreeMap::new(),
+            recent: VecDeque::new(),
         }
     }
 
@@ -129,6 +136,13 @@ impl<T: TravelTime> Engine<T> {
     /// Plans and returns what the world must do now.
     pub fn tick(&mut self, now_secs: Secs) -> (Vec<Command>, TickStats) {
         let started = Instant::now();
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(t, _)| t <= now_secs - DEMAND_WINDOW_SECS)
+        {
+            self.recent.pop_front();
+        }
         let (snapshot, order_ids, rider_ids) = self.snapshot(now_secs);
         let plan = online::plan(&snapshot, &self.travel, &self.config.policy);
         let plan_micros = started.elapsed().as_micros() as u64;
@@ -164,7 +178,14 @@ impl<T: TravelTime> Engine<T> {
                 rider_ids.push(*id);
             }
         }
+        let mut demand = vec![0.0; self.restaurants.len()];
+        for &(t, r) in &self.recent {
+            if t > now_secs - DEMAND_WINDOW_SECS {
+                demand[r as usize] += 1.0;
+            }
+        }
         let snapshot = Snapshot {
+            demand,
             now_secs,
             restaurants: self.restaurants.clone(),
             orders,

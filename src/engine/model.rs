@@ -113,6 +113,13 @@ pub enum Command {
         depart_secs: Secs,
         arrive_secs: Secs,
     },
+    /// Move (idle) to the restaurant, towards expected demand.
+    Reposition {
+        rider: RiderId,
+        restaurant: u32,
+        depart_secs: Secs,
+        arrive_secs: Secs,
+    },
     /// The bundle is final: pick up `trip.orders` now and drop them off in
     /// order at the given times.
     PickUp {

@@ -24,6 +24,7 @@ impl<T: TravelTime> Engine<T> {
                 ),
             });
         }
+        self.recent.push_back((spec.placed_secs, spec.restaurant));
         let record = OrderRecord {
             spec,
             status: OrderStatus::Open,
@@ -162,7 +163,33 @@ impl<T: TravelTime> Engine<T> {
                 commands.push(c);
             }
         }
+        for &(r, restaurant) in &plan.repositions {
+            commands.extend(self.reposition(now, rider_ids[r], restaurant));
+        }
         commands
+    }
+
+    /// Moves a waiting rider to a restaurant; it is free there on arrival.
+    fn reposition(&mut self, now: Secs, rider: RiderId, restaurant: u32) -> Option<Command> {
+        let rec = self.riders.get_mut(&rider)?;
+        let Activity::Waiting { place, free_secs } = &rec.activity else {
+            return None;
+        };
+        let dest = self.restaurants.get(restaurant as usize)?;
+        if *free_secs > now {
+            return None;
+        }
+        let arrive_secs = now + travel_secs(&self.travel, place, dest, now);
+        rec.activity = Activity::Waiting {
+            place: dest.clone(),
+            free_secs: arrive_secs,
+        };
+        Some(Command::Reposition {
+            rider,
+            restaurant,
+            depart_secs: now,
+            arrive_secs,
+        })
     }
 
     /// Sets a committed trip's orders to `orders` (a superset, possibly

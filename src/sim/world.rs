@@ -211,6 +211,12 @@ impl<T: TravelTime> World<'_, T> {
                 restaurant,
                 depart_secs,
                 ..
+            }
+            | Command::Reposition {
+                rider,
+                restaurant,
+                depart_secs,
+                ..
             } => self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant)),
             Command::PickUp {
                 rider,

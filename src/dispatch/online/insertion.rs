@@ -2,7 +2,8 @@
 //! committed one first); open orders, most urgent first, go where they add
 //! the least cost, either as a new trip at the end of some rider's queue
 //! or into an existing trip at the same restaurant (a bundle). Cost is the
-//! orders' click-to-door plus rider time at `rider_time_weight`, so a bundle
+//! orders' click-to-door plus the rider time trips take (from leaving to
+//! free again; idle waiting is free) at `rider_time_weight`, so a bundle
 //! wins only when the rider time it saves is worth the later drop-off.
 
 use super::timing::{TripStart, time_trip};
@@ -33,6 +34,8 @@ struct Ctx<'a, T: TravelTime> {
     s: &'a Snapshot<T::Place>,
     travel: &'a T,
     params: &'a RollingParams,
+    /// Cost of a second of rider time (idle waiting before a trip is free).
+    weight: f64,
 }
 
 impl<T: TravelTime> Ctx<'_, T> {
@@ -46,6 +49,7 @@ impl<T: TravelTime> Ctx<'_, T> {
         let mut place = &rider.free_place;
         let mut free = rider.free_secs.max(self.s.now_secs);
         let mut click_to_door_secs = 0i64;
+        let mut working_secs = 0i64;
         let mut timings = Vec::with_capacity(trips.len());
         for d in trips {
             let start = if d.committed {
@@ -75,17 +79,18 @@ impl<T: TravelTime> Ctx<'_, T> {
                 customers,
                 &self.s.service,
             );
-            if t.pickup_secs > rider.off_secs && !d.committed {
+            if t.pickup_secs > rider.off_secs {
                 return None;
             }
             for (&o, &drop) in d.orders.iter().zip(&t.dropoff_secs) {
                 click_to_door_secs += drop - self.order(o).placed_secs;
             }
+            working_secs += t.free_secs - t.depart_secs;
             free = t.free_secs;
             place = d.orders.last().map_or(restaurant, |&o| &self.order(o).customer);
             timings.push(t);
         }
-        let cost = click_to_door_secs as f64 + self.params.rider_time_weight * free as f64;
+        let cost = click_to_door_secs as f64 + self.weight * working_secs as f64;
         Some((cost, timings))
     }
 
@@ -135,7 +140,7 @@ impl<T: TravelTime> Ctx<'_, T> {
             return None;
         }
         let click_to_door = (t.dropoff_secs[0] - ov.placed_secs) as f64;
-        Some(click_to_door + self.params.rider_time_weight * (t.free_secs - q.tail_secs) as f64)
+        Some(click_to_door + self.weight * (t.free_secs - t.depart_secs) as f64)
     }
 }
 
@@ -143,7 +148,12 @@ impl<T: TravelTime> Ctx<'_, T> {
 type Choice = (f64, usize, Option<Vec<Draft>>);
 
 pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &RollingParams) -> Plan {
-    let ctx = Ctx { s, travel, params };
+    let ctx = Ctx {
+        s,
+        travel,
+        params,
+        weight: params.rider_time_weight,
+    };
     let mut on_trip = vec![false; s.orders.len()];
     let mut queues: Vec<Queue<T::Place>> = s
         .riders
@@ -192,6 +202,7 @@ pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &R
     Plan {
         trips: emit(&ctx, queues),
         unplanned,
+        repositions: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod insertion;
 mod naive;
+mod reposition;
 mod timing;
 
 use serde::Serialize;
@@ -66,6 +67,9 @@ pub struct Snapshot<P> {
     pub orders: Vec<OrderView<P>>,
     pub riders: Vec<RiderView<P>>,
     pub service: ServiceSecs,
+    /// Recent orders per restaurant (the caller's count of the past hour),
+    /// which idle riders are moved towards.
+    pub demand: Vec<f64>,
 }
 
 /// Knobs of the rolling-horizon policy.
@@ -76,6 +80,16 @@ pub struct RollingParams {
     /// Cost of one second of rider time, against one second of an order's
     /// click-to-door: what makes bundling worth a later drop-off.
     pub rider_time_weight: f64,
+    /// The same when riders are scarce: a plan in which some pickup is
+    /// later than `scarce_late_secs` after the food is ready is redone
+    /// with this weight, so riders bundle more at peaks.
+    pub scarce_rider_time_weight: f64,
+    pub scarce_late_secs: Secs,
+    /// Idle riders farther than this from every restaurant with recent
+    /// demand move towards one (0: never).
+    pub reposition_min_secs: Secs,
+    /// Only riders with at least this much shift left are moved.
+    pub reposition_shift_left_secs: Secs,
     /// Time between ticks: a trip is committed when waiting for the next
     /// tick would delay it.
     pub tick_secs: Secs,
@@ -85,9 +99,38 @@ impl Default for RollingParams {
     fn default() -> Self {
         Self {
             bundle_orders_max: 4,
-            rider_time_weight: 0.5,
+            rider_time_weight: 0.1,
+            scarce_rider_time_weight: 1.0,
+            scarce_late_secs: 300,
+            reposition_min_secs: 300,
+            reposition_shift_left_secs: 1800,
             tick_secs: 60,
         }
+    }
+}
+
+impl RollingParams {
+    /// Applies `key=value,...` overrides (the CLI's `--tune`).
+    pub fn with_overrides(mut self, text: &str) -> Result<Self, String> {
+        for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?}: expected key=value"))?;
+            let v: f64 = v.trim().parse().map_err(|_| format!("{pair:?}: not a number"))?;
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{pair:?}: must be a non-negative number"));
+            }
+            match k.trim() {
+                "bundle_orders_max" => self.bundle_orders_max = (v as usize).max(1),
+                "rider_time_weight" => self.rider_time_weight = v,
+                "scarce_rider_time_weight" => self.scarce_rider_time_weight = v,
+                "scarce_late_secs" => self.scarce_late_secs = v as Secs,
+                "reposition_min_secs" => self.reposition_min_secs = v as Secs,
+                "reposition_shift_left_secs" => self.reposition_shift_left_secs = v as Secs,
+                other => return Err(format!("unknown tuning key {other:?}")),
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -145,12 +188,39 @@ pub struct Plan {
     pub trips: Vec<PlannedTrip>,
     /// Open orders no rider can take (yet).
     pub unplanned: Vec<usize>,
+    /// Idle riders to move now: (index into the snapshot's riders,
+    /// restaurant).
+    pub repositions: Vec<(usize, u32)>,
 }
 
 /// Plans one tick under `policy`.
 pub fn plan<T: TravelTime>(snapshot: &Snapshot<T::Place>, travel: &T, policy: &Policy) -> Plan {
     match policy {
         Policy::NearestIdle => naive::plan(snapshot, travel),
-        Policy::Rolling(params) => insertion::plan(snapshot, travel, params),
+        Policy::Rolling(params) => {
+            let mut plan = insertion::plan(snapshot, travel, params);
+            if latest_pickup_delay_secs(snapshot, &plan) > params.scarce_late_secs {
+                let scarce = RollingParams {
+                    rider_time_weight: params.scarce_rider_time_weight,
+                    ..*params
+                };
+                plan = insertion::plan(snapshot, travel, &scarce);
+            }
+            plan.repositions = reposition::plan(snapshot, travel, &plan, params);
+            plan
+        }
     }
+}
+
+/// How long the food of the plan's worst order waits for its rider.
+fn latest_pickup_delay_secs<P>(s: &Snapshot<P>, plan: &Plan) -> Secs {
+    plan.trips
+        .iter()
+        .flat_map(|t| {
+            t.orders
+                .iter()
+                .map(move |&o| t.timing.pickup_secs - s.orders[o].ready_secs)
+        })
+        .max()
+        .unwrap_or(0)
 }
