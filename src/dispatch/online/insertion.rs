@@ -144,8 +144,9 @@ impl<T: TravelTime> Ctx<'_, T> {
     }
 }
 
-/// The best change for one order: `(extra cost, rider, trips)`.
-type Choice = (f64, usize, Option<Vec<Draft>>);
+/// Where an order would go on one rider: extra cost, and the rider's new
+/// trips when it joins a bundle (`None`: a new trip at the end).
+type Option_ = (f64, Option<Vec<Draft>>);
 
 pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &RollingParams) -> Plan {
     let ctx = Ctx {
@@ -179,26 +180,7 @@ pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &R
         .collect();
     let mut open: Vec<usize> = (0..s.orders.len()).filter(|&o| !on_trip[o]).collect();
     open.sort_by_key(|&o| (s.orders[o].ready_secs, s.orders[o].placed_secs, s.orders[o].id));
-    let mut unplanned = Vec::new();
-    for o in open {
-        match best_choice(&ctx, &queues, o) {
-            Some((_, r, trips)) => {
-                let rider = &s.riders[r];
-                let trips = trips.unwrap_or_else(|| {
-                    let mut t = queues[r].trips.clone();
-                    t.push(Draft {
-                        restaurant: s.orders[o].restaurant,
-                        orders: vec![o],
-                        committed: false,
-                        arrive_secs: 0,
-                    });
-                    t
-                });
-                queues[r] = ctx.queue(rider, trips);
-            }
-            None => unplanned.push(o),
-        }
-    }
+    let unplanned = insert_by_regret(&ctx, &mut queues, open);
     Plan {
         trips: emit(&ctx, queues),
         unplanned,
@@ -206,32 +188,158 @@ pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &R
     }
 }
 
-/// The cheapest place for order `o` over every rider.
-fn best_choice<T: TravelTime>(ctx: &Ctx<'_, T>, queues: &[Queue<T::Place>], o: usize) -> Option<Choice> {
+/// Best and second-best extra cost of one order over all riders.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    best: f64,
+    best_rider: usize,
+    second: f64,
+    second_rider: usize,
+}
+
+impl Ranked {
+    fn of(costs: &[f64]) -> Self {
+        let mut r = Ranked {
+            best: f64::INFINITY,
+            best_rider: usize::MAX,
+            second: f64::INFINITY,
+            second_rider: usize::MAX,
+        };
+        for (k, &c) in costs.iter().enumerate() {
+            r.offer(k, c);
+        }
+        r
+    }
+
+    fn offer(&mut self, rider: usize, cost: f64) {
+        if cost < self.best {
+            (self.second, self.second_rider) = (self.best, self.best_rider);
+            (self.best, self.best_rider) = (cost, rider);
+        } else if cost < self.second {
+            (self.second, self.second_rider) = (cost, rider);
+        }
+    }
+
+    /// What the order loses if its best rider goes elsewhere: orders with
+    /// one good rider are placed first.
+    fn regret(&self) -> f64 {
+        if self.second.is_finite() {
+            self.second - self.best
+        } else {
+            f64::MAX
+        }
+    }
+}
+
+/// Regret-2 insertion: repeatedly places the open order that would lose
+/// most by not getting its best rider (ties: most urgent first, `open`'s
+/// order). Only the changed rider's costs are recomputed after each
+/// placement. Returns the orders no rider can take.
+fn insert_by_regret<T: TravelTime>(
+    ctx: &Ctx<'_, T>,
+    queues: &mut [Queue<T::Place>],
+    open: Vec<usize>,
+) -> Vec<usize> {
+    let riders = ctx.s.riders.len();
+    let cost_of = |queues: &[Queue<T::Place>], r: usize, o: usize| {
+        rider_option(ctx, r, &queues[r], o, false).map_or(f64::INFINITY, |(c, _)| c)
+    };
+    let mut costs: Vec<Vec<f64>> = open
+        .iter()
+        .map(|&o| (0..riders).map(|r| cost_of(queues, r, o)).collect())
+        .collect();
+    let mut ranked: Vec<Ranked> = costs.iter().map(|c| Ranked::of(c)).collect();
+    let mut left: Vec<usize> = (0..open.len()).collect();
+    let mut unplanned = Vec::new();
+    // Each round places or drops one order: at most `open.len()` rounds.
+    while !left.is_empty() {
+        let mut pick = 0;
+        for k in 1..left.len() {
+            if ranked[left[k]].regret() > ranked[left[pick]].regret() {
+                pick = k;
+            }
+        }
+        let i = left.swap_remove(pick);
+        let o = open[i];
+        let r = ranked[i].best_rider;
+        let Some((_, trips)) = (r < riders)
+            .then(|| rider_option(ctx, r, &queues[r], o, true))
+            .flatten()
+        else {
+            unplanned.push(o);
+            continue;
+        };
+        let trips = trips.unwrap_or_else(|| {
+            let mut t = queues[r].trips.clone();
+            t.push(Draft {
+                restaurant: ctx.order(o).restaurant,
+                orders: vec![o],
+                committed: false,
+                arrive_secs: 0,
+            });
+            t
+        });
+        queues[r] = ctx.queue(&ctx.s.riders[r], trips);
+        for &j in &left {
+            let c = cost_of(queues, r, open[j]);
+            costs[j][r] = c;
+            let rk = &mut ranked[j];
+            if rk.best_rider == r || rk.second_rider == r {
+                *rk = Ranked::of(&costs[j]);
+            } else {
+                rk.offer(r, c);
+            }
+        }
+    }
+    unplanned
+}
+
+/// The cheapest place for order `o` on rider `r`; with `keep_trips` the
+/// new trips of a join are returned too.
+fn rider_option<T: TravelTime>(
+    ctx: &Ctx<'_, T>,
+    r: usize,
+    q: &Queue<T::Place>,
+    o: usize,
+    keep_trips: bool,
+) -> Option<Option_> {
+    if !q.cost.is_finite() {
+        return None;
+    }
+    let rider = &ctx.s.riders[r];
     let restaurant = ctx.order(o).restaurant;
-    let mut best: Option<Choice> = None;
-    for (r, (rider, q)) in ctx.s.riders.iter().zip(queues).enumerate() {
-        if !q.cost.is_finite() {
+    let mut best: Option<Option_> = ctx.append_delta(rider, q, o).map(|d| (d, None));
+    // A new trip ahead of pencilled-in ones (never ahead of a committed
+    // trip): an urgent order placed late need not queue behind them.
+    let first_free = q.trips.iter().take_while(|d| d.committed).count();
+    for k in first_free..q.trips.len() {
+        let mut trips = q.trips.clone();
+        trips.insert(
+            k,
+            Draft {
+                restaurant,
+                orders: vec![o],
+                committed: false,
+                arrive_secs: 0,
+            },
+        );
+        if let Some((cost, _)) = ctx.time_queue(rider, &trips)
+            && best.as_ref().is_none_or(|b| cost - q.cost < b.0)
+        {
+            best = Some((cost - q.cost, Some(trips)));
+        }
+    }
+    for (k, d) in q.trips.iter().enumerate() {
+        if d.restaurant != restaurant || d.orders.len() >= ctx.params.bundle_orders_max {
             continue;
         }
-        let better = |delta: f64, best: &Option<Choice>| best.as_ref().is_none_or(|b| delta < b.0);
-        if let Some(delta) = ctx.append_delta(rider, q, o)
-            && better(delta, &best)
-        {
-            best = Some((delta, r, None));
-        }
-        for (k, d) in q.trips.iter().enumerate() {
-            if d.restaurant != restaurant || d.orders.len() >= ctx.params.bundle_orders_max {
-                continue;
-            }
-            for pos in 0..=d.orders.len() {
-                let mut trips = q.trips.clone();
-                trips[k].orders.insert(pos, o);
-                if let Some((cost, _)) = ctx.time_queue(rider, &trips)
-                    && better(cost - q.cost, &best)
-                {
-                    best = Some((cost - q.cost, r, Some(trips)));
-                }
+        for pos in 0..=d.orders.len() {
+            let mut trips = q.trips.clone();
+            trips[k].orders.insert(pos, o);
+            if let Some((cost, _)) = ctx.time_queue(rider, &trips)
+                && best.as_ref().is_none_or(|b| cost - q.cost < b.0)
+            {
+                best = Some((cost - q.cost, keep_trips.then_some(trips)));
             }
         }
     }

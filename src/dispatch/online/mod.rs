@@ -100,9 +100,9 @@ impl Default for RollingParams {
         Self {
             bundle_orders_max: 4,
             rider_time_weight: 0.1,
-            scarce_rider_time_weight: 1.0,
+            scarce_rider_time_weight: 0.3,
             scarce_late_secs: 300,
-            reposition_min_secs: 300,
+            reposition_min_secs: 180,
             reposition_shift_left_secs: 1800,
             tick_secs: 60,
         }
