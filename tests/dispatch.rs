@@ -10,21 +10,8 @@ use rand::{RngExt, SeedableRng};
 use waimai::dispatch::route::Route;
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
-/// The team's shared folder (benchmark data and verifiers): next to the
-/// checkout, or where `WAIMAI_SHARED_DIR` or the workplace puts it.
-fn shared_dir() -> PathBuf {
-    let candidates = [
-        std::env::var("WAIMAI_SHARED_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_default(),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-        PathBuf::from("/work/shared"),
-    ];
-    candidates
-        .into_iter()
-        .find(|d| d.join("tools/pdptw_verify.py").exists())
-        .expect("shared data not found: set WAIMAI_SHARED_DIR to the folder holding data/lilim and tools/")
-}
+mod common;
+use common::shared_dir;
 
 fn lilim_path(set: &str, name: &str) -> PathBuf {
     shared_dir().join(format!("data/lilim/{set}/{name}.txt"))

@@ -59,30 +59,24 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             reason: "required (or use --compare to print a comparison)".into(),
         });
     }
-    let inst = MdrpInstance::read(&args.mdrp)?;
     let names: Vec<&str> = if args.compare {
         POLICIES.to_vec()
     } else {
         vec![args.policy.as_str()]
     };
+    // Flags first: a typo should not wait for an instance to load.
+    let configs = names
+        .iter()
+        .map(|name| {
+            Ok((
+                *name,
+                SimConfig::new(parse_policy(name, &args.tune)?, args.tick_secs),
+            ))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let inst = MdrpInstance::read(&args.mdrp)?;
     let mut rows = Vec::new();
-    for name in names {
-        let policy = Policy::from_name(name).ok_or_else(|| CliError::BadFlag {
-            flag: "policy",
-            value: name.to_owned(),
-            reason: format!("expected one of {POLICIES:?}"),
-        })?;
-        let policy = match policy {
-            Policy::Rolling(p) => {
-                Policy::Rolling(p.with_overrides(&args.tune).map_err(|reason| CliError::BadFlag {
-                    flag: "tune",
-                    value: args.tune.clone(),
-                    reason,
-                })?)
-            }
-            other => other,
-        };
-        let config = SimConfig::new(policy, args.tick_secs);
+    for (name, config) in configs {
         let (outcome, metrics) = simulate(&inst, &config, args.quiet)?;
         if let Some(out) = &args.out {
             let dir = if args.compare { out.join(name) } else { out.clone() };
@@ -98,6 +92,25 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         println!("{summary}");
     }
     Ok(())
+}
+
+/// A policy by name, with `--tune` overrides for the rolling one.
+fn parse_policy(name: &str, tune: &str) -> Result<Policy, CliError> {
+    let policy = Policy::from_name(name).ok_or_else(|| CliError::BadFlag {
+        flag: "policy",
+        value: name.to_owned(),
+        reason: format!("expected one of {POLICIES:?}"),
+    })?;
+    Ok(match policy {
+        Policy::Rolling(p) => {
+            Policy::Rolling(p.with_overrides(tune).map_err(|reason| CliError::BadFlag {
+                flag: "tune",
+                value: tune.to_owned(),
+                reason,
+            })?)
+        }
+        other => other,
+    })
 }
 
 fn simulate(inst: &MdrpInstance, config: &SimConfig, quiet: bool) -> Result<(Outcome, Metrics), CliError> {

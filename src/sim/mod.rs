@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::dispatch::online::Secs;
-use crate::engine::EngineError;
 
 /// Why a simulation could not run.
 #[derive(Debug, Error)]
@@ -28,8 +27,6 @@ pub enum SimError {
         line: usize,
         reason: String,
     },
-    #[error("at t={at_secs}s the engine refused an event: {error}")]
-    Engine { at_secs: Secs, error: EngineError },
     #[error("at t={at_secs}s an engine invariant broke: {reason}")]
     Invariant { at_secs: Secs, reason: String },
 }

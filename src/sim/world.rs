@@ -47,6 +47,11 @@ pub struct Outcome {
     pub assignments: Vec<Assignment>,
     pub moves: Vec<Move>,
     pub ticks: Vec<TickStats>,
+    /// Every command with the tick time that issued it: the decision log.
+    pub decisions: Vec<(Secs, Command)>,
+    /// Events the engine refused (e.g. a cancellation after pickup), with
+    /// their time and the reason; the run goes on without them.
+    pub refused: Vec<(Secs, String)>,
     pub wall_secs: f64,
 }
 
@@ -105,9 +110,9 @@ pub fn run<T: TravelTime>(
                 (None, None) => None,
             };
             let Some((t, event)) = event else { break };
-            engine
-                .handle(t, event)
-                .map_err(|e| SimError::Engine { at_secs: t, error: e })?;
+            if let Err(e) = engine.handle(t, event) {
+                world.outcome.refused.push((t, e.to_string()));
+            }
             if opts.check_invariants {
                 engine.check_invariants().map_err(|e| SimError::Invariant {
                     at_secs: t,
@@ -118,6 +123,7 @@ pub fn run<T: TravelTime>(
         let (commands, stats) = engine.tick(now);
         world.outcome.ticks.push(stats);
         for c in commands {
+            world.outcome.decisions.push((now, c.clone()));
             world.execute(c);
         }
         if opts.check_invariants {

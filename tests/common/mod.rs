@@ -17,6 +17,21 @@ pub fn map_path(name: &str) -> PathBuf {
         .join(format!("{name}.osm.pbf"))
 }
 
+/// The team's read-only data and tools (../shared).
+pub fn shared_dir() -> PathBuf {
+    let candidates = [
+        std::env::var("WAIMAI_SHARED_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from("/work/shared"),
+    ];
+    candidates
+        .into_iter()
+        .find(|d| d.join("tools/pdptw_verify.py").exists())
+        .expect("shared data not found: set WAIMAI_SHARED_DIR to the folder holding data/ and tools/")
+}
+
 pub fn config() -> Config {
     Config::load_with_env(None, Vec::new()).expect("embedded config is valid")
 }
