@@ -172,12 +172,24 @@ fn write_outputs(
         "wall_secs": outcome.wall_secs,
         "undelivered": undelivered,
     });
-    let path = dir.join("report.json");
-    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    std::fs::write(&path, text).map_err(|e| CliError::Io {
-        path,
-        reason: e.to_string(),
-    })
+    let orders: Vec<_> = inst.orders.iter().map(|(_, o)| o.clone()).collect();
+    let page = crate::sim::report::html(
+        &inst.name,
+        config.policy.name(),
+        metrics,
+        &TickLatency::of(outcome),
+        &orders,
+        outcome,
+    );
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    for (file, text) in [("report.json", json), ("report.html", page)] {
+        let path = dir.join(file);
+        std::fs::write(&path, text).map_err(|e| CliError::Io {
+            path,
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 fn print_comparison(instance: &str, rows: &[(&str, Metrics, TickLatency, f64)]) {

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub cost_per_order: f64,
     pub orders_per_bundle: f64,
     pub orders_per_courier_hour: f64,
+    /// Per rider, in the riders' order (for plots; not in the JSON).
+    #[serde(skip)]
+    pub utilization_by_rider: Vec<f64>,
 }
 
 /// Percentile with linear interpolation between ranks (numpy's default).
@@ -130,6 +133,7 @@ pub fn compute<P>(
         rtp_p90: percentile(&rtp, 0.9),
         rtd_mean: mean(&rtd),
         utilization_mean: mean(&util),
+        utilization_by_rider: util.clone(),
         cost_per_order: if delivered > 0 {
             pay_total / delivered as f64
         } else {

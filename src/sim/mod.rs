@@ -7,7 +7,9 @@
 
 pub mod mdrp;
 pub mod metrics;
+pub mod report;
 pub mod runner;
+mod svg;
 pub mod world;
 
 use std::path::PathBuf;
