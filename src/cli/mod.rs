@@ -76,8 +76,12 @@ pub enum Command {
     Map(map_cmd::MapCommand),
     /// Solve a pickup-and-delivery problem file and print routes as JSON.
     Solve(solve_cmd::SolveArgs),
-    /// Replay an MDRPLIB instance through the engine in simulated time.
+    /// Replay an MDRPLIB instance or a fixture through the engine in
+    /// simulated time; write solution files and reports.
     Simulate(simulate_cmd::SimulateArgs),
+    /// Recorded-fixture tools.
+    #[command(subcommand)]
+    Fixture(simulate_cmd::FixtureCommand),
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Map(cmd) => map_cmd::run(cmd, &config),
         Command::Solve(args) => solve_cmd::run(args, &config),
-        Command::Simulate(args) => simulate_cmd::run(args),
+        Command::Simulate(args) => simulate_cmd::run(args, &config),
+        Command::Fixture(cmd) => simulate_cmd::run_fixture(cmd, &config),
     }
 }

@@ -1,16 +1,23 @@
-//! `waimai simulate`: replay an instance through the engine in simulated
-//! time; write solution files and a report.
+//! `waimai simulate`: replay an MDRPLIB instance or a fixture through the
+//! engine in simulated time; write solution files and reports.
+//! `waimai fixture generate`: make a lunch-peak fixture on the map.
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::CliError;
+use crate::config::Config;
 use crate::dispatch::online::{Policy, Secs};
-use crate::sim::mdrp::MdrpInstance;
+use crate::engine::{OrderSpec, OrderStatus};
+use crate::map::RoadNetwork;
+use crate::sim::fixture::generate::{GenerateOptions, generate};
+use crate::sim::fixture::{self, Fixture, Prepared};
+use crate::sim::mdrp::{MdrpInstance, minutes};
 use crate::sim::metrics::Metrics;
+use crate::sim::report;
 use crate::sim::runner::{SimConfig, TickLatency, run_mdrp};
 use crate::sim::world::Outcome;
 
@@ -18,9 +25,12 @@ use crate::sim::world::Outcome;
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// An MDRPLIB instance folder (orders.txt, couriers.txt, ...).
+    #[arg(long, conflicts_with = "fixture", required_unless_present = "fixture")]
+    pub mdrp: Option<PathBuf>,
+    /// A waimai fixture (JSON lines, docs/fixture-format.md).
     #[arg(long)]
-    pub mdrp: PathBuf,
-    /// Where to write the solution files and report.json.
+    pub fixture: Option<PathBuf>,
+    /// Where to write solution files and report.json / report.html.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Dispatch policy: rolling (default) or naive (nearest idle rider).
@@ -32,8 +42,8 @@ pub struct SimulateArgs {
     /// Run every policy and print them side by side.
     #[arg(long)]
     pub compare: bool,
-    /// Expert knobs of the rolling policy, `key=value,...`
-    /// (bundle_orders_max, rider_time_weight).
+    /// Expert knobs of the rolling policy, `key=value,...` (see
+    /// `RollingParams` in src/dispatch/online/mod.rs).
     #[arg(long, default_value = "")]
     pub tune: String,
     /// No progress bar.
@@ -41,10 +51,116 @@ pub struct SimulateArgs {
     pub quiet: bool,
 }
 
+/// `waimai fixture ...`
+#[derive(Debug, Subcommand)]
+pub enum FixtureCommand {
+    /// Generate a lunch-peak fixture on the configured map.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `waimai fixture generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output file (JSON lines).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1500)]
+    pub orders: usize,
+    #[arg(long, default_value_t = 150)]
+    pub riders: usize,
+    #[arg(long, default_value_t = 40)]
+    pub restaurants: usize,
+    #[arg(long, default_value_t = 5)]
+    pub clusters: usize,
+    #[arg(long, default_value = "monaco-lunch")]
+    pub name: String,
+}
+
 const POLICIES: [&str; 2] = ["rolling", "naive"];
 
+/// What is simulated.
+enum Scenario {
+    Mdrp(MdrpInstance),
+    Fixture(Box<(Fixture, Prepared)>),
+}
+
+impl Scenario {
+    fn name(&self) -> &str {
+        match self {
+            Scenario::Mdrp(i) => &i.name,
+            Scenario::Fixture(f) => &f.0.header.name,
+        }
+    }
+
+    fn orders(&self) -> Vec<OrderSpec<()>> {
+        fn strip<P>(o: &OrderSpec<P>) -> OrderSpec<()> {
+            OrderSpec {
+                id: o.id,
+                restaurant: o.restaurant,
+                customer: (),
+                placed_secs: o.placed_secs,
+                ready_secs: o.ready_secs,
+            }
+        }
+        match self {
+            Scenario::Mdrp(i) => i.orders.iter().map(|(_, o)| strip(o)).collect(),
+            Scenario::Fixture(f) => f.1.orders.iter().map(strip).collect(),
+        }
+    }
+
+    /// Simulated time span, for the progress bar.
+    fn span(&self) -> (Secs, Secs) {
+        let o = self.orders();
+        let first = o.iter().map(|o| o.placed_secs).min().unwrap_or(0);
+        let last = o.iter().map(|o| o.ready_secs).max().unwrap_or(first);
+        (first, last.max(first + 1))
+    }
+
+    fn run(
+        &self,
+        config: &SimConfig,
+        progress: &mut dyn FnMut(Secs),
+    ) -> Result<(Outcome, Metrics), CliError> {
+        Ok(match self {
+            Scenario::Mdrp(i) => run_mdrp(i, config, progress)?,
+            Scenario::Fixture(f) => fixture::run(&f.0, &f.1, config)?,
+        })
+    }
+
+    /// Solution files: MDRPLIB's three, or one JSON line per order.
+    fn write_solution(&self, outcome: &Outcome, dir: &Path) -> Result<(), CliError> {
+        match self {
+            Scenario::Mdrp(i) => Ok(i.write_solution(outcome, dir)?),
+            Scenario::Fixture(f) => {
+                let names = &f.1.order_names;
+                let mut text = String::new();
+                for o in &f.1.orders {
+                    let line = json!({"order": names[o.id.0 as usize], "status": outcome.status.get(&o.id)});
+                    text.push_str(&line.to_string());
+                    text.push('\n');
+                }
+                write(dir, "orders.jsonl", text)
+            }
+        }
+    }
+}
+
+fn write(dir: &Path, file: &str, text: String) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| CliError::Io {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let path = dir.join(file);
+    std::fs::write(&path, text).map_err(|e| CliError::Io {
+        path,
+        reason: e.to_string(),
+    })
+}
+
 /// Runs `waimai simulate`.
-pub fn run(args: SimulateArgs) -> Result<(), CliError> {
+pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
     if args.tick_secs <= 0 || args.tick_secs > 3600 {
         return Err(CliError::BadFlag {
             flag: "tick-secs",
@@ -74,24 +190,78 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             ))
         })
         .collect::<Result<Vec<_>, CliError>>()?;
-    let inst = MdrpInstance::read(&args.mdrp)?;
+    let scenario = load(&args, config)?;
+    let orders = scenario.orders();
     let mut rows = Vec::new();
-    for (name, config) in configs {
-        let (outcome, metrics) = simulate(&inst, &config, args.quiet)?;
+    for (name, sim) in configs {
+        let (outcome, metrics) = with_progress(&scenario, &sim, args.quiet)?;
+        let latency = TickLatency::of(&outcome);
         if let Some(out) = &args.out {
             let dir = if args.compare { out.join(name) } else { out.clone() };
-            write_outputs(&inst, &config, &outcome, &metrics, &dir)?;
+            scenario.write_solution(&outcome, &dir)?;
+            let summary = summary(&scenario, &sim, &outcome, &metrics, &orders);
+            write(
+                &dir,
+                "report.json",
+                serde_json::to_string_pretty(&summary).unwrap_or_default(),
+            )?;
+            let page = report::html(scenario.name(), name, &metrics, &latency, &orders, &outcome);
+            write(&dir, "report.html", page)?;
         }
-        rows.push((name, metrics, TickLatency::of(&outcome), outcome.wall_secs));
+        rows.push((name, metrics, latency, outcome.wall_secs));
     }
     if args.compare {
-        print_comparison(&inst.name, &rows);
+        print_comparison(scenario.name(), &rows);
     } else if let Some((name, m, latency, wall)) = rows.first() {
-        let summary =
-            json!({"instance": inst.name, "policy": name, "metrics": m, "ticks": latency, "wall_secs": wall});
-        println!("{summary}");
+        let line = json!({"instance": scenario.name(), "policy": name, "metrics": m, "ticks": latency, "wall_secs": wall});
+        println!("{line}");
     }
     Ok(())
+}
+
+fn load(args: &SimulateArgs, config: &Config) -> Result<Scenario, CliError> {
+    if let Some(dir) = &args.mdrp {
+        return Ok(Scenario::Mdrp(MdrpInstance::read(dir)?));
+    }
+    let path = args.fixture.as_ref().ok_or(CliError::BadFlag {
+        flag: "fixture",
+        value: String::new(),
+        reason: "give --mdrp DIR or --fixture FILE".into(),
+    })?;
+    let fx = Fixture::read(path)?;
+    let profile = config.profile(&fx.header.profile)?;
+    let network = RoadNetwork::load(
+        &fx.map_path(),
+        &fx.header.profile,
+        profile,
+        config.map.max_snap_meters,
+    )?;
+    let prepared = fixture::prepare(&fx, &network)?;
+    Ok(Scenario::Fixture(Box::new((fx, prepared))))
+}
+
+fn summary(
+    scenario: &Scenario,
+    sim: &SimConfig,
+    outcome: &Outcome,
+    metrics: &Metrics,
+    orders: &[OrderSpec<()>],
+) -> serde_json::Value {
+    let undelivered: Vec<u64> = orders
+        .iter()
+        .filter(|o| !matches!(outcome.status.get(&o.id), Some(OrderStatus::Delivered { .. })))
+        .map(|o| o.id.0)
+        .collect();
+    json!({
+        "instance": scenario.name(),
+        "policy": sim.policy,
+        "tick_secs": sim.tick_secs,
+        "metrics": metrics,
+        "ticks": TickLatency::of(outcome),
+        "wall_secs": outcome.wall_secs,
+        "undelivered_order_indices": undelivered,
+        "refused_events": outcome.refused,
+    })
 }
 
 /// A policy by name, with `--tune` overrides for the rolling one.
@@ -113,83 +283,33 @@ fn parse_policy(name: &str, tune: &str) -> Result<Policy, CliError> {
     })
 }
 
-fn simulate(inst: &MdrpInstance, config: &SimConfig, quiet: bool) -> Result<(Outcome, Metrics), CliError> {
-    let first = inst.orders.iter().map(|(_, o)| o.placed_secs).min().unwrap_or(0);
-    let last = inst
-        .couriers
-        .iter()
-        .map(|(_, c)| c.off_secs)
-        .max()
-        .unwrap_or(first);
+fn with_progress(
+    scenario: &Scenario,
+    config: &SimConfig,
+    quiet: bool,
+) -> Result<(Outcome, Metrics), CliError> {
+    let (first, last) = scenario.span();
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new((last - first).max(1) as u64);
+        let bar = ProgressBar::new((last - first) as u64);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:40}] {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("{} {}", inst.name, config.policy.name()));
+        bar.set_prefix(format!("{} {}", scenario.name(), config.policy.name()));
         bar
     };
     let mut progress = |now: Secs| {
         bar.set_position((now - first).clamp(0, last - first) as u64);
         if now % 3600 == 0 {
-            bar.set_message(format!("t={}", crate::sim::mdrp::minutes(now)));
+            bar.set_message(format!("t={} min", minutes(now)));
         }
     };
-    let result = run_mdrp(inst, config, &mut progress);
+    let result = scenario.run(config, &mut progress);
     bar.finish_and_clear();
-    Ok(result?)
-}
-
-fn write_outputs(
-    inst: &MdrpInstance,
-    config: &SimConfig,
-    outcome: &Outcome,
-    metrics: &Metrics,
-    dir: &Path,
-) -> Result<(), CliError> {
-    inst.write_solution(outcome, dir)?;
-    let undelivered: Vec<&str> = inst
-        .orders
-        .iter()
-        .filter(|(_, o)| {
-            !matches!(
-                outcome.status.get(&o.id),
-                Some(crate::engine::OrderStatus::Delivered { .. })
-            )
-        })
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let report = json!({
-        "instance": inst.name,
-        "policy": config.policy,
-        "tick_secs": config.tick_secs,
-        "metrics": metrics,
-        "ticks": TickLatency::of(outcome),
-        "wall_secs": outcome.wall_secs,
-        "undelivered": undelivered,
-    });
-    let orders: Vec<_> = inst.orders.iter().map(|(_, o)| o.clone()).collect();
-    let page = crate::sim::report::html(
-        &inst.name,
-        config.policy.name(),
-        metrics,
-        &TickLatency::of(outcome),
-        &orders,
-        outcome,
-    );
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    for (file, text) in [("report.json", json), ("report.html", page)] {
-        let path = dir.join(file);
-        std::fs::write(&path, text).map_err(|e| CliError::Io {
-            path,
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(())
+    result
 }
 
 fn print_comparison(instance: &str, rows: &[(&str, Metrics, TickLatency, f64)]) {
@@ -212,4 +332,50 @@ fn print_comparison(instance: &str, rows: &[(&str, Metrics, TickLatency, f64)]) 
             wall
         );
     }
+}
+
+/// Runs `waimai fixture ...`.
+pub fn run_fixture(cmd: FixtureCommand, config: &Config) -> Result<(), CliError> {
+    let FixtureCommand::Generate(args) = cmd;
+    let profile_name = config.map.profile.clone();
+    let profile = config.profile(&profile_name)?;
+    let map = config.map.path.clone();
+    let network = RoadNetwork::load(&map, &profile_name, profile, config.map.max_snap_meters)?;
+    let opts = GenerateOptions {
+        name: args.name.clone(),
+        map: config.map.path.display().to_string(),
+        profile: profile_name,
+        seed: args.seed,
+        orders: args.orders,
+        riders: args.riders,
+        restaurants: args.restaurants,
+        clusters: args.clusters,
+    };
+    let mut text = String::new();
+    for line in generate(&network, &opts) {
+        text.push_str(&serde_json::to_string(&line).unwrap_or_default());
+        text.push('\n');
+    }
+    let dir = args.out.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = args
+        .out
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write(
+        if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &dir
+        },
+        &file,
+        text,
+    )?;
+    eprintln!(
+        "wrote {} ({} orders, {} riders)",
+        args.out.display(),
+        args.orders,
+        args.riders
+    );
+    Ok(())
 }

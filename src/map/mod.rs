@@ -25,7 +25,7 @@ pub use graph::RoadGraph;
 pub use network::{NetworkOptions, RoadNetwork, Route};
 pub use profile::Profile;
 pub use snap::Snapped;
-pub use travel::{EuclideanTravel, Leg, PlanarPoint, Rounding, TravelMatrix, TravelTime};
+pub use travel::{EuclideanTravel, Leg, MatrixTravel, PlanarPoint, Rounding, TravelMatrix, TravelTime};
 
 /// Everything that can go wrong loading maps or answering travel queries.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -53,6 +53,8 @@ pub enum MapError {
     },
     #[error("unknown profile {0:?}")]
     UnknownProfile(String),
+    #[error("place {0} is not in the travel matrix")]
+    UnknownPlace(u32),
     #[error("no route between the two points")]
     Unreachable,
 }

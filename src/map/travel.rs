@@ -68,6 +68,61 @@ pub trait TravelTime: Send + Sync {
     }
 }
 
+/// Travel among a fixed set of places (restaurants, customers, rider
+/// starts), computed once with one many-to-many query: a simulation then
+/// asks millions of legs at the cost of an array lookup. Places are
+/// indices into the set it was built from; times are those of one
+/// departure time (the rush-hour factor at that time).
+#[derive(Debug, Clone)]
+pub struct MatrixTravel {
+    matrix: TravelMatrix,
+}
+
+impl MatrixTravel {
+    /// The matrix of every pair of `places` under `source`.
+    pub fn build<T: TravelTime>(
+        source: &T,
+        places: &[T::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<Self, MapError> {
+        Ok(Self {
+            matrix: source.matrix(places, places, depart_secs_of_day)?,
+        })
+    }
+
+    /// A matrix of no places (every leg is an error).
+    pub fn empty() -> Self {
+        Self {
+            matrix: TravelMatrix {
+                rows: 0,
+                cols: 0,
+                duration_ms: Vec::new(),
+                meters: Vec::new(),
+            },
+        }
+    }
+
+    /// How many places it knows.
+    pub fn places(&self) -> usize {
+        self.matrix.rows
+    }
+}
+
+impl TravelTime for MatrixTravel {
+    type Place = u32;
+
+    fn leg(&self, from: &u32, to: &u32, _depart: u32) -> Result<Leg, MapError> {
+        let n = self.matrix.rows as u32;
+        if *from >= n {
+            return Err(MapError::UnknownPlace(*from));
+        }
+        if *to >= n {
+            return Err(MapError::UnknownPlace(*to));
+        }
+        Ok(self.matrix.leg(*from as usize, *to as usize))
+    }
+}
+
 /// A point in a planar benchmark instance, in metres (or instance units).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PlanarPoint {
@@ -150,6 +205,16 @@ mod tests {
         let leg = t.leg(&o, &PlanarPoint { x: 384.0, y: 513.0 }, 0).unwrap();
         assert_eq!(leg.duration_ms, 180_000);
         assert_eq!(t.leg(&o, &o, 0).unwrap().duration_ms, 0);
+    }
+
+    #[test]
+    fn matrix_travel_looks_up_what_the_source_says() {
+        let t = EuclideanTravel::mdrp(100.0);
+        let pts = [PlanarPoint { x: 0.0, y: 0.0 }, PlanarPoint { x: 250.0, y: 0.0 }];
+        let m = MatrixTravel::build(&t, &pts, 0).unwrap();
+        assert_eq!(m.leg(&0, &1, 0).unwrap(), t.leg(&pts[0], &pts[1], 0).unwrap());
+        assert_eq!(m.leg(&1, &1, 0).unwrap().duration_ms, 0);
+        assert_eq!(m.leg(&0, &2, 0), Err(MapError::UnknownPlace(2)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! engine's commands exactly), instance and fixture formats, metrics and
 //! reports. May call: `engine`, `dispatch::online` (timing), `map`.
 
+pub mod fixture;
 pub mod mdrp;
 pub mod metrics;
 pub mod report;
