@@ -301,3 +301,111 @@ fn unreadable_instances_get_a_clear_error_and_exit_2() {
     assert_eq!(code, 1);
     assert!(err.contains("--policy"), "{err}");
 }
+
+// ---- fixtures on a real road network ----------------------------------
+
+fn waimai(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_waimai"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn generated_fixture_runs_on_monaco_and_accounts_for_every_order() {
+    let dir = temp_dir("fixture");
+    let file = dir.join("small.jsonl");
+    let f = file.to_str().unwrap();
+    let gen_ = waimai(&[
+        "fixture", "generate", "--out", f, "--orders", "120", "--riders", "20", "--seed", "7",
+    ]);
+    assert!(gen_.status.success(), "{}", String::from_utf8_lossy(&gen_.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let placed: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "order_placed")
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(placed.len(), 120);
+    let out = dir.join("out");
+    let run = waimai(&[
+        "simulate",
+        "--quiet",
+        "--fixture",
+        f,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // One line per placed order, each delivered, cancelled (with its
+    // reason) or still open: nothing vanishes.
+    let lines = std::fs::read_to_string(out.join("orders.jsonl")).unwrap();
+    let mut seen = Vec::new();
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let state = v["status"]["state"].as_str().unwrap().to_owned();
+        assert!(
+            ["delivered", "cancelled", "open"].contains(&state.as_str()),
+            "{l}"
+        );
+        if state == "delivered" {
+            assert!(v["status"]["dropoff_secs"].as_i64() > v["status"]["pickup_secs"].as_i64());
+        }
+        if state == "cancelled" {
+            assert!(!v["status"]["reason"].as_str().unwrap().is_empty());
+        }
+        seen.push(v["order"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    let mut want = placed.clone();
+    want.sort();
+    assert_eq!(seen, want);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5, "five plots");
+}
+
+#[test]
+fn broken_fixture_lines_are_named() {
+    let dir = temp_dir("badfx");
+    let file = dir.join("bad.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"type":"header","version":1,"name":"x","map":"maps/monaco.osm.pbf","profile":"ebike","pickup_service_secs":240,"dropoff_service_secs":120,"target_click_to_door_secs":2400,"pay_per_order":10,"pay_per_hour":15}"#,
+            "\n",
+            r#"{"type":"restaurant","id":"r1","lat":43.7384,"lng":7.4246}"#,
+            "\n",
+            r#"{"type":"order_placed","t":100,"id":"o1","restaurant":"r9","lat":43.73,"lng":7.42,"ready_secs":700}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let run = waimai(&[
+        "simulate",
+        "--quiet",
+        "--fixture",
+        file.to_str().unwrap(),
+        "--out",
+        "/tmp/x",
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.jsonl:3") && err.contains("r9"), "{err}");
+    std::fs::write(
+        &file,
+        "{\"type\":\"restaurant\",\"id\":\"r1\",\"lat\":1,\"lng\":2}\n",
+    )
+    .unwrap();
+    let run = waimai(&[
+        "simulate",
+        "--quiet",
+        "--fixture",
+        file.to_str().unwrap(),
+        "--out",
+        "/tmp/x",
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("bad.jsonl:1") && err.contains("header"), "{err}");
+}
