@@ -19,7 +19,7 @@ use waimai::sim::runner::{SimConfig, run_mdrp};
 /// third of the riders busy for up to 20 more minutes.
 fn snapshot(orders: usize, riders: usize, restaurants: usize) -> Snapshot<PlanarPoint> {
     let mut rng = StdRng::seed_from_u64(1);
-    let mut pt = |rng: &mut StdRng| PlanarPoint {
+    let pt = |rng: &mut StdRng| PlanarPoint {
         x: rng.random::<f64>() * 10_000.0,
         y: rng.random::<f64>() * 10_000.0,
     };

@@ -409,3 +409,70 @@ fn broken_fixture_lines_are_named() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("bad.jsonl:1") && err.contains("header"), "{err}");
 }
+
+#[test]
+fn a_plan_made_off_thread_never_resurrects_what_changed_meanwhile() {
+    // Plan on a snapshot, then cancel the order and take the rider offline
+    // before the plan comes back: applying it must do neither.
+    let travel = EuclideanTravel::mdrp(320.0);
+    let config = EngineConfig {
+        policy: Policy::from_name("rolling").unwrap(),
+        service: ServiceSecs::split(240, 240),
+    };
+    let mut engine = Engine::new(travel, vec![pt(0.0, 0.0)], config);
+    let rider = |k: u64| {
+        Event::RiderOnline(RiderSpec {
+            id: RiderId(k),
+            start: pt(300.0 * k as f64, 0.0),
+            on_secs: 0,
+            off_secs: 7200,
+        })
+    };
+    let order = |k: u64| {
+        Event::OrderPlaced(OrderSpec {
+            id: OrderId(k),
+            restaurant: 0,
+            customer: pt(1000.0, 1000.0 * k as f64),
+            placed_secs: 0,
+            ready_secs: 60,
+        })
+    };
+    for e in [rider(1), rider(2), order(1), order(2)] {
+        engine.handle(0, e).unwrap();
+    }
+    let pending = engine.begin_tick(0);
+    let plan = waimai::dispatch::online::plan(&pending.snapshot, engine.travel(), &engine.policy());
+    assert!(
+        plan.trips.iter().any(|t| t.depart_now),
+        "both orders are due: someone leaves now"
+    );
+    engine
+        .handle(
+            0,
+            Event::OrderCancelled {
+                order: OrderId(1),
+                reason: "changed mind".into(),
+            },
+        )
+        .unwrap();
+    engine
+        .handle(0, Event::RiderOffline { rider: RiderId(1) })
+        .unwrap();
+    let (commands, _) = engine.finish_tick(pending, &plan, 0);
+    engine.check_invariants().unwrap();
+    assert!(matches!(
+        engine.order_status(OrderId(1)),
+        Some(OrderStatus::Cancelled { .. })
+    ));
+    for c in &commands {
+        if let waimai::engine::Command::Depart { rider, .. } = c {
+            assert_ne!(*rider, RiderId(1), "an offline rider was sent");
+        }
+    }
+    // Order 2 is either still open or on rider 2's trip, never on rider 1.
+    match engine.order_status(OrderId(2)) {
+        Some(OrderStatus::Open) => {}
+        Some(OrderStatus::Assigned { rider, .. }) => assert_eq!(*rider, RiderId(2)),
+        other => panic!("order 2 is {other:?}"),
+    }
+}

@@ -22,7 +22,7 @@ use std::time::Instant;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::dispatch::online::{self, Policy, Secs, ServiceSecs, Snapshot};
+use crate::dispatch::online::{self, Plan, Policy, Secs, ServiceSecs, Snapshot};
 use crate::map::TravelTime;
 
 pub use model::{Activity, Command, Event, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec, Trip};
@@ -65,6 +65,13 @@ pub struct TickStats {
     pub plan_micros: u64,
     pub open_orders: usize,
     pub riders: usize,
+}
+
+/// A tick in progress: the planner's input and how to map its answer back.
+pub struct PendingTick<P> {
+    pub snapshot: Snapshot<P>,
+    order_ids: Vec<OrderId>,
+    rider_ids: Vec<RiderId>,
 }
 
 /// The dispatch engine over a travel-time source `T`.
@@ -133,9 +140,19 @@ impl<T: TravelTime> Engine<T> {
         }
     }
 
-    /// Plans and returns what the world must do now.
+    /// Plans and returns what the world must do now: [`Engine::begin_tick`],
+    /// the planner, [`Engine::finish_tick`] in one go (the simulator's way).
     pub fn tick(&mut self, now_secs: Secs) -> (Vec<Command>, TickStats) {
+        let pending = self.begin_tick(now_secs);
         let started = Instant::now();
+        let plan = online::plan(&pending.snapshot, &self.travel, &self.config.policy);
+        let plan_micros = started.elapsed().as_micros() as u64;
+        self.finish_tick(pending, &plan, plan_micros)
+    }
+
+    /// The first half of a tick: an owned snapshot the planner can work on
+    /// anywhere (a rayon worker), while this engine keeps taking events.
+    pub fn begin_tick(&mut self, now_secs: Secs) -> PendingTick<T::Place> {
         while self
             .recent
             .front()
@@ -144,17 +161,42 @@ impl<T: TravelTime> Engine<T> {
             self.recent.pop_front();
         }
         let (snapshot, order_ids, rider_ids) = self.snapshot(now_secs);
-        let plan = online::plan(&snapshot, &self.travel, &self.config.policy);
-        let plan_micros = started.elapsed().as_micros() as u64;
-        let mut commands = self.apply(now_secs, &plan, &order_ids, &rider_ids);
+        PendingTick {
+            snapshot,
+            order_ids,
+            rider_ids,
+        }
+    }
+
+    /// The second half: applies `plan` (made from `pending`'s snapshot).
+    /// Whatever changed meanwhile wins: an order cancelled or a rider gone
+    /// since the snapshot is skipped, never resurrected.
+    pub fn finish_tick(
+        &mut self,
+        pending: PendingTick<T::Place>,
+        plan: &Plan,
+        plan_micros: u64,
+    ) -> (Vec<Command>, TickStats) {
+        let now_secs = pending.snapshot.now_secs;
+        let mut commands = self.apply(now_secs, plan, &pending.order_ids, &pending.rider_ids);
         commands.extend(self.seal_due(now_secs));
         let stats = TickStats {
             now_secs,
             plan_micros,
-            open_orders: snapshot.orders.len(),
-            riders: snapshot.riders.len(),
+            open_orders: pending.snapshot.orders.len(),
+            riders: pending.snapshot.riders.len(),
         };
         (commands, stats)
+    }
+
+    /// The travel-time source (for planning off the engine's thread).
+    pub fn travel(&self) -> &T {
+        &self.travel
+    }
+
+    /// The dispatch policy.
+    pub fn policy(&self) -> Policy {
+        self.config.policy
     }
 
     /// The planner's view: open orders, orders on unsealed trips, and

@@ -171,7 +171,7 @@ impl<T: TravelTime> Engine<T> {
 
     /// Moves a waiting rider to a restaurant; it is free there on arrival.
     fn reposition(&mut self, now: Secs, rider: RiderId, restaurant: u32) -> Option<Command> {
-        let rec = self.riders.get_mut(&rider)?;
+        let rec = self.riders.get_mut(&rider).filter(|r| r.online)?;
         let Activity::Waiting { place, free_secs } = &rec.activity else {
             return None;
         };
@@ -222,7 +222,7 @@ impl<T: TravelTime> Engine<T> {
 
     /// Commits `orders` to a waiting rider and sends it to the restaurant.
     fn send(&mut self, now: Secs, rider: RiderId, restaurant: u32, orders: Vec<OrderId>) -> Option<Command> {
-        let rec = self.riders.get_mut(&rider)?;
+        let rec = self.riders.get_mut(&rider).filter(|r| r.online)?;
         let Activity::Waiting { place, free_secs } = &rec.activity else {
             return None;
         };

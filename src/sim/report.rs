@@ -126,7 +126,12 @@ pub fn html<P>(
         ("dispatch tick p99", latency.p99_ms, "ms"),
     ];
     for (name, v, unit) in rows {
-        let _ = write!(page, "<tr><th>{name}</th><td>{v:.3}</td><td>{unit}</td></tr>");
+        let v = if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.3}")
+        };
+        let _ = write!(page, "<tr><th>{name}</th><td>{v}</td><td>{unit}</td></tr>");
     }
     page.push_str("</table>");
     for c in charts {
@@ -145,6 +150,8 @@ mod tests {
         let (labels, counts) = histogram(&[0.0, 4.9, 5.0, 99.0, -1.0], 5.0, 3);
         assert_eq!(labels, ["0", "5", "10+"]);
         assert_eq!(counts, [3.0, 1.0, 1.0]);
+        let (labels, _) = histogram(&[], 0.1, 4);
+        assert_eq!(labels, ["0", "0.1", "0.2", "0.3+"]);
     }
 
     #[test]
