@@ -19,7 +19,8 @@ fn histogram(values: &[f64], width: f64, bins: usize) -> (Vec<String>, Vec<f64>)
     }
     let labels = (0..bins)
         .map(|k| {
-            let lo = width * k as f64;
+            // Rounded to a thousandth: 0.3, not 0.30000000000000004.
+            let lo = (width * k as f64 * 1000.0).round() / 1000.0;
             if k + 1 == bins {
                 format!("{lo}+")
             } else {
