@@ -52,7 +52,21 @@ fn verify(instance: &Path, out: &Path) -> serde_json::Value {
     serde_json::from_slice(&run.stdout).unwrap()
 }
 
-fn write_instance(dir: &Path, files: &[(&str, &str)]) {
+/// A one-restaurant (r1 at x=300), one-courier (c1 at the origin, on
+/// 700-800) instance with the given order rows.
+fn one_courier_instance(dir: &Path, order_rows: &str) {
+    let files = [
+        ("instance_parameters.txt", PARAMS.to_owned()),
+        ("restaurants.txt", "restaurant\tx\ty\nr1\t300\t0\n".to_owned()),
+        (
+            "couriers.txt",
+            "courier\tx\ty\ton_time\toff_time\nc1\t0\t0\t700\t800\n".to_owned(),
+        ),
+        (
+            "orders.txt",
+            format!("order\tx\ty\tplacement_time\trestaurant\tready_time\n{order_rows}"),
+        ),
+    ];
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
@@ -67,21 +81,7 @@ fn one_order_worked_out_by_hand() {
     // leaves at 750 to arrive at 751, picks up at 753 (arrival + 2 would
     // be 753 too), leaves at 755, drops off at 755 + 13 + 2 = 770.
     let dir = temp_dir("hand");
-    write_instance(
-        &dir,
-        &[
-            ("instance_parameters.txt", PARAMS),
-            ("restaurants.txt", "restaurant\tx\ty\nr1\t300\t0\n"),
-            (
-                "couriers.txt",
-                "courier\tx\ty\ton_time\toff_time\nc1\t0\t0\t700\t800\n",
-            ),
-            (
-                "orders.txt",
-                "order\tx\ty\tplacement_time\trestaurant\tready_time\no1\t4460\t0\t743\tr1\t753\n",
-            ),
-        ],
-    );
+    one_courier_instance(&dir, "o1\t4460\t0\t743\tr1\t753\n");
     let out = dir.join("out");
     let report = simulate(&dir, &out, "rolling");
     let orders = std::fs::read_to_string(out.join("solution_info_orders.txt")).unwrap();
@@ -277,21 +277,7 @@ fn unreadable_instances_get_a_clear_error_and_exit_2() {
     let (code, err) = simulate_err(&["simulate", "--quiet", "--mdrp", d, "--out", "/tmp/x"]);
     assert_eq!(code, 2);
     assert!(err.contains("instance_parameters.txt"), "{err}");
-    write_instance(
-        &dir,
-        &[
-            ("instance_parameters.txt", PARAMS),
-            ("restaurants.txt", "restaurant\tx\ty\nr1\t300\t0\n"),
-            (
-                "couriers.txt",
-                "courier\tx\ty\ton_time\toff_time\nc1\t0\t0\t700\t800\n",
-            ),
-            (
-                "orders.txt",
-                "order\tx\ty\tplacement_time\trestaurant\tready_time\no1\t1\t2\t743\tr1\t753\no2\t1\tNaNx\t743\tr1\t753\n",
-            ),
-        ],
-    );
+    one_courier_instance(&dir, "o1\t1\t2\t743\tr1\t753\no2\t1\tNaNx\t743\tr1\t753\n");
     let (code, err) = simulate_err(&["simulate", "--quiet", "--mdrp", d, "--out", "/tmp/x"]);
     assert_eq!(code, 2);
     assert!(err.contains("orders.txt:3") && err.contains('y'), "{err}");

@@ -25,6 +25,23 @@ pub use route::Route;
 pub use search::{SearchOptions, SearchStats, Tuning, solve};
 pub use solution::{Objective, Solution};
 
+/// Parses `key=value,key=value` expert knobs (the CLI's `--tune`) into
+/// pairs of key and non-negative finite number.
+pub fn parse_knobs(text: &str) -> Result<Vec<(&str, f64)>, String> {
+    let mut out = Vec::new();
+    for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?}: expected key=value"))?;
+        let v: f64 = v.trim().parse().map_err(|_| format!("{pair:?}: not a number"))?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(format!("{pair:?}: must be a non-negative number"));
+        }
+        out.push((k.trim(), v));
+    }
+    Ok(out)
+}
+
 /// Everything that can go wrong building or reading a problem.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum DispatchError {

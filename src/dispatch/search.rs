@@ -70,12 +70,8 @@ impl Default for Tuning {
 impl Tuning {
     /// Applies `key=value,key=value` overrides (the CLI's `--tune`).
     pub fn with_overrides(mut self, text: &str) -> Result<Self, String> {
-        for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("{pair:?}: expected key=value"))?;
-            let v: f64 = v.trim().parse().map_err(|_| format!("{pair:?}: not a number"))?;
-            let slot = match k.trim() {
+        for (k, v) in super::parse_knobs(text)? {
+            let slot = match k {
                 "fleet_share" => &mut self.fleet_share,
                 "temperature_start" => &mut self.temperature_start,
                 "temperature_end" => &mut self.temperature_end,
@@ -89,9 +85,6 @@ impl Tuning {
                 "split_share" => &mut self.split_share,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
-            if !v.is_finite() || v < 0.0 {
-                return Err(format!("{pair:?}: must be a non-negative number"));
-            }
             *slot = v;
         }
         Ok(self)

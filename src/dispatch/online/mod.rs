@@ -112,15 +112,8 @@ impl Default for RollingParams {
 impl RollingParams {
     /// Applies `key=value,...` overrides (the CLI's `--tune`).
     pub fn with_overrides(mut self, text: &str) -> Result<Self, String> {
-        for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("{pair:?}: expected key=value"))?;
-            let v: f64 = v.trim().parse().map_err(|_| format!("{pair:?}: not a number"))?;
-            if !v.is_finite() || v < 0.0 {
-                return Err(format!("{pair:?}: must be a non-negative number"));
-            }
-            match k.trim() {
+        for (k, v) in super::parse_knobs(text)? {
+            match k {
                 "bundle_orders_max" => self.bundle_orders_max = (v as usize).max(1),
                 "rider_time_weight" => self.rider_time_weight = v,
                 "scarce_rider_time_weight" => self.scarce_rider_time_weight = v,
