@@ -10,7 +10,7 @@ use std::path::Path;
 use criterion::{BenchmarkId, Criterion};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use waimai::dispatch::online::{OrderView, Policy, RiderView, ServiceSecs, Snapshot, plan};
+use waimai::dispatch::online::{OrderView, Policy, RiderView, ServiceSecs, Snapshot, plan, plan_with_matrix};
 use waimai::map::{EuclideanTravel, PlanarPoint};
 use waimai::sim::mdrp::MdrpInstance;
 use waimai::sim::runner::{SimConfig, run_mdrp};
@@ -72,6 +72,58 @@ fn bench_tick(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same tick on Monaco's road network: every leg a CH query, against
+/// one many-to-many matrix over the snapshot's places.
+fn bench_road_tick(c: &mut Criterion) {
+    let config = waimai::config::Config::load(None).expect("embedded config");
+    let map = Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/monaco.osm.pbf");
+    let profile = config.profile("ebike").expect("ebike profile");
+    let Ok(net) = waimai::map::RoadNetwork::load(&map, "ebike", profile, config.map.max_snap_meters) else {
+        eprintln!("maps/monaco.osm.pbf not loadable: skipping the road-network tick");
+        return;
+    };
+    let pts = &net.graph().points;
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut snap = |_: usize| net.snap(pts[rng.random_range(0..pts.len())]).expect("road point");
+    let plane = snapshot(100, 150, 20);
+    let s = Snapshot {
+        now_secs: plane.now_secs,
+        restaurants: (0..20).map(&mut snap).collect(),
+        orders: plane
+            .orders
+            .iter()
+            .map(|o| OrderView {
+                id: o.id,
+                restaurant: o.restaurant,
+                customer: snap(0),
+                placed_secs: o.placed_secs,
+                ready_secs: o.ready_secs,
+            })
+            .collect(),
+        riders: plane
+            .riders
+            .iter()
+            .map(|r| RiderView {
+                id: r.id,
+                free_place: snap(0),
+                free_secs: r.free_secs,
+                off_secs: r.off_secs,
+                committed: None,
+            })
+            .collect(),
+        service: plane.service,
+        demand: plane.demand.clone(),
+    };
+    let policy = Policy::from_name("rolling").unwrap();
+    let mut g = c.benchmark_group("road_tick_monaco_100x150");
+    g.sample_size(10);
+    g.bench_function("matrix", |b| {
+        b.iter(|| black_box(plan_with_matrix(&s, &net, &policy)))
+    });
+    g.bench_function("leg_by_leg", |b| b.iter(|| black_box(plan(&s, &net, &policy))));
+    g.finish();
+}
+
 fn bench_day(c: &mut Criterion) {
     let dirs = [
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
@@ -98,6 +150,7 @@ fn bench_day(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_tick(&mut c);
+    bench_road_tick(&mut c);
     bench_day(&mut c);
     c.final_summary();
 }

@@ -462,3 +462,45 @@ fn a_plan_made_off_thread_never_resurrects_what_changed_meanwhile() {
         other => panic!("order 2 is {other:?}"),
     }
 }
+
+#[test]
+fn planning_on_a_road_matrix_equals_planning_on_single_legs() {
+    // Monaco: restaurants, customers and riders on real roads; the plan made
+    // on one many-to-many matrix must be the plan made leg by leg.
+    use waimai::dispatch::online::{OrderView, RiderView, Snapshot, plan, plan_with_matrix};
+    let net = &common::EBIKE[1];
+    let pts = &net.graph().points;
+    let snap = |k: usize| net.snap(pts[(k * 7919) % pts.len()]).unwrap();
+    let now = 12 * 3600;
+    let s = Snapshot {
+        now_secs: now,
+        restaurants: (0..4).map(snap).collect(),
+        orders: (0..12)
+            .map(|k| OrderView {
+                id: k as u64,
+                restaurant: (k % 4) as u32,
+                customer: snap(100 + k),
+                placed_secs: now - 60 * k as i64,
+                ready_secs: now + 120 * k as i64,
+            })
+            .collect(),
+        riders: (0..5)
+            .map(|k| RiderView {
+                id: k as u64,
+                free_place: snap(500 + k),
+                free_secs: now + 300 * (k as i64 % 2),
+                off_secs: now + 3 * 3600,
+                committed: None,
+            })
+            .collect(),
+        service: ServiceSecs::split(240, 120),
+        demand: vec![1.0; 4],
+    };
+    for policy in [Policy::from_name("rolling").unwrap(), Policy::NearestIdle] {
+        let direct = plan(&s, net, &policy);
+        let matrix = plan_with_matrix(&s, net, &policy).unwrap();
+        assert_eq!(direct.trips, matrix.trips);
+        assert_eq!(direct.unplanned, matrix.unplanned);
+        assert!(!direct.trips.is_empty());
+    }
+}

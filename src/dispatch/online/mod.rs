@@ -217,3 +217,55 @@ fn latest_pickup_delay_secs<P>(s: &Snapshot<P>, plan: &Plan) -> Secs {
         .max()
         .unwrap_or(0)
 }
+
+/// Plans one tick on a travel source whose single legs are costly (a road
+/// network): one many-to-many matrix over the snapshot's places (riders'
+/// free places, restaurants, customers), then the plan on that matrix. The
+/// plan is the one [`plan`] would make with the same travel times at
+/// `now_secs`.
+pub fn plan_with_matrix<T: TravelTime>(
+    snapshot: &Snapshot<T::Place>,
+    travel: &T,
+    policy: &Policy,
+) -> Result<Plan, crate::map::MapError> {
+    let s = snapshot;
+    let mut places: Vec<T::Place> = Vec::with_capacity(s.restaurants.len() + s.orders.len() + s.riders.len());
+    let mut index = |p: &T::Place| {
+        places.push(p.clone());
+        places.len() as u32 - 1
+    };
+    let restaurants: Vec<u32> = s.restaurants.iter().map(&mut index).collect();
+    let orders: Vec<OrderView<u32>> = s
+        .orders
+        .iter()
+        .map(|o| OrderView {
+            id: o.id,
+            restaurant: o.restaurant,
+            customer: index(&o.customer),
+            placed_secs: o.placed_secs,
+            ready_secs: o.ready_secs,
+        })
+        .collect();
+    let riders: Vec<RiderView<u32>> = s
+        .riders
+        .iter()
+        .map(|r| RiderView {
+            id: r.id,
+            free_place: index(&r.free_place),
+            free_secs: r.free_secs,
+            off_secs: r.off_secs,
+            committed: r.committed.clone(),
+        })
+        .collect();
+    let of_day = s.now_secs.rem_euclid(86_400) as u32;
+    let matrix = crate::map::MatrixTravel::build(travel, &places, of_day)?;
+    let indexed = Snapshot {
+        now_secs: s.now_secs,
+        restaurants,
+        orders,
+        riders,
+        service: s.service,
+        demand: s.demand.clone(),
+    };
+    Ok(plan(&indexed, &matrix, policy))
+}
