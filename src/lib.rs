@@ -8,3 +8,4 @@ pub mod engine;
 pub mod index;
 pub mod map;
 pub mod sim;
+pub mod store;

@@ -241,7 +241,7 @@ proptest! {
         }
         let places = Places { restaurants: rests, customers, starts };
         let opts = RunOptions { tick_secs: 60, check_invariants: true };
-        let outcome = world::run(engine, &travel, &places, events, opts, &mut |_| {});
+        let outcome = world::run(engine, &travel, &places, events, opts, &mut |_| ());
         let outcome = outcome.map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(outcome.status.len(), specs.len());
         for o in &specs {
@@ -503,4 +503,79 @@ fn planning_on_a_road_matrix_equals_planning_on_single_legs() {
         assert_eq!(direct.unplanned, matrix.unplanned);
         assert!(!direct.trips.is_empty());
     }
+}
+
+// ---- durability --------------------------------------------------------
+
+#[test]
+fn a_journal_replayed_after_a_crash_rebuilds_the_exact_state() {
+    use waimai::engine::{Activity, Record};
+    use waimai::sim::runner::prepare_mdrp;
+    use waimai::store::Journal;
+    type State = (Vec<(OrderId, OrderStatus)>, Vec<(RiderId, Activity<PlanarPoint>)>);
+    fn state(e: &Engine<EuclideanTravel>) -> State {
+        (
+            e.orders().map(|(s, st)| (s.id, st.clone())).collect(),
+            e.riders().map(|(s, a)| (s.id, a.clone())).collect(),
+        )
+    }
+    let inst = MdrpInstance::read(&instance_dir(SMALL)).unwrap();
+    let config = SimConfig::new(Policy::from_name("rolling").unwrap(), 60);
+    let setup = prepare_mdrp(&inst, &config);
+    // Cut right after the first time an order joined a rider already on
+    // its way, so every kind of decision is in the journal.
+    let (first_run, _) = run_mdrp(&inst, &config, &mut |_| {}).unwrap();
+    let cut = first_run
+        .decisions
+        .iter()
+        .find(|(_, c)| matches!(c, waimai::engine::Command::Join { .. }))
+        .map(|(t, _)| *t)
+        .expect("some order joins a committed trip on this instance");
+    let path = temp_dir("journal").join("engine.journal");
+    let (mut journal, old) = Journal::open::<Record<PlanarPoint>>(&path).unwrap();
+    assert!(old.is_empty());
+    let mut at_cut: Option<State> = None;
+    let opts = RunOptions {
+        tick_secs: 60,
+        check_invariants: false,
+    };
+    let travel = inst.travel();
+    world::run(
+        setup.engine,
+        &travel,
+        &setup.places,
+        setup.inputs,
+        opts,
+        &mut |o| {
+            if o.now_secs <= cut {
+                journal.append(o.records).unwrap();
+            }
+            if o.now_secs == cut {
+                at_cut = Some(state(o.engine));
+            }
+        },
+    )
+    .unwrap();
+    drop(journal);
+    // The process died at `cut`: a new one reads the journal back.
+    let (_, records) = Journal::open::<Record<PlanarPoint>>(&path).unwrap();
+    let mut fresh = prepare_mdrp(&inst, &config).engine;
+    for r in records {
+        fresh.restore(r);
+    }
+    fresh.check_invariants().unwrap();
+    let want = at_cut.expect("the run reached the cut");
+    let busy = want
+        .0
+        .iter()
+        .filter(|(_, s)| matches!(s, OrderStatus::Assigned { .. } | OrderStatus::PickedUp { .. }));
+    assert!(busy.count() > 3, "the cut should fall while riders carry orders");
+    assert!(
+        want.0
+            .iter()
+            .any(|(_, s)| matches!(s, OrderStatus::Delivered { .. }))
+    );
+    let got = state(&fresh);
+    assert_eq!(got.0, want.0, "order states differ after replay");
+    assert_eq!(got.1, want.1, "rider activities differ after replay");
 }

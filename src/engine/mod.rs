@@ -25,7 +25,9 @@ use thiserror::Error;
 use crate::dispatch::online::{self, Plan, Policy, Secs, ServiceSecs, Snapshot};
 use crate::map::TravelTime;
 
-pub use model::{Activity, Command, Event, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec, Trip};
+pub use model::{
+    Activity, Command, Event, OrderId, OrderSpec, OrderStatus, Record, RiderId, RiderSpec, Trip,
+};
 use state::{OrderRecord, RiderRecord};
 
 /// Why the engine refused an event.
@@ -187,6 +189,57 @@ impl<T: TravelTime> Engine<T> {
             riders: pending.snapshot.riders.len(),
         };
         (commands, stats)
+    }
+
+    /// Every rider the engine knows, with what it is doing, by id.
+    pub fn riders(&self) -> impl Iterator<Item = (&RiderSpec<T::Place>, &Activity<T::Place>)> {
+        self.riders.values().map(|r| (&r.spec, &r.activity))
+    }
+
+    /// Replays one record of a journal. An event the engine refused when it
+    /// happened is refused again (it changed nothing then either).
+    pub fn restore(&mut self, record: Record<T::Place>) {
+        match record {
+            Record::Event { at_secs, event } => {
+                let _ = self.handle(at_secs, event);
+            }
+            Record::Decision { command } => self.replay(&command),
+        }
+    }
+
+    /// Re-applies a decision taken earlier (from a journal, after a
+    /// restart), without planning: the state after replaying a run's
+    /// events and commands in their order is the state the run had.
+    pub fn replay(&mut self, command: &Command) {
+        match command {
+            Command::Depart {
+                rider,
+                restaurant,
+                orders,
+                depart_secs,
+                arrive_secs,
+            } => self.commit_depart(*rider, *restaurant, orders, *depart_secs, *arrive_secs),
+            Command::Join {
+                rider,
+                orders,
+                at_secs,
+            } => {
+                let _ = self.extend_trip(*at_secs, *rider, orders.clone());
+            }
+            Command::Release { rider, at_secs } => self.commit_release(*rider, *at_secs),
+            Command::Reposition {
+                rider,
+                restaurant,
+                arrive_secs,
+                ..
+            } => self.commit_reposition(*rider, *restaurant, *arrive_secs),
+            Command::PickUp {
+                rider,
+                trip,
+                pickup_secs,
+                dropoff_secs,
+            } => self.commit_pickup(*rider, trip, *pickup_secs, dropoff_secs),
+        }
     }
 
     /// The travel-time source (for planning off the engine's thread).

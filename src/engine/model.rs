@@ -1,13 +1,13 @@
 //! The engine's vocabulary: what it is told (events), what it decides
 //! (commands), and the state of each order and rider.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dispatch::online::Secs;
 pub use crate::index::{OrderId, RiderId};
 
 /// An order as the merchant places it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderSpec<P> {
     pub id: OrderId,
     /// Index into the engine's restaurants.
@@ -19,7 +19,7 @@ pub struct OrderSpec<P> {
 }
 
 /// A rider's shift.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiderSpec<P> {
     pub id: RiderId,
     pub start: P,
@@ -29,7 +29,7 @@ pub struct RiderSpec<P> {
 }
 
 /// Something that happened in the world, fed to the engine in time order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event<P> {
     OrderPlaced(OrderSpec<P>),
     OrderCancelled {
@@ -50,7 +50,7 @@ pub enum Event<P> {
 }
 
 /// Where an order is in its life. Every accepted order is in exactly one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed, no rider committed yet (it may be pencilled in).
@@ -76,7 +76,7 @@ pub enum OrderStatus {
 }
 
 /// A bundle of one restaurant's orders for one rider.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trip {
     pub restaurant: u32,
     /// In drop-off order.
@@ -103,16 +103,28 @@ pub enum Activity<P> {
 }
 
 /// A decision for the world (a rider app, or the simulator) to carry out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// Ride to the restaurant now; arrival expected at `arrive_secs`.
+    /// Ride to the restaurant now for `orders`; arrival expected at
+    /// `arrive_secs`.
     Depart {
         rider: RiderId,
         restaurant: u32,
+        orders: Vec<OrderId>,
         depart_secs: Secs,
         arrive_secs: Secs,
     },
+    /// The bundle of a rider already on its way is now `orders` (in
+    /// drop-off order): more of the restaurant's orders joined.
+    Join {
+        rider: RiderId,
+        orders: Vec<OrderId>,
+        at_secs: Secs,
+    },
+    /// Every order of the rider's trip was cancelled on the way: it waits
+    /// at the restaurant, free.
+    Release { rider: RiderId, at_secs: Secs },
     /// Move (idle) to the restaurant, towards expected demand.
     Reposition {
         rider: RiderId,
@@ -128,4 +140,14 @@ pub enum Command {
         pickup_secs: Secs,
         dropoff_secs: Vec<Secs>,
     },
+}
+
+/// One entry of the engine's history: what it was told, or what it
+/// decided. Replaying a run's records in order (`Engine::restore`) rebuilds
+/// its state exactly; this is what the journal stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record<P> {
+    Event { at_secs: Secs, event: Event<P> },
+    Decision { command: Command },
 }

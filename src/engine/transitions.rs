@@ -157,11 +157,12 @@ impl<T: TravelTime> Engine<T> {
             }
             let rider = rider_ids[trip.rider];
             let orders: Vec<OrderId> = trip.orders.iter().map(|&o| order_ids[o]).collect();
-            if trip.committed {
-                self.extend_trip(now, rider, orders);
-            } else if let Some(c) = self.send(now, rider, trip.restaurant, orders) {
-                commands.push(c);
-            }
+            let command = if trip.committed {
+                self.extend_trip(now, rider, orders)
+            } else {
+                self.send(now, rider, trip.restaurant, orders)
+            };
+            commands.extend(command);
         }
         for &(r, restaurant) in &plan.repositions {
             commands.extend(self.reposition(now, rider_ids[r], restaurant));
@@ -180,10 +181,7 @@ impl<T: TravelTime> Engine<T> {
             return None;
         }
         let arrive_secs = now + travel_secs(&self.travel, place, dest, now);
-        rec.activity = Activity::Waiting {
-            place: dest.clone(),
-            free_secs: arrive_secs,
-        };
+        self.commit_reposition(rider, restaurant, arrive_secs);
         Some(Command::Reposition {
             rider,
             restaurant,
@@ -194,13 +192,13 @@ impl<T: TravelTime> Engine<T> {
 
     /// Sets a committed trip's orders to `orders` (a superset, possibly
     /// reordered).
-    fn extend_trip(&mut self, now: Secs, rider: RiderId, orders: Vec<OrderId>) {
+    pub(super) fn extend_trip(&mut self, now: Secs, rider: RiderId, orders: Vec<OrderId>) -> Option<Command> {
         let Some(Activity::Heading { trip, .. }) = self.riders.get_mut(&rider).map(|r| &mut r.activity)
         else {
-            return;
+            return None;
         };
         if trip.orders == orders {
-            return;
+            return None;
         }
         for &o in &orders {
             if let Some(rec) = self.orders.get_mut(&o)
@@ -218,6 +216,11 @@ impl<T: TravelTime> Engine<T> {
             .into_iter()
             .filter(|o| matches!(self.orders.get(o).map(|r| &r.status), Some(OrderStatus::Assigned { rider: r, .. }) if *r == rider))
             .collect();
+        Some(Command::Join {
+            rider,
+            orders: trip.orders.clone(),
+            at_secs: now,
+        })
     }
 
     /// Commits `orders` to a waiting rider and sends it to the restaurant.
@@ -235,28 +238,104 @@ impl<T: TravelTime> Engine<T> {
         }
         let dest = &self.restaurants[restaurant as usize];
         let arrive_secs = now + travel_secs(&self.travel, place, dest, now);
-        for o in &orders {
-            if let Some(r) = self.orders.get_mut(o) {
-                r.status = OrderStatus::Assigned {
-                    rider,
-                    since_secs: now,
-                };
-            }
-        }
-        rec.activity = Activity::Heading {
-            trip: Trip {
-                restaurant,
-                orders,
-                decided_secs: now,
-            },
-            arrive_secs,
-        };
+        self.commit_depart(rider, restaurant, &orders, now, arrive_secs);
         Some(Command::Depart {
             rider,
             restaurant,
+            orders,
             depart_secs: now,
             arrive_secs,
         })
+    }
+
+    /// A rider leaves for `restaurant` with `orders` (checked by the caller).
+    pub(super) fn commit_depart(
+        &mut self,
+        rider: RiderId,
+        restaurant: u32,
+        orders: &[OrderId],
+        depart_secs: Secs,
+        arrive_secs: Secs,
+    ) {
+        for o in orders {
+            if let Some(r) = self.orders.get_mut(o) {
+                r.status = OrderStatus::Assigned {
+                    rider,
+                    since_secs: depart_secs,
+                };
+            }
+        }
+        if let Some(rec) = self.riders.get_mut(&rider) {
+            rec.activity = Activity::Heading {
+                trip: Trip {
+                    restaurant,
+                    orders: orders.to_vec(),
+                    decided_secs: depart_secs,
+                },
+                arrive_secs,
+            };
+        }
+    }
+
+    /// A rider moves to `restaurant`, free there from `arrive_secs`.
+    pub(super) fn commit_reposition(&mut self, rider: RiderId, restaurant: u32, arrive_secs: Secs) {
+        let Some(place) = self.restaurants.get(restaurant as usize).cloned() else {
+            return;
+        };
+        if let Some(rec) = self.riders.get_mut(&rider) {
+            rec.activity = Activity::Waiting {
+                place,
+                free_secs: arrive_secs,
+            };
+        }
+    }
+
+    /// A rider's emptied trip ends: it waits at the restaurant, free.
+    pub(super) fn commit_release(&mut self, rider: RiderId, at_secs: Secs) {
+        let Some(rec) = self.riders.get_mut(&rider) else {
+            return;
+        };
+        if let Activity::Heading { trip, .. } = &rec.activity
+            && let Some(place) = self.restaurants.get(trip.restaurant as usize).cloned()
+        {
+            rec.activity = Activity::Waiting {
+                place,
+                free_secs: at_secs,
+            };
+        }
+    }
+
+    /// A rider picks up `trip` at `pickup_secs`, to drop off at
+    /// `dropoff_secs`; it is free after the last drop-off's service.
+    pub(super) fn commit_pickup(
+        &mut self,
+        rider: RiderId,
+        trip: &Trip,
+        pickup_secs: Secs,
+        dropoff_secs: &[Secs],
+    ) {
+        for o in &trip.orders {
+            if let Some(r) = self.orders.get_mut(o) {
+                r.status = OrderStatus::PickedUp { rider, pickup_secs };
+            }
+        }
+        let last = trip.orders.last().and_then(|o| self.orders.get(o));
+        let free_place = last.map_or_else(
+            || self.restaurants[trip.restaurant as usize].clone(),
+            |r| r.spec.customer.clone(),
+        );
+        let free_secs = dropoff_secs
+            .last()
+            .map_or(pickup_secs, |d| d + self.config.service.dropoff_after);
+        if let Some(r) = self.riders.get_mut(&rider) {
+            r.activity = Activity::Delivering {
+                trip: trip.clone(),
+                pickup_secs,
+                left: trip.orders.clone(),
+                free_place,
+                free_secs,
+            };
+        }
     }
 
     /// Seals every trip whose rider is at the restaurant, with service
@@ -284,13 +363,11 @@ impl<T: TravelTime> Engine<T> {
             let restaurant = &self.restaurants[trip.restaurant as usize];
             if trip.orders.is_empty() {
                 // Everything was cancelled on the way: wait there.
-                let place = restaurant.clone();
-                if let Some(r) = self.riders.get_mut(&id) {
-                    r.activity = Activity::Waiting {
-                        place,
-                        free_secs: now,
-                    };
-                }
+                self.commit_release(id, now);
+                commands.push(Command::Release {
+                    rider: id,
+                    at_secs: now,
+                });
                 continue;
             }
             let customers: Vec<T::Place> = trip
@@ -305,24 +382,13 @@ impl<T: TravelTime> Engine<T> {
                 customers.iter(),
                 &self.config.service,
             );
-            for o in &trip.orders {
-                if let Some(r) = self.orders.get_mut(o) {
-                    r.status = OrderStatus::PickedUp {
-                        rider: id,
-                        pickup_secs: now,
-                    };
-                }
-            }
-            let free_place = customers.last().cloned().unwrap_or_else(|| restaurant.clone());
-            if let Some(r) = self.riders.get_mut(&id) {
-                r.activity = Activity::Delivering {
-                    trip: trip.clone(),
-                    pickup_secs: now,
-                    left: trip.orders.clone(),
-                    free_place,
-                    free_secs,
-                };
-            }
+            debug_assert_eq!(
+                free_secs,
+                dropoff_secs
+                    .last()
+                    .map_or(now, |d| d + self.config.service.dropoff_after)
+            );
+            self.commit_pickup(id, &trip, now, &dropoff_secs);
             commands.push(Command::PickUp {
                 rider: id,
                 trip,

@@ -14,7 +14,7 @@ use std::hash::Hash;
 
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::map::geo::LocalProjection;
@@ -30,11 +30,11 @@ pub enum IndexError {
 }
 
 /// Identifies a rider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RiderId(pub u64);
 
 /// Identifies an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OrderId(pub u64);
 
 type Point<Id> = GeomWithData<[f64; 2], Id>;

@@ -4,7 +4,7 @@
 //! The solver and the engine never ask *how* a travel time is computed:
 //! a real road network and a planar benchmark look the same to them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::MapError;
 
@@ -124,7 +124,7 @@ impl TravelTime for MatrixTravel {
 }
 
 /// A point in a planar benchmark instance, in metres (or instance units).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PlanarPoint {
     pub x: f64,
     pub y: f64,

@@ -10,6 +10,7 @@ use super::metrics::{self, Metrics, PayRules};
 use super::world::{self, Outcome, Places, RunOptions, Timeline};
 use crate::dispatch::online::{Policy, Secs};
 use crate::engine::{Engine, EngineConfig, Event, OrderSpec, RiderSpec};
+use crate::map::{EuclideanTravel, PlanarPoint};
 
 /// How to simulate.
 #[derive(Debug, Clone, Copy)]
@@ -62,16 +63,21 @@ impl TickLatency {
     }
 }
 
-/// Runs `inst` online under `config`.
-pub fn run_mdrp(
-    inst: &MdrpInstance,
-    config: &SimConfig,
-    progress: &mut dyn FnMut(Secs),
-) -> Result<(Outcome, Metrics), SimError> {
-    let travel = inst.travel();
+/// What a run of `inst` needs: the engine, where places are, the inputs.
+pub struct MdrpSetup {
+    pub engine: Engine<EuclideanTravel>,
+    pub places: Places<PlanarPoint>,
+    pub inputs: Timeline<PlanarPoint>,
+    pub orders: Vec<OrderSpec<PlanarPoint>>,
+    pub riders: Vec<RiderSpec<PlanarPoint>>,
+}
+
+/// Builds the engine and timeline of `inst`: riders' shifts known from the
+/// start of the day, each order at its placement time.
+pub fn prepare_mdrp(inst: &MdrpInstance, config: &SimConfig) -> MdrpSetup {
     let restaurants: Vec<_> = inst.restaurants.iter().map(|(_, p)| *p).collect();
     let engine = Engine::new(
-        travel,
+        inst.travel(),
         restaurants.clone(),
         EngineConfig {
             policy: config.policy,
@@ -85,7 +91,6 @@ pub fn run_mdrp(
         customers: orders.iter().map(|o| (o.id, o.customer)).collect(),
         starts: riders.iter().map(|r| (r.id, r.start)).collect::<HashMap<_, _>>(),
     };
-    // Shifts are scheduled in advance: known from the start of the day.
     let day_start = orders
         .iter()
         .map(|o| o.placed_secs)
@@ -101,11 +106,36 @@ pub fn run_mdrp(
             .iter()
             .map(|o| (o.placed_secs, Event::OrderPlaced(o.clone()))),
     );
+    MdrpSetup {
+        engine,
+        places,
+        inputs,
+        orders,
+        riders,
+    }
+}
+
+/// Runs `inst` online under `config`.
+pub fn run_mdrp(
+    inst: &MdrpInstance,
+    config: &SimConfig,
+    progress: &mut dyn FnMut(Secs),
+) -> Result<(Outcome, Metrics), SimError> {
+    let travel = inst.travel();
+    let MdrpSetup {
+        engine,
+        places,
+        inputs,
+        orders,
+        riders,
+    } = prepare_mdrp(inst, config);
     let opts = RunOptions {
         tick_secs: config.tick_secs,
         check_invariants: config.check_invariants,
     };
-    let outcome = world::run(engine, &travel, &places, inputs, opts, progress)?;
+    let outcome = world::run(engine, &travel, &places, inputs, opts, &mut |o| {
+        progress(o.now_secs)
+    })?;
     let pay = PayRules {
         per_order: inst.pay_per_order,
         per_hour: inst.pay_per_hour,

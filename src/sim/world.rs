@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::SimError;
 use crate::dispatch::online::{Secs, ServiceSecs, travel_secs};
-use crate::engine::{Command, Engine, Event, OrderId, OrderStatus, RiderId, TickStats};
+use crate::engine::{Command, Engine, Event, OrderId, OrderStatus, Record, RiderId, TickStats};
 use crate::map::TravelTime;
 
 /// Where a rider is, named the way solution files name places.
@@ -66,16 +66,26 @@ pub struct RunOptions {
 /// Timed inputs, sorted by time (stable: equal times keep their order).
 pub type Timeline<P> = Vec<(Secs, Event<P>)>;
 
+/// What the world shows its observer after each tick.
+pub struct Observation<'a, T: TravelTime> {
+    pub now_secs: Secs,
+    pub engine: &'a Engine<T>,
+    /// Events handled and decisions taken since the last observation, in
+    /// order: what a journal appends.
+    pub records: &'a [Record<T::Place>],
+}
+
 /// Runs `engine` over `inputs` in simulated time. `places` gives the
 /// position of every labelled place (restaurants, customers, starts).
-/// `progress` is told the simulated time as it advances.
+/// `observe` sees the engine and its new records after every tick
+/// (progress bars, journals, tests).
 pub fn run<T: TravelTime>(
     mut engine: Engine<T>,
     travel: &T,
     places: &Places<T::Place>,
     mut inputs: Timeline<T::Place>,
     opts: RunOptions,
-    progress: &mut dyn FnMut(Secs),
+    observe: &mut dyn FnMut(Observation<'_, T>),
 ) -> Result<Outcome, SimError> {
     let started = Instant::now();
     inputs.sort_by_key(|(t, _)| *t);
@@ -94,6 +104,7 @@ pub fn run<T: TravelTime>(
         outcome: Outcome::default(),
     };
     let mut next_input = 0;
+    let mut records = Vec::new();
     let mut now = first.div_euclid(tick) * tick;
     while now <= horizon {
         // World events (deliveries) and inputs due by now, in time order.
@@ -110,6 +121,10 @@ pub fn run<T: TravelTime>(
                 (None, None) => None,
             };
             let Some((t, event)) = event else { break };
+            records.push(Record::Event {
+                at_secs: t,
+                event: event.clone(),
+            });
             if let Err(e) = engine.handle(t, event) {
                 world.outcome.refused.push((t, e.to_string()));
             }
@@ -124,6 +139,7 @@ pub fn run<T: TravelTime>(
         world.outcome.ticks.push(stats);
         for c in commands {
             world.outcome.decisions.push((now, c.clone()));
+            records.push(Record::Decision { command: c.clone() });
             world.execute(c);
         }
         if opts.check_invariants {
@@ -132,7 +148,12 @@ pub fn run<T: TravelTime>(
                 reason: e,
             })?;
         }
-        progress(now);
+        observe(Observation {
+            now_secs: now,
+            engine: &engine,
+            records: &records,
+        });
+        records.clear();
         let settled = next_input == inputs.len() && world.pending.is_empty() && !engine_busy(&engine, now);
         if settled {
             break;
@@ -224,6 +245,8 @@ impl<T: TravelTime> World<'_, T> {
                 depart_secs,
                 ..
             } => self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant)),
+            // The rider is already on its way or where it is: no move.
+            Command::Join { .. } | Command::Release { .. } => {}
             Command::PickUp {
                 rider,
                 trip,
