@@ -1,6 +1,7 @@
 //! waimai: a real-time dispatch and delivery optimisation engine for food
 //! delivery. See ARCHITECTURE.md for the map of subsystems.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
