@@ -168,6 +168,8 @@ struct Search<'a> {
     distance_phase: bool,
     /// Share of the budget at which fleet minimisation ended.
     fleet_end: f64,
+    /// A rejected neighbour, kept so the next one reuses its buffers.
+    scratch: Solution,
 }
 
 impl<'a> Search<'a> {
@@ -191,6 +193,10 @@ impl<'a> Search<'a> {
             shared: None,
             distance_phase: false,
             fleet_end: 0.0,
+            scratch: Solution {
+                routes: Vec::new(),
+                unassigned: Vec::new(),
+            },
         }
     }
 
@@ -219,8 +225,14 @@ impl<'a> Search<'a> {
     }
 
     /// Ruin-and-recreate step; `open_routes` lets it use idle riders.
+    /// Returns the neighbour in `self.scratch`'s buffers (swapped out).
     fn neighbour(&mut self, s: &Solution, open_routes: bool) -> Solution {
-        let mut next = s.clone();
+        let hollow = Solution {
+            routes: Vec::new(),
+            unassigned: Vec::new(),
+        };
+        let mut next = std::mem::replace(&mut self.scratch, hollow);
+        next.clone_from(s);
         let t = &self.tuning;
         let (mean, string_max) = if self.distance_phase {
             (t.distance_removed_mean, t.distance_string_stops_max)
@@ -276,7 +288,9 @@ impl<'a> Search<'a> {
                 absences[o as usize] += 1;
             }
             if better {
-                s = next;
+                self.scratch = std::mem::replace(&mut s, next);
+            } else {
+                self.scratch = next;
             }
         }
         if s.objective().rank(&best.objective()).is_lt() {
@@ -362,15 +376,18 @@ impl<'a> Search<'a> {
             let next = self.neighbour(&s, false);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
+                self.scratch = next;
                 continue;
             }
             let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
             if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
-                s = next;
+                self.scratch = std::mem::replace(&mut s, next);
                 current = o;
                 if current.rank(&best.objective()).is_lt() {
-                    best = s.clone();
+                    best.clone_from(&s);
                 }
+            } else {
+                self.scratch = next;
             }
         }
         best

@@ -9,10 +9,25 @@ use super::problem::Problem;
 use super::route::Route;
 
 /// Routes for every rider plus unplaced orders.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Solution {
     pub routes: Vec<Route>,
     pub unassigned: Vec<u32>,
+}
+
+impl Clone for Solution {
+    fn clone(&self) -> Self {
+        Self {
+            routes: self.routes.clone(),
+            unassigned: self.unassigned.clone(),
+        }
+    }
+
+    /// Reuses every route's buffers (see `Route::clone_from`).
+    fn clone_from(&mut self, other: &Self) {
+        self.routes.clone_from(&other.routes);
+        self.unassigned.clone_from(&other.unassigned);
+    }
 }
 
 /// What a solution costs, compared lexicographically: unplaced orders,
