@@ -352,6 +352,22 @@ fn generated_fixture_runs_on_monaco_and_accounts_for_every_order() {
     assert_eq!(html.matches("<svg").count(), 5, "five plots");
 }
 
+/// Simulates a fixture expected to be refused: exit code and stderr.
+fn simulate_fixture(file: &Path) -> (Option<i32>, String) {
+    let run = waimai(&[
+        "simulate",
+        "--quiet",
+        "--fixture",
+        file.to_str().unwrap(),
+        "--out",
+        "/tmp/x",
+    ]);
+    (
+        run.status.code(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn broken_fixture_lines_are_named() {
     let dir = temp_dir("badfx");
@@ -368,31 +384,15 @@ fn broken_fixture_lines_are_named() {
         ),
     )
     .unwrap();
-    let run = waimai(&[
-        "simulate",
-        "--quiet",
-        "--fixture",
-        file.to_str().unwrap(),
-        "--out",
-        "/tmp/x",
-    ]);
-    let err = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(2), "{err}");
+    let (code, err) = simulate_fixture(&file);
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("bad.jsonl:3") && err.contains("r9"), "{err}");
     std::fs::write(
         &file,
         "{\"type\":\"restaurant\",\"id\":\"r1\",\"lat\":1,\"lng\":2}\n",
     )
     .unwrap();
-    let run = waimai(&[
-        "simulate",
-        "--quiet",
-        "--fixture",
-        file.to_str().unwrap(),
-        "--out",
-        "/tmp/x",
-    ]);
-    let err = String::from_utf8_lossy(&run.stderr);
+    let (code, err) = simulate_fixture(&file);
     assert!(err.contains("bad.jsonl:1") && err.contains("header"), "{err}");
 }
 
