@@ -393,6 +393,7 @@ fn broken_fixture_lines_are_named() {
     )
     .unwrap();
     let (code, err) = simulate_fixture(&file);
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("bad.jsonl:1") && err.contains("header"), "{err}");
 }
 
