@@ -286,6 +286,10 @@ fn unreadable_instances_get_a_clear_error_and_exit_2() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("--policy"), "{err}");
+    // No input at all: the usage error names both ways to give one.
+    let (code, err) = simulate_err(&["simulate", "--out", "/tmp/x"]);
+    assert_eq!(code, 2, "clap's usage errors exit 2");
+    assert!(err.contains("--mdrp") && err.contains("--fixture"), "{err}");
 }
 
 // ---- fixtures on a real road network ----------------------------------

@@ -23,9 +23,10 @@ use crate::sim::world::Outcome;
 
 /// Arguments of `waimai simulate`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["mdrp", "fixture"])))]
 pub struct SimulateArgs {
     /// An MDRPLIB instance folder (orders.txt, couriers.txt, ...).
-    #[arg(long, conflicts_with = "fixture", required_unless_present = "fixture")]
+    #[arg(long)]
     pub mdrp: Option<PathBuf>,
     /// A waimai fixture (JSON lines, docs/fixture-format.md).
     #[arg(long)]
