@@ -566,7 +566,7 @@ fn a_journal_replayed_after_a_crash_rebuilds_the_exact_state() {
     let (_, records) = Journal::open::<Record<PlanarPoint>>(&path).unwrap();
     let mut fresh = prepare_mdrp(&inst, &config).engine;
     for r in records {
-        fresh.restore(r);
+        fresh.restore(r).unwrap();
     }
     fresh.check_invariants().unwrap();
     let want = at_cut.expect("the run reached the cut");

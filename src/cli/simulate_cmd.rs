@@ -111,14 +111,6 @@ impl Scenario {
         }
     }
 
-    /// Simulated time span, for the progress bar.
-    fn span(&self) -> (Secs, Secs) {
-        let o = self.orders();
-        let first = o.iter().map(|o| o.placed_secs).min().unwrap_or(0);
-        let last = o.iter().map(|o| o.ready_secs).max().unwrap_or(first);
-        (first, last.max(first + 1))
-    }
-
     fn run(
         &self,
         config: &SimConfig,
@@ -195,12 +187,12 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
     let orders = scenario.orders();
     let mut rows = Vec::new();
     for (name, sim) in configs {
-        let (outcome, metrics) = with_progress(&scenario, &sim, args.quiet)?;
+        let (outcome, metrics) = with_progress(&scenario, &orders, &sim, args.quiet)?;
         let latency = TickLatency::of(&outcome);
         if let Some(out) = &args.out {
             let dir = if args.compare { out.join(name) } else { out.clone() };
             scenario.write_solution(&outcome, &dir)?;
-            let summary = summary(&scenario, &sim, &outcome, &metrics, &orders);
+            let summary = summary(&scenario, &sim, &outcome, &metrics, &latency, &orders);
             write(
                 &dir,
                 "report.json",
@@ -246,6 +238,7 @@ fn summary(
     sim: &SimConfig,
     outcome: &Outcome,
     metrics: &Metrics,
+    latency: &TickLatency,
     orders: &[OrderSpec<()>],
 ) -> serde_json::Value {
     let undelivered: Vec<u64> = orders
@@ -258,7 +251,7 @@ fn summary(
         "policy": sim.policy,
         "tick_secs": sim.tick_secs,
         "metrics": metrics,
-        "ticks": TickLatency::of(outcome),
+        "ticks": latency,
         "wall_secs": outcome.wall_secs,
         "undelivered_order_indices": undelivered,
         "refused_events": outcome.refused,
@@ -286,10 +279,18 @@ fn parse_policy(name: &str, tune: &str) -> Result<Policy, CliError> {
 
 fn with_progress(
     scenario: &Scenario,
+    orders: &[OrderSpec<()>],
     config: &SimConfig,
     quiet: bool,
 ) -> Result<(Outcome, Metrics), CliError> {
-    let (first, last) = scenario.span();
+    // Simulated span, from the first placement to the last ready time.
+    let first = orders.iter().map(|o| o.placed_secs).min().unwrap_or(0);
+    let last = orders
+        .iter()
+        .map(|o| o.ready_secs)
+        .max()
+        .unwrap_or(first)
+        .max(first + 1);
     let bar = if quiet {
         ProgressBar::hidden()
     } else {

@@ -54,7 +54,26 @@ impl<T: TravelTime> Engine<T> {
                 }
             }
         }
+        let unpicked_count = self
+            .orders
+            .values()
+            .filter(|r| matches!(r.status, OrderStatus::Open | OrderStatus::Assigned { .. }))
+            .count();
+        if unpicked_count != self.unpicked.len() {
+            return Err(format!(
+                "{} unpicked orders but the set holds {}",
+                unpicked_count,
+                self.unpicked.len()
+            ));
+        }
         for (id, rec) in &self.orders {
+            let unpicked = matches!(rec.status, OrderStatus::Open | OrderStatus::Assigned { .. });
+            if unpicked != self.unpicked.contains(id) {
+                return Err(format!(
+                    "order {id:?} is {:?} but the unpicked set disagrees",
+                    rec.status
+                ));
+            }
             let expected = match &rec.status {
                 OrderStatus::Assigned { rider, .. } | OrderStatus::PickedUp { rider, .. } => Some(rider),
                 _ => None,

@@ -16,7 +16,7 @@ mod model;
 mod state;
 mod transitions;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -83,6 +83,9 @@ pub struct Engine<T: TravelTime> {
     config: EngineConfig,
     orders: BTreeMap<OrderId, OrderRecord<T::Place>>,
     riders: BTreeMap<RiderId, RiderRecord<T::Place>>,
+    /// Orders open or on a committed trip (not yet picked up, not
+    /// cancelled): what every tick plans, without walking the whole day.
+    unpicked: BTreeSet<OrderId>,
     /// Recent placements (time, restaurant), oldest first: the demand
     /// idle riders are moved towards.
     recent: VecDeque<(Secs, u32)>,
@@ -100,6 +103,7 @@ impl<T: TravelTime> Engine<T> {
             config,
             orders: BTreeMap::new(),
             riders: BTreeMap::new(),
+            unpicked: BTreeSet::new(),
             recent: VecDeque::new(),
         }
     }
@@ -124,11 +128,28 @@ impl<T: TravelTime> Engine<T> {
         self.config.service
     }
 
-    /// Whether any online rider can still pick up at or after `now_secs`.
-    pub fn riders_on_shift(&self, now_secs: Secs) -> bool {
-        self.riders
+    /// Whether any order can still move: one is on a rider's trip or in
+    /// its hands, or one is open while some online rider can still pick up
+    /// at or after `now_secs`.
+    pub fn has_work(&self, now_secs: Secs) -> bool {
+        let carrying = self
+            .riders
             .values()
-            .any(|r| r.online && r.spec.off_secs >= now_secs)
+            .any(|r| matches!(r.activity, Activity::Delivering { .. }));
+        let on_shift = || {
+            self.riders
+                .values()
+                .any(|r| r.online && r.spec.off_secs >= now_secs)
+        };
+        carrying
+            || self
+                .unpicked
+                .iter()
+                .any(|o| match self.orders.get(o).map(|r| &r.status) {
+                    Some(OrderStatus::Assigned { .. }) => true,
+                    Some(OrderStatus::Open) => on_shift(),
+                    _ => false,
+                })
     }
 
     /// Applies one event that happened at `now_secs`.
@@ -197,20 +218,52 @@ impl<T: TravelTime> Engine<T> {
     }
 
     /// Replays one record of a journal. An event the engine refused when it
-    /// happened is refused again (it changed nothing then either).
-    pub fn restore(&mut self, record: Record<T::Place>) {
+    /// happened is refused again (it changed nothing then either); a
+    /// decision naming a rider, order or restaurant this engine does not
+    /// know (a journal from another city) is an error and changes nothing.
+    pub fn restore(&mut self, record: Record<T::Place>) -> Result<(), EngineError> {
         match record {
             Record::Event { at_secs, event } => {
                 let _ = self.handle(at_secs, event);
+                Ok(())
             }
             Record::Decision { command } => self.replay(&command),
+        }
+    }
+
+    /// Checks that a decision only names what this engine knows.
+    fn check_known(&self, command: &Command) -> Result<(), EngineError> {
+        let (rider, restaurant, orders): (RiderId, Option<u32>, &[OrderId]) = match command {
+            Command::Depart {
+                rider,
+                restaurant,
+                orders,
+                ..
+            } => (*rider, Some(*restaurant), orders),
+            Command::Join { rider, orders, .. } => (*rider, None, orders),
+            Command::Release { rider, .. } => (*rider, None, &[]),
+            Command::Reposition {
+                rider, restaurant, ..
+            } => (*rider, Some(*restaurant), &[]),
+            Command::PickUp { rider, trip, .. } => (*rider, Some(trip.restaurant), &trip.orders),
+        };
+        if !self.riders.contains_key(&rider) {
+            return Err(EngineError::UnknownRider(rider));
+        }
+        if let Some(r) = restaurant.filter(|&r| r as usize >= self.restaurants.len()) {
+            return Err(EngineError::UnknownRestaurant(r));
+        }
+        match orders.iter().find(|o| !self.orders.contains_key(o)) {
+            Some(o) => Err(EngineError::UnknownOrder(*o)),
+            None => Ok(()),
         }
     }
 
     /// Re-applies a decision taken earlier (from a journal, after a
     /// restart), without planning: the state after replaying a run's
     /// events and commands in their order is the state the run had.
-    pub fn replay(&mut self, command: &Command) {
+    pub fn replay(&mut self, command: &Command) -> Result<(), EngineError> {
+        self.check_known(command)?;
         match command {
             Command::Depart {
                 rider,
@@ -240,6 +293,7 @@ impl<T: TravelTime> Engine<T> {
                 dropoff_secs,
             } => self.commit_pickup(*rider, trip, *pickup_secs, dropoff_secs),
         }
+        Ok(())
     }
 
     /// The travel-time source (for planning off the engine's thread).
@@ -258,8 +312,8 @@ impl<T: TravelTime> Engine<T> {
         let mut orders = Vec::new();
         let mut order_ids = Vec::new();
         let mut index_of = BTreeMap::new();
-        for (id, rec) in &self.orders {
-            if matches!(rec.status, OrderStatus::Open | OrderStatus::Assigned { .. }) {
+        for id in &self.unpicked {
+            if let Some(rec) = self.orders.get(id) {
                 index_of.insert(*id, orders.len());
                 orders.push(rec.view());
                 order_ids.push(*id);
@@ -268,16 +322,15 @@ impl<T: TravelTime> Engine<T> {
         let mut riders = Vec::new();
         let mut rider_ids = Vec::new();
         for (id, rec) in &self.riders {
-            if let Some(view) = rec.view(now_secs, &index_of) {
+            if let Some(view) = rec.view(now_secs, &index_of, &self.restaurants) {
                 riders.push(view);
                 rider_ids.push(*id);
             }
         }
         let mut demand = vec![0.0; self.restaurants.len()];
-        for &(t, r) in &self.recent {
-            if t > now_secs - DEMAND_WINDOW_SECS {
-                demand[r as usize] += 1.0;
-            }
+        // `begin_tick` has dropped placements older than the window.
+        for &(_, r) in &self.recent {
+            demand[r as usize] += 1.0;
         }
         let snapshot = Snapshot {
             demand,

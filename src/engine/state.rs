@@ -36,7 +36,12 @@ pub(super) struct RiderRecord<P> {
 
 impl<P: Clone> RiderRecord<P> {
     /// The rider as the planner sees it, or `None` if it can take no work.
-    pub fn view(&self, now_secs: Secs, index_of: &BTreeMap<OrderId, usize>) -> Option<RiderView<P>> {
+    pub fn view(
+        &self,
+        now_secs: Secs,
+        index_of: &BTreeMap<OrderId, usize>,
+        restaurants: &[P],
+    ) -> Option<RiderView<P>> {
         if !self.online {
             return None;
         }
@@ -52,7 +57,10 @@ impl<P: Clone> RiderRecord<P> {
                         .filter_map(|o| index_of.get(o).copied())
                         .collect(),
                 };
-                (self.spec.start.clone(), *arrive_secs, Some(committed))
+                // Free at the restaurant on arrival; the committed trip
+                // (not this place) is what the planner times from.
+                let place = restaurants.get(trip.restaurant as usize)?.clone();
+                (place, *arrive_secs, Some(committed))
             }
             Activity::Delivering {
                 free_place,

@@ -25,6 +25,7 @@ impl<T: TravelTime> Engine<T> {
             });
         }
         self.recent.push_back((spec.placed_secs, spec.restaurant));
+        self.unpicked.insert(spec.id);
         let record = OrderRecord {
             spec,
             status: OrderStatus::Open,
@@ -56,6 +57,7 @@ impl<T: TravelTime> Engine<T> {
         if let Some(rec) = self.orders.get_mut(&id) {
             rec.status = OrderStatus::Cancelled { reason, at_secs: now };
         }
+        self.unpicked.remove(&id);
         Ok(())
     }
 
@@ -318,6 +320,7 @@ impl<T: TravelTime> Engine<T> {
             if let Some(r) = self.orders.get_mut(o) {
                 r.status = OrderStatus::PickedUp { rider, pickup_secs };
             }
+            self.unpicked.remove(o);
         }
         let last = trip.orders.last().and_then(|o| self.orders.get(o));
         let free_place = last.map_or_else(
@@ -375,18 +378,12 @@ impl<T: TravelTime> Engine<T> {
                 .iter()
                 .filter_map(|o| self.orders.get(o).map(|r| r.spec.customer.clone()))
                 .collect();
-            let (dropoff_secs, free_secs) = time_dropoffs(
+            let (dropoff_secs, _) = time_dropoffs(
                 &self.travel,
                 restaurant,
                 now,
                 customers.iter(),
                 &self.config.service,
-            );
-            debug_assert_eq!(
-                free_secs,
-                dropoff_secs
-                    .last()
-                    .map_or(now, |d| d + self.config.service.dropoff_after)
             );
             self.commit_pickup(id, &trip, now, &dropoff_secs);
             commands.push(Command::PickUp {

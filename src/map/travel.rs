@@ -89,23 +89,6 @@ impl MatrixTravel {
             matrix: source.matrix(places, places, depart_secs_of_day)?,
         })
     }
-
-    /// A matrix of no places (every leg is an error).
-    pub fn empty() -> Self {
-        Self {
-            matrix: TravelMatrix {
-                rows: 0,
-                cols: 0,
-                duration_ms: Vec::new(),
-                meters: Vec::new(),
-            },
-        }
-    }
-
-    /// How many places it knows.
-    pub fn places(&self) -> usize {
-        self.matrix.rows
-    }
 }
 
 impl TravelTime for MatrixTravel {

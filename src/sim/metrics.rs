@@ -133,7 +133,7 @@ pub fn compute<P>(
         rtp_p90: percentile(&rtp, 0.9),
         rtd_mean: mean(&rtd),
         utilization_mean: mean(&util),
-        utilization_by_rider: util.clone(),
+        utilization_by_rider: util,
         cost_per_order: if delivered > 0 {
             pay_total / delivered as f64
         } else {

@@ -17,7 +17,6 @@ use crate::map::{EuclideanTravel, PlanarPoint};
 pub struct SimConfig {
     pub policy: Policy,
     pub tick_secs: Secs,
-    pub check_invariants: bool,
 }
 
 impl SimConfig {
@@ -30,9 +29,14 @@ impl SimConfig {
             }
             other => other,
         };
-        Self {
-            policy,
-            tick_secs,
+        Self { policy, tick_secs }
+    }
+
+    /// How the world runs this configuration (invariant checks are for
+    /// tests, which set `RunOptions` themselves).
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            tick_secs: self.tick_secs,
             check_invariants: false,
         }
     }
@@ -129,10 +133,7 @@ pub fn run_mdrp(
         orders,
         riders,
     } = prepare_mdrp(inst, config);
-    let opts = RunOptions {
-        tick_secs: config.tick_secs,
-        check_invariants: config.check_invariants,
-    };
+    let opts = config.run_options();
     let outcome = world::run(engine, &travel, &places, inputs, opts, &mut |o| {
         progress(o.now_secs)
     })?;

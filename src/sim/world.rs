@@ -154,7 +154,7 @@ pub fn run<T: TravelTime>(
             records: &records,
         });
         records.clear();
-        let settled = next_input == inputs.len() && world.pending.is_empty() && !engine_busy(&engine, now);
+        let settled = next_input == inputs.len() && world.pending.is_empty() && !engine.has_work(now);
         if settled {
             break;
         }
@@ -163,17 +163,6 @@ pub fn run<T: TravelTime>(
     world.outcome.status = engine.orders().map(|(s, st)| (s.id, st.clone())).collect();
     world.outcome.wall_secs = started.elapsed().as_secs_f64();
     Ok(world.outcome)
-}
-
-/// Whether any order could still move: one is assigned or carried, or
-/// open while some rider can still pick up.
-fn engine_busy<T: TravelTime>(engine: &Engine<T>, now: Secs) -> bool {
-    let on_shift = engine.riders_on_shift(now);
-    engine.orders().any(|(_, s)| match s {
-        OrderStatus::Assigned { .. } | OrderStatus::PickedUp { .. } => true,
-        OrderStatus::Open => on_shift,
-        _ => false,
-    })
 }
 
 /// Positions of the labelled places of a run.

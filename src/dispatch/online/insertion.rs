@@ -20,12 +20,23 @@ struct Draft {
     arrive_secs: Secs,
 }
 
-/// One rider's queue and what it costs.
+/// One rider's queue, timed, and what it costs.
 struct Queue<P> {
     trips: Vec<Draft>,
+    /// One per trip; empty when the queue is infeasible.
+    timings: Vec<TripTiming>,
+    /// Infinite when a pickup would fall after the rider's shift.
     cost: f64,
     /// Where and when the rider is free after the last trip.
     tail_place: P,
+    tail_secs: Secs,
+}
+
+/// A queue's schedule: cost, trip timings, where and when it ends.
+struct Timed<'p, P> {
+    cost: f64,
+    timings: Vec<TripTiming>,
+    tail_place: &'p P,
     tail_secs: Secs,
 }
 
@@ -34,7 +45,7 @@ struct Ctx<'a, T: TravelTime> {
     s: &'a Snapshot<T::Place>,
     travel: &'a T,
     params: &'a RollingParams,
-    /// Cost of a second of rider time (idle waiting before a trip is free).
+    /// Cost of a second of rider time in this pass (`rider_time_weight`).
     weight: f64,
 }
 
@@ -45,7 +56,11 @@ impl<T: TravelTime> Ctx<'_, T> {
 
     /// Times every trip of `trips` for `rider`; `None` if a pickup falls
     /// after the rider's shift.
-    fn time_queue(&self, rider: &RiderView<T::Place>, trips: &[Draft]) -> Option<(f64, Vec<TripTiming>)> {
+    fn time_queue<'p>(
+        &'p self,
+        rider: &'p RiderView<T::Place>,
+        trips: &[Draft],
+    ) -> Option<Timed<'p, T::Place>> {
         let mut place = &rider.free_place;
         let mut free = rider.free_secs.max(self.s.now_secs);
         let mut click_to_door_secs = 0i64;
@@ -90,31 +105,30 @@ impl<T: TravelTime> Ctx<'_, T> {
             place = d.orders.last().map_or(restaurant, |&o| &self.order(o).customer);
             timings.push(t);
         }
-        let cost = click_to_door_secs as f64 + self.weight * working_secs as f64;
-        Some((cost, timings))
+        Some(Timed {
+            cost: click_to_door_secs as f64 + self.weight * working_secs as f64,
+            timings,
+            tail_place: place,
+            tail_secs: free,
+        })
     }
 
     fn queue(&self, rider: &RiderView<T::Place>, trips: Vec<Draft>) -> Queue<T::Place> {
-        let (cost, timings) = self
-            .time_queue(rider, &trips)
-            .unwrap_or((f64::INFINITY, Vec::new()));
-        let (tail_place, tail_secs) = match (trips.last(), timings.last()) {
-            (Some(d), Some(t)) => {
-                let place = d
-                    .orders
-                    .last()
-                    .map_or(&self.s.restaurants[d.restaurant as usize], |&o| {
-                        &self.order(o).customer
-                    });
-                (place.clone(), t.free_secs)
-            }
-            _ => (rider.free_place.clone(), rider.free_secs.max(self.s.now_secs)),
-        };
-        Queue {
-            trips,
-            cost,
-            tail_place,
-            tail_secs,
+        match self.time_queue(rider, &trips) {
+            Some(t) => Queue {
+                trips,
+                timings: t.timings,
+                cost: t.cost,
+                tail_place: t.tail_place.clone(),
+                tail_secs: t.tail_secs,
+            },
+            None => Queue {
+                trips,
+                timings: Vec::new(),
+                cost: f64::INFINITY,
+                tail_place: rider.free_place.clone(),
+                tail_secs: rider.free_secs.max(self.s.now_secs),
+            },
         }
     }
 
@@ -145,8 +159,20 @@ impl<T: TravelTime> Ctx<'_, T> {
 }
 
 /// Where an order would go on one rider: extra cost, and the rider's new
-/// trips when it joins a bundle (`None`: a new trip at the end).
-type Option_ = (f64, Option<Vec<Draft>>);
+/// trips (`None`: a new one-order trip at the end, see [`appended`]).
+type Placement = (f64, Option<Vec<Draft>>);
+
+/// `q`'s trips with a new one-order trip for `o` at the end.
+fn appended(q: &Queue<impl Clone>, o: usize, restaurant: u32) -> Vec<Draft> {
+    let mut t = q.trips.clone();
+    t.push(Draft {
+        restaurant,
+        orders: vec![o],
+        committed: false,
+        arrive_secs: 0,
+    });
+    t
+}
 
 pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &RollingParams) -> Plan {
     let ctx = Ctx {
@@ -242,7 +268,7 @@ fn insert_by_regret<T: TravelTime>(
 ) -> Vec<usize> {
     let riders = ctx.s.riders.len();
     let cost_of = |queues: &[Queue<T::Place>], r: usize, o: usize| {
-        rider_option(ctx, r, &queues[r], o, false).map_or(f64::INFINITY, |(c, _)| c)
+        rider_option(ctx, r, &queues[r], o).map_or(f64::INFINITY, |(c, _)| c)
     };
     let mut costs: Vec<Vec<f64>> = open
         .iter()
@@ -263,22 +289,13 @@ fn insert_by_regret<T: TravelTime>(
         let o = open[i];
         let r = ranked[i].best_rider;
         let Some((_, trips)) = (r < riders)
-            .then(|| rider_option(ctx, r, &queues[r], o, true))
+            .then(|| rider_option(ctx, r, &queues[r], o))
             .flatten()
         else {
             unplanned.push(o);
             continue;
         };
-        let trips = trips.unwrap_or_else(|| {
-            let mut t = queues[r].trips.clone();
-            t.push(Draft {
-                restaurant: ctx.order(o).restaurant,
-                orders: vec![o],
-                committed: false,
-                arrive_secs: 0,
-            });
-            t
-        });
+        let trips = trips.unwrap_or_else(|| appended(&queues[r], o, ctx.order(o).restaurant));
         queues[r] = ctx.queue(&ctx.s.riders[r], trips);
         for &j in &left {
             let c = cost_of(queues, r, open[j]);
@@ -294,21 +311,19 @@ fn insert_by_regret<T: TravelTime>(
     unplanned
 }
 
-/// The cheapest place for order `o` on rider `r`; with `keep_trips` the
-/// new trips of a join are returned too.
+/// The cheapest place for order `o` on rider `r`.
 fn rider_option<T: TravelTime>(
     ctx: &Ctx<'_, T>,
     r: usize,
     q: &Queue<T::Place>,
     o: usize,
-    keep_trips: bool,
-) -> Option<Option_> {
+) -> Option<Placement> {
     if !q.cost.is_finite() {
         return None;
     }
     let rider = &ctx.s.riders[r];
     let restaurant = ctx.order(o).restaurant;
-    let mut best: Option<Option_> = ctx.append_delta(rider, q, o).map(|d| (d, None));
+    let mut best: Option<Placement> = ctx.append_delta(rider, q, o).map(|d| (d, None));
     // A new trip ahead of pencilled-in ones (never ahead of a committed
     // trip): an urgent order placed late need not queue behind them.
     let first_free = q.trips.iter().take_while(|d| d.committed).count();
@@ -323,11 +338,7 @@ fn rider_option<T: TravelTime>(
                 arrive_secs: 0,
             },
         );
-        if let Some((cost, _)) = ctx.time_queue(rider, &trips)
-            && best.as_ref().is_none_or(|b| cost - q.cost < b.0)
-        {
-            best = Some((cost - q.cost, Some(trips)));
-        }
+        consider(ctx, rider, q, trips, &mut best);
     }
     for (k, d) in q.trips.iter().enumerate() {
         if d.restaurant != restaurant || d.orders.len() >= ctx.params.bundle_orders_max {
@@ -336,14 +347,26 @@ fn rider_option<T: TravelTime>(
         for pos in 0..=d.orders.len() {
             let mut trips = q.trips.clone();
             trips[k].orders.insert(pos, o);
-            if let Some((cost, _)) = ctx.time_queue(rider, &trips)
-                && best.as_ref().is_none_or(|b| cost - q.cost < b.0)
-            {
-                best = Some((cost - q.cost, keep_trips.then_some(trips)));
-            }
+            consider(ctx, rider, q, trips, &mut best);
         }
     }
     best
+}
+
+/// Keeps `trips` as `best` if they add less to `q`'s cost.
+fn consider<T: TravelTime>(
+    ctx: &Ctx<'_, T>,
+    rider: &RiderView<T::Place>,
+    q: &Queue<T::Place>,
+    trips: Vec<Draft>,
+    best: &mut Option<Placement>,
+) {
+    if let Some(t) = ctx.time_queue(rider, &trips) {
+        let delta = t.cost - q.cost;
+        if best.as_ref().is_none_or(|b| delta < b.0) {
+            *best = Some((delta, Some(trips)));
+        }
+    }
 }
 
 /// Turns the queues into planned trips, marking those to start now.
@@ -352,10 +375,10 @@ fn emit<T: TravelTime>(ctx: &Ctx<'_, T>, queues: Vec<Queue<T::Place>>) -> Vec<Pl
     let mut out = Vec::new();
     for (r, q) in queues.into_iter().enumerate() {
         let rider = &ctx.s.riders[r];
-        let Some((_, timings)) = ctx.time_queue(rider, &q.trips) else {
+        if !q.cost.is_finite() {
             continue;
-        };
-        for (k, (d, timing)) in q.trips.into_iter().zip(timings).enumerate() {
+        }
+        for (k, (d, timing)) in q.trips.into_iter().zip(q.timings).enumerate() {
             // Leave now if waiting for the next tick would delay the pickup.
             let depart_now = k == 0
                 && !d.committed

@@ -4,7 +4,7 @@
 //! here looks ahead of the clock.
 
 use super::timing::travel_secs;
-use super::{Plan, RollingParams, Snapshot};
+use super::{Plan, RollingParams, Secs, Snapshot};
 use crate::map::TravelTime;
 
 /// A move: rider index (into the snapshot) to restaurant.
@@ -34,40 +34,41 @@ pub(super) fn plan<T: TravelTime>(
     if targets.is_empty() {
         return Vec::new();
     }
-    // Riders free (or soon free) near each target already serve it.
-    let mut supply = vec![0.0f64; s.restaurants.len()];
-    let near = |r: &super::RiderView<T::Place>, k: usize| {
-        travel_secs(travel, &r.free_place, &s.restaurants[k], now) <= params.reposition_min_secs
-    };
-    for (i, r) in s.riders.iter().enumerate() {
-        if !planned[i] && r.committed.is_none() {
-            for &k in &targets {
-                if near(r, k) {
-                    supply[k] += 1.0;
-                }
+    // Travel from every unplanned rider to every target, once.
+    let unplanned = |i: usize| !planned[i] && s.riders[i].committed.is_none();
+    let secs: Vec<Vec<Secs>> = s
+        .riders
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if !unplanned(i) {
+                return Vec::new();
+            }
+            let to = |&k: &usize| travel_secs(travel, &r.free_place, &s.restaurants[k], now);
+            targets.iter().map(to).collect()
+        })
+        .collect();
+    let near = |t: Secs| t <= params.reposition_min_secs;
+    // Riders free (or soon free) near a target already serve it.
+    let mut supply = vec![0.0f64; targets.len()];
+    for row in &secs {
+        for (k, &t) in row.iter().enumerate() {
+            if near(t) {
+                supply[k] += 1.0;
             }
         }
     }
     let mut moves = Vec::new();
     for (i, r) in s.riders.iter().enumerate() {
-        let idle = !planned[i] && r.committed.is_none() && r.free_secs <= now;
-        if !idle || r.off_secs - now < params.reposition_shift_left_secs {
+        let idle = unplanned(i) && r.free_secs <= now;
+        if !idle || r.off_secs - now < params.reposition_shift_left_secs || secs[i].iter().any(|&t| near(t)) {
             continue;
         }
-        if targets.iter().any(|&k| near(r, k)) {
-            continue;
-        }
-        let score = |k: usize| {
-            let secs = travel_secs(travel, &r.free_place, &s.restaurants[k], now) as f64;
-            secs * (1.0 + supply[k]) / s.demand[k]
-        };
-        let best = targets
-            .iter()
-            .copied()
-            .min_by(|&a, &b| score(a).total_cmp(&score(b)));
+        let score = |k: usize| secs[i][k] as f64 * (1.0 + supply[k]) / s.demand[targets[k]];
+        let best = (0..targets.len()).min_by(|&a, &b| score(a).total_cmp(&score(b)));
         if let Some(k) = best {
             supply[k] += 1.0;
-            moves.push((i, k as u32));
+            moves.push((i, targets[k] as u32));
         }
     }
     moves
