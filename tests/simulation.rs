@@ -584,3 +584,42 @@ fn a_journal_replayed_after_a_crash_rebuilds_the_exact_state() {
     assert_eq!(got.0, want.0, "order states differ after replay");
     assert_eq!(got.1, want.1, "rider activities differ after replay");
 }
+
+#[test]
+fn a_journal_from_another_city_is_refused_not_replayed() {
+    use waimai::engine::{Command, EngineError};
+    let travel = EuclideanTravel::mdrp(320.0);
+    let config = EngineConfig {
+        policy: Policy::NearestIdle,
+        service: ServiceSecs::split(240, 240),
+    };
+    let mut engine = Engine::new(travel, vec![pt(0.0, 0.0)], config);
+    let spec = RiderSpec {
+        id: RiderId(1),
+        start: pt(0.0, 0.0),
+        on_secs: 0,
+        off_secs: 3600,
+    };
+    engine.handle(0, Event::RiderOnline(spec)).unwrap();
+    let depart = |rider: u64, restaurant: u32| Command::Depart {
+        rider: RiderId(rider),
+        restaurant,
+        orders: vec![],
+        depart_secs: 0,
+        arrive_secs: 60,
+    };
+    assert_eq!(
+        engine.replay(&depart(1, 7)),
+        Err(EngineError::UnknownRestaurant(7))
+    );
+    assert_eq!(
+        engine.replay(&depart(9, 0)),
+        Err(EngineError::UnknownRider(RiderId(9)))
+    );
+    // Nothing changed: the rider still waits where it started.
+    assert!(matches!(
+        engine.rider_activity(RiderId(1)),
+        Some(waimai::engine::Activity::Waiting { .. })
+    ));
+    engine.check_invariants().unwrap();
+}
