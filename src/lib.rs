@@ -7,6 +7,7 @@ pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod index;
+pub mod live;
 pub mod map;
 pub mod sim;
 pub mod store;

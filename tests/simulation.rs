@@ -11,7 +11,7 @@ use std::process::Command;
 use common::shared_dir;
 use proptest::prelude::*;
 use waimai::dispatch::online::{Policy, ServiceSecs};
-use waimai::engine::{Engine, EngineConfig, Event, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec};
+use waimai::engine::{Engine, EngineConfig, Event, PickupRule, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec};
 use waimai::map::{EuclideanTravel, PlanarPoint};
 use waimai::sim::mdrp::MdrpInstance;
 use waimai::sim::runner::{SimConfig, run_mdrp};
@@ -227,7 +227,7 @@ proptest! {
     fn engine_invariants_hold_and_no_order_vanishes((rests, events, naive) in stream()) {
         let policy = if naive { Policy::NearestIdle } else { Policy::from_name("rolling").unwrap() };
         let travel = EuclideanTravel::mdrp(320.0);
-        let config = EngineConfig { policy, service: ServiceSecs::split(240, 240) };
+        let config = EngineConfig { policy, service: ServiceSecs::split(240, 240), pickup: PickupRule::Timed };
         let engine = Engine::new(travel, rests.clone(), config);
         let mut customers = HashMap::new();
         let mut starts = HashMap::new();
@@ -409,6 +409,7 @@ fn a_plan_made_off_thread_never_resurrects_what_changed_meanwhile() {
     let config = EngineConfig {
         policy: Policy::from_name("rolling").unwrap(),
         service: ServiceSecs::split(240, 240),
+        pickup: PickupRule::Timed,
     };
     let mut engine = Engine::new(travel, vec![pt(0.0, 0.0)], config);
     let rider = |k: u64| {
@@ -592,6 +593,7 @@ fn a_journal_from_another_city_is_refused_not_replayed() {
     let config = EngineConfig {
         policy: Policy::NearestIdle,
         service: ServiceSecs::split(240, 240),
+        pickup: PickupRule::Timed,
     };
     let mut engine = Engine::new(travel, vec![pt(0.0, 0.0)], config);
     let spec = RiderSpec {

@@ -7,5 +7,6 @@
 //! them over WebSocket and HTTP comes next (issue 5). May call: `engine`
 //! (ids), `map` (coordinate validation).
 
+pub mod auth;
 pub mod outbox;
 pub mod protocol;

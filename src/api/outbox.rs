@@ -82,6 +82,21 @@ impl Outbox {
         Ok(self.unacked.iter())
     }
 
+    /// Numbering goes on after `last_seq`, which a rider holds but this
+    /// outbox never sent: the server restarted and lost its outboxes. Only
+    /// an empty outbox may jump ahead; the caller then sends the rider a
+    /// full picture of its work, so nothing it missed matters.
+    pub fn restart_after(&mut self, last_seq: u64) -> Result<(), OutboxError> {
+        if !self.unacked.is_empty() {
+            return Err(OutboxError::AckAhead {
+                seq: last_seq,
+                last_sent: self.last_sent,
+            });
+        }
+        self.last_sent = self.last_sent.max(last_seq);
+        Ok(())
+    }
+
     /// The last sequence number given out.
     pub fn last_sent(&self) -> u64 {
         self.last_sent

@@ -36,7 +36,28 @@ pub enum ConfigError {
 pub struct Config {
     pub map: MapConfig,
     pub index: IndexConfig,
+    pub server: ServerConfig,
     pub profiles: BTreeMap<String, Profile>,
+}
+
+/// `waimai serve`: network, store, clock and rider-link settings (each
+/// documented in config.toml).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub restaurants: PathBuf,
+    pub data_dir: PathBuf,
+    pub tick_secs: u64,
+    pub clock_speed: f64,
+    pub secret: String,
+    pub heartbeat_secs: u64,
+    pub rider_timeout_secs: u64,
+    pub location_per_sec: f64,
+    pub location_burst: u32,
+    pub outbox_capacity: usize,
+    pub shift_secs: u64,
+    pub queue_capacity: usize,
 }
 
 /// Which road network to load and how to snap to it.
@@ -106,6 +127,22 @@ impl Config {
         }
         if self.map.max_snap_meters.is_nan() || self.map.max_snap_meters <= 0.0 {
             return invalid("map.max_snap_meters must be positive".into());
+        }
+        let sv = &self.server;
+        if sv.tick_secs == 0 || sv.heartbeat_secs == 0 || sv.rider_timeout_secs == 0 {
+            return invalid("server.tick_secs, heartbeat_secs and rider_timeout_secs must be positive".into());
+        }
+        if !sv.clock_speed.is_finite() || sv.clock_speed <= 0.0 {
+            return invalid("server.clock_speed must be a positive number".into());
+        }
+        if !sv.location_per_sec.is_finite() || sv.location_per_sec <= 0.0 || sv.location_burst == 0 {
+            return invalid("server.location_per_sec and location_burst must be positive".into());
+        }
+        if sv.outbox_capacity == 0 || sv.queue_capacity == 0 || sv.shift_secs == 0 {
+            return invalid("server.outbox_capacity, queue_capacity and shift_secs must be positive".into());
+        }
+        if sv.secret.len() < 16 {
+            return invalid("server.secret must be at least 16 characters".into());
         }
         for (name, p) in &self.profiles {
             if let Some((k, v)) = p.highway_kmh.iter().find(|(_, v)| !v.is_finite() || **v <= 0.0) {

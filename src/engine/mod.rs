@@ -45,6 +45,8 @@ pub enum EngineError {
     UnknownRestaurant(u32),
     #[error("order {order:?}: {reason}")]
     InvalidOrder { order: OrderId, reason: String },
+    #[error("rider {0:?} has no trip to pick up")]
+    NothingToPickUp(RiderId),
     #[error("order {order:?} cannot be {what}: it is {state}")]
     InvalidTransition {
         order: OrderId,
@@ -58,6 +60,17 @@ pub enum EngineError {
 pub struct EngineConfig {
     pub policy: Policy,
     pub service: ServiceSecs,
+    pub pickup: PickupRule,
+}
+
+/// When a heading rider's bundle becomes picked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PickupRule {
+    /// At the expected time: arrival plus service, food ready (a
+    /// simulation, whose riders are exactly on time).
+    Timed,
+    /// When the rider says so ([`Engine::confirm_pickup`]): a real city.
+    Confirmed,
 }
 
 /// What one tick did, for latency reports.
@@ -74,6 +87,19 @@ pub struct PendingTick<P> {
     pub snapshot: Snapshot<P>,
     order_ids: Vec<OrderId>,
     rider_ids: Vec<RiderId>,
+}
+
+impl<P> PendingTick<P> {
+    /// The engine id of the snapshot's `index`th order (what a plan's
+    /// order indices mean).
+    pub fn order_id(&self, index: usize) -> Option<OrderId> {
+        self.order_ids.get(index).copied()
+    }
+
+    /// The engine id of the snapshot's `index`th rider.
+    pub fn rider_id(&self, index: usize) -> Option<RiderId> {
+        self.rider_ids.get(index).copied()
+    }
 }
 
 /// The dispatch engine over a travel-time source `T`.
@@ -111,6 +137,16 @@ impl<T: TravelTime> Engine<T> {
     /// The status of one order.
     pub fn order_status(&self, order: OrderId) -> Option<&OrderStatus> {
         self.orders.get(&order).map(|o| &o.status)
+    }
+
+    /// One order and its status.
+    pub fn order(&self, order: OrderId) -> Option<(&OrderSpec<T::Place>, &OrderStatus)> {
+        self.orders.get(&order).map(|o| (&o.spec, &o.status))
+    }
+
+    /// Whether a rider is on shift (takes new work).
+    pub fn is_rider_online(&self, rider: RiderId) -> bool {
+        self.riders.get(&rider).is_some_and(|r| r.online)
     }
 
     /// Every order the engine knows, with its status, by id.
@@ -160,7 +196,23 @@ impl<T: TravelTime> Engine<T> {
             Event::RiderOnline(spec) => self.rider_online(spec),
             Event::RiderOffline { rider } => self.rider_offline(rider),
             Event::Delivered { rider, order } => self.delivered(now_secs, rider, order),
+            Event::OrderReady { order } => self.order_ready(now_secs, order),
         }
+    }
+
+    /// The rider reports it has picked up its trip's food: the bundle is
+    /// sealed now and the returned `PickUp` decision says when each
+    /// drop-off is expected. A decision, not an event: journal the
+    /// command, which replays to the same state.
+    pub fn pick_up(&mut self, now_secs: Secs, rider: RiderId) -> Result<Command, EngineError> {
+        self.confirm_pickup(now_secs, rider)
+    }
+
+    /// A GPS fix of a waiting rider: where the next plan starts it from.
+    /// Soft state, not journaled: a restarted engine plans from the next
+    /// fix.
+    pub fn locate_rider(&mut self, rider: RiderId, place: T::Place) -> Result<(), EngineError> {
+        self.move_rider(rider, place)
     }
 
     /// Plans and returns what the world must do now: [`Engine::begin_tick`],

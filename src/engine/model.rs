@@ -47,6 +47,10 @@ pub enum Event<P> {
         rider: RiderId,
         order: OrderId,
     },
+    /// The kitchen says the food is ready now.
+    OrderReady {
+        order: OrderId,
+    },
 }
 
 /// Where an order is in its life. Every accepted order is in exactly one.

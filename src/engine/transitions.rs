@@ -3,7 +3,7 @@
 
 use super::model::{Activity, Command, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec, Trip};
 use super::state::{OrderRecord, RiderRecord};
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, PickupRule};
 use crate::dispatch::online::{Plan, Secs, time_dropoffs, travel_secs};
 use crate::map::TravelTime;
 
@@ -342,9 +342,12 @@ impl<T: TravelTime> Engine<T> {
     }
 
     /// Seals every trip whose rider is at the restaurant, with service
-    /// begun and all food ready: its orders are picked up now.
+    /// begun and all food ready: its orders are picked up now. Under
+    /// [`PickupRule::Confirmed`] only trips emptied by cancellations are
+    /// closed here; the rest wait for the rider's word.
     pub(super) fn seal_due(&mut self, now: Secs) -> Vec<Command> {
         let before = self.config.service.pickup_before;
+        let confirmed = self.config.pickup == PickupRule::Confirmed;
         let mut commands = Vec::new();
         let ids: Vec<RiderId> = self.riders.keys().copied().collect();
         for id in ids {
@@ -359,41 +362,89 @@ impl<T: TravelTime> Engine<T> {
                 .map(|o| o.spec.ready_secs)
                 .max()
                 .unwrap_or(Secs::MIN);
-            if now < arrive_secs + before || now < ready {
+            let due = now >= arrive_secs + before && now >= ready;
+            if !due || (confirmed && !trip.orders.is_empty()) {
                 continue;
             }
-            let trip = trip.clone();
-            let restaurant = &self.restaurants[trip.restaurant as usize];
-            if trip.orders.is_empty() {
-                // Everything was cancelled on the way: wait there.
-                self.commit_release(id, now);
-                commands.push(Command::Release {
-                    rider: id,
-                    at_secs: now,
-                });
-                continue;
-            }
-            let customers: Vec<T::Place> = trip
-                .orders
-                .iter()
-                .filter_map(|o| self.orders.get(o).map(|r| r.spec.customer.clone()))
-                .collect();
-            let (dropoff_secs, _) = time_dropoffs(
-                &self.travel,
-                restaurant,
-                now,
-                customers.iter(),
-                &self.config.service,
-            );
-            self.commit_pickup(id, &trip, now, &dropoff_secs);
-            commands.push(Command::PickUp {
-                rider: id,
-                trip,
-                pickup_secs: now,
-                dropoff_secs,
-            });
+            commands.extend(self.seal(id, now));
         }
         commands
+    }
+
+    /// The rider says it has the food of its trip: the bundle is sealed
+    /// now (live pickups, [`PickupRule::Confirmed`]).
+    pub(super) fn confirm_pickup(&mut self, now: Secs, rider: RiderId) -> Result<Command, EngineError> {
+        let rec = self.riders.get(&rider).ok_or(EngineError::UnknownRider(rider))?;
+        match &rec.activity {
+            Activity::Heading { trip, .. } if !trip.orders.is_empty() => {}
+            _ => return Err(EngineError::NothingToPickUp(rider)),
+        }
+        self.seal(rider, now).ok_or(EngineError::NothingToPickUp(rider))
+    }
+
+    /// Closes a heading rider's trip at `now`: picks up its orders, or
+    /// releases the rider if every order was cancelled on the way.
+    fn seal(&mut self, id: RiderId, now: Secs) -> Option<Command> {
+        let Some(Activity::Heading { trip, .. }) = self.riders.get(&id).map(|r| &r.activity) else {
+            return None;
+        };
+        let trip = trip.clone();
+        if trip.orders.is_empty() {
+            // Everything was cancelled on the way: wait there.
+            self.commit_release(id, now);
+            return Some(Command::Release {
+                rider: id,
+                at_secs: now,
+            });
+        }
+        let restaurant = self.restaurants.get(trip.restaurant as usize)?;
+        let customers: Vec<T::Place> = trip
+            .orders
+            .iter()
+            .filter_map(|o| self.orders.get(o).map(|r| r.spec.customer.clone()))
+            .collect();
+        let (dropoff_secs, _) = time_dropoffs(
+            &self.travel,
+            restaurant,
+            now,
+            customers.iter(),
+            &self.config.service,
+        );
+        self.commit_pickup(id, &trip, now, &dropoff_secs);
+        Some(Command::PickUp {
+            rider: id,
+            trip,
+            pickup_secs: now,
+            dropoff_secs,
+        })
+    }
+
+    /// The kitchen says the food is ready now (earlier or later than first
+    /// expected).
+    pub(super) fn order_ready(&mut self, now: Secs, id: OrderId) -> Result<(), EngineError> {
+        let rec = self.orders.get_mut(&id).ok_or(EngineError::UnknownOrder(id))?;
+        match rec.status {
+            OrderStatus::Open | OrderStatus::Assigned { .. } => {
+                rec.spec.ready_secs = now.max(rec.spec.placed_secs);
+                Ok(())
+            }
+            ref other => Err(EngineError::InvalidTransition {
+                order: id,
+                what: "marked ready",
+                state: state_name(other).into(),
+            }),
+        }
+    }
+
+    /// A waiting rider is now at `place` (a GPS fix): it is planned from
+    /// there. Busy riders are planned from where their work ends, so their
+    /// fixes change nothing here.
+    pub(super) fn move_rider(&mut self, id: RiderId, place: T::Place) -> Result<(), EngineError> {
+        let rec = self.riders.get_mut(&id).ok_or(EngineError::UnknownRider(id))?;
+        if let Activity::Waiting { free_secs, .. } = rec.activity {
+            rec.activity = Activity::Waiting { place, free_secs };
+        }
+        Ok(())
     }
 }
 

@@ -68,6 +68,20 @@ pub trait TravelTime: Send + Sync {
     }
 }
 
+/// A shared source is a source: the live server keeps one road network
+/// for the engine and its planning workers.
+impl<T: TravelTime> TravelTime for std::sync::Arc<T> {
+    type Place = T::Place;
+
+    fn leg(&self, from: &T::Place, to: &T::Place, depart_secs_of_day: u32) -> Result<Leg, MapError> {
+        (**self).leg(from, to, depart_secs_of_day)
+    }
+
+    fn matrix(&self, from: &[T::Place], to: &[T::Place], depart_secs_of_day: u32) -> Result<TravelMatrix, MapError> {
+        (**self).matrix(from, to, depart_secs_of_day)
+    }
+}
+
 /// Travel among a fixed set of places (restaurants, customers, rider
 /// starts), computed once with one many-to-many query: a simulation then
 /// asks millions of legs at the cost of an array lookup. Places are

@@ -9,7 +9,7 @@ use super::mdrp::MdrpInstance;
 use super::metrics::{self, Metrics, PayRules};
 use super::world::{self, Outcome, Places, RunOptions, Timeline};
 use crate::dispatch::online::{Policy, Secs};
-use crate::engine::{Engine, EngineConfig, Event, OrderSpec, RiderSpec};
+use crate::engine::{Engine, EngineConfig, Event, PickupRule, OrderSpec, RiderSpec};
 use crate::map::{EuclideanTravel, PlanarPoint};
 
 /// How to simulate.
@@ -86,6 +86,7 @@ pub fn prepare_mdrp(inst: &MdrpInstance, config: &SimConfig) -> MdrpSetup {
         EngineConfig {
             policy: config.policy,
             service: inst.service,
+            pickup: PickupRule::Timed,
         },
     );
     let orders: Vec<OrderSpec<_>> = inst.orders.iter().map(|(_, o)| o.clone()).collect();

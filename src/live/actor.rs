@@ -1,0 +1,888 @@
+//! The actor: one thread that owns the engine. It takes inputs in batches,
+//! applies them, journals what they changed with one fsync, and only then
+//! answers requests and tells riders (journal before acknowledgement).
+//! Planning runs on the rayon pool from an owned snapshot and comes back
+//! as an input.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use super::clock::EngineClock;
+use super::metrics::Metrics;
+use super::records::{self, LiveRecord, OrderMeta};
+use super::riders::RiderLink;
+use super::view::{Card, CardBody, EtaBody, RiderDot, View};
+use super::{
+    Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, NewOrder, OrderReply, Restaurant, Restored, Scope,
+    eta_p90,
+};
+use crate::api::protocol::{ProtocolError, RiderMessage, RiderStatus, ServerMessage, StopView};
+use crate::dispatch::online::{self, Plan, Secs, ServiceSecs};
+use crate::engine::{
+    Activity, Command, Engine, EngineConfig, Event, OrderId, OrderSpec, OrderStatus, PendingTick, PickupRule, RiderId,
+    RiderSpec,
+};
+use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
+use crate::store::Journal;
+
+/// Most inputs applied under one fsync.
+const BATCH_MAX: usize = 1024;
+/// Longest a merchant may announce for food preparation.
+const READY_IN_SECS_MAX: Secs = 4 * 3600;
+const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
+const REASON_LEN_MAX: usize = 200;
+/// The console's picture is redrawn at most this often.
+const CONSOLE_EVERY: Duration = Duration::from_millis(500);
+
+/// A plan made on the rayon pool, coming back to be applied.
+pub(crate) struct PlanDone {
+    pending: PendingTick<Snapped>,
+    plan: Result<Plan, MapError>,
+    micros: u64,
+}
+
+/// A reply that waits for the batch's journal write.
+enum Deferred {
+    Order(oneshot::Sender<Result<OrderReply, LiveError>>, Result<(OrderId, bool), LiveError>),
+}
+
+struct Actor {
+    engine: Engine<Arc<RoadNetwork>>,
+    network: Arc<RoadNetwork>,
+    restaurants: Vec<Restaurant>,
+    restaurant_index: HashMap<String, u32>,
+    options: LiveOptions,
+    clock: EngineClock,
+    journal: Journal,
+    orders: HashMap<OrderId, OrderMeta>,
+    idempotency: HashMap<(String, String), OrderId>,
+    next_order: u64,
+    links: HashMap<RiderId, RiderLink>,
+    next_conn: u64,
+    /// The latest plan's (pickup, drop-off) times per order.
+    etas: HashMap<OrderId, (Secs, Secs)>,
+    view: Arc<View>,
+    metrics: Arc<Metrics>,
+    tx: SyncSender<Input>,
+    planning: bool,
+    next_tick_secs: Secs,
+    last_sweep: Instant,
+    last_console: Instant,
+    // What the current batch changed, for the commit.
+    records: Vec<LiveRecord>,
+    deferred: Vec<Deferred>,
+    touched_orders: BTreeSet<OrderId>,
+    touched_riders: BTreeSet<RiderId>,
+    messages: Vec<(RiderId, ServerMessage)>,
+    decided: HashMap<RiderId, Instant>,
+}
+
+pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveError> {
+    let LiveSetup {
+        network,
+        restaurants,
+        options,
+        data_dir,
+    } = setup;
+    std::fs::create_dir_all(&data_dir).map_err(|e| crate::store::StoreError::Io {
+        path: data_dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let (journal, history) = Journal::open::<LiveRecord>(&data_dir.join("journal.jsonl"))?;
+    let places = restaurants
+        .iter()
+        .map(|r| network.snap(r.at))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = EngineConfig {
+        policy: options.policy,
+        service: ServiceSecs::split(options.pickup_service_secs, options.dropoff_service_secs),
+        pickup: PickupRule::Confirmed,
+    };
+    let mut engine = Engine::new(network.clone(), places, config);
+    let n_records = history.len();
+    let replayed = records::replay(&mut engine, &network, history)?;
+    let (tx, rx) = sync_channel(options.queue_capacity);
+    let clock = EngineClock::start(replayed.last_secs, options.clock_speed);
+    let mut idempotency = HashMap::new();
+    for (id, meta) in &replayed.orders {
+        if let Some(key) = &meta.idempotency_key {
+            idempotency.insert((meta.merchant.clone(), key.clone()), *id);
+        }
+    }
+    let mut links = HashMap::new();
+    for (spec, _) in engine.riders() {
+        let given = replayed.assignments.get(&spec.id).copied().unwrap_or(0);
+        links.insert(spec.id, RiderLink::new(options.outbox_capacity, given));
+    }
+    let restored = Restored {
+        records: n_records,
+        orders: replayed.orders.len(),
+        riders: links.len(),
+    };
+    let view = Arc::new(View::default());
+    let metrics = Arc::new(Metrics::default());
+    let mut actor = Actor {
+        next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
+        orders: replayed.orders,
+        restaurant_index: restaurants.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect(),
+        restaurants,
+        engine,
+        network,
+        clock,
+        journal,
+        idempotency,
+        links,
+        next_conn: 1,
+        etas: HashMap::new(),
+        view: view.clone(),
+        metrics: metrics.clone(),
+        tx: tx.clone(),
+        planning: false,
+        next_tick_secs: clock.now_secs(),
+        last_sweep: Instant::now(),
+        last_console: Instant::now() - CONSOLE_EVERY,
+        options,
+        records: Vec::new(),
+        deferred: Vec::new(),
+        touched_orders: BTreeSet::new(),
+        touched_riders: BTreeSet::new(),
+        messages: Vec::new(),
+        decided: HashMap::new(),
+    };
+    actor.touched_orders = actor.orders.keys().copied().collect();
+    actor.refresh_view();
+    std::thread::Builder::new()
+        .name("waimai-engine".into())
+        .spawn(move || actor.run(rx))
+        .map_err(|e| crate::store::StoreError::Io {
+            path: data_dir,
+            reason: format!("cannot start the engine thread: {e}"),
+        })?;
+    Ok((LiveHandle { tx, view, metrics }, restored))
+}
+
+impl Actor {
+    fn run(mut self, rx: Receiver<Input>) {
+        loop {
+            let wait = self.until_next_tick();
+            let mut batch = Vec::new();
+            match rx.recv_timeout(wait) {
+                Ok(input) => batch.push(input),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while batch.len() < BATCH_MAX {
+                match rx.try_recv() {
+                    Ok(input) => batch.push(input),
+                    Err(_) => break,
+                }
+            }
+            let mut stop = None;
+            for input in batch {
+                match input {
+                    Input::Shutdown { reply } => stop = Some(reply),
+                    other => self.apply(other),
+                }
+            }
+            self.housekeeping();
+            if !self.commit() {
+                error!("journal write failed: the engine stops so a restart rebuilds from the journal");
+                break;
+            }
+            if let Some(reply) = stop {
+                for link in self.links.values_mut() {
+                    link.send(Frame::Close);
+                }
+                info!(records = self.journal.len(), "engine stopped");
+                let _ = reply.send(());
+                break;
+            }
+        }
+    }
+
+    /// Wall time until the next tick is due (at most a second, so timeouts
+    /// are checked).
+    fn until_next_tick(&self) -> Duration {
+        let left = self.next_tick_secs - self.clock.now_secs();
+        self.clock.wall(left).clamp(Duration::from_millis(1), Duration::from_secs(1))
+    }
+
+    fn apply(&mut self, input: Input) {
+        match input {
+            Input::Place { scope, order, reply } => {
+                let result = self.place(&scope, order);
+                self.deferred.push(Deferred::Order(reply, result));
+            }
+            Input::Cancel {
+                scope,
+                order,
+                reason,
+                reply,
+            } => {
+                let result = self.cancel(&scope, OrderId(order), reason);
+                self.deferred.push(Deferred::Order(reply, result.map(|id| (id, false))));
+            }
+            Input::Ready { scope, order, reply } => {
+                let result = self.ready(&scope, OrderId(order));
+                self.deferred.push(Deferred::Order(reply, result.map(|id| (id, false))));
+            }
+            Input::Connect {
+                rider,
+                last_seq,
+                frames,
+                reply,
+            } => {
+                let _ = reply.send(self.connect(rider, last_seq, frames));
+            }
+            Input::Disconnected { rider, conn } => {
+                if let Some(link) = self.links.get_mut(&rider)
+                    && link.conn.as_ref().is_some_and(|(c, _)| *c == conn)
+                {
+                    link.conn = None;
+                    link.gone_since = Some(Instant::now());
+                }
+            }
+            Input::Rider { rider, message } => self.rider_message(rider, message),
+            Input::RiderError { rider, error } => self.messages.push((rider, ServerMessage::Error(error))),
+            Input::Planned(done) => self.finish_tick(*done),
+            Input::Shutdown { .. } => {}
+        }
+    }
+
+    // ----- merchants -------------------------------------------------
+
+    fn place(&mut self, scope: &Scope, o: NewOrder) -> Result<(OrderId, bool), LiveError> {
+        let invalid = |field, reason: String| LiveError::Invalid { field, reason };
+        let r = *self
+            .restaurant_index
+            .get(&o.restaurant)
+            .ok_or_else(|| invalid("restaurant", format!("unknown restaurant {:?}", o.restaurant)))?;
+        let merchant = self.restaurants[r as usize].merchant.clone();
+        if !scope.sees(&merchant) {
+            return Err(LiveError::Forbidden(o.restaurant));
+        }
+        if !(0..=READY_IN_SECS_MAX).contains(&o.ready_in_secs) {
+            return Err(invalid("ready_in_secs", format!("must be within 0..={READY_IN_SECS_MAX}")));
+        }
+        let request_hash = crate::map::file::fnv1a(
+            format!("{}|{}|{}|{}", o.restaurant, o.customer.lat, o.customer.lng, o.ready_in_secs).as_bytes(),
+        );
+        if let Some(key) = &o.idempotency_key {
+            if key.is_empty() || key.len() > IDEMPOTENCY_KEY_LEN_MAX {
+                return Err(invalid("Idempotency-Key", format!("1 to {IDEMPOTENCY_KEY_LEN_MAX} characters")));
+            }
+            if let Some(&id) = self.idempotency.get(&(merchant.clone(), key.clone())) {
+                let same = self.orders.get(&id).is_some_and(|m| m.request_hash == request_hash);
+                return if same {
+                    Ok((id, true))
+                } else {
+                    Err(LiveError::Conflict {
+                        field: "Idempotency-Key",
+                        reason: format!("already used for order {} with a different request", id.0),
+                    })
+                };
+            }
+        }
+        let customer = self
+            .network
+            .snap(o.customer)
+            .map_err(|e| invalid("customer", e.to_string()))?;
+        let now = self.clock.now_secs();
+        let id = OrderId(self.next_order);
+        let spec = OrderSpec {
+            id,
+            restaurant: r,
+            customer,
+            placed_secs: now,
+            ready_secs: now + o.ready_in_secs,
+        };
+        self.engine.handle(now, Event::OrderPlaced(spec))?;
+        self.next_order += 1;
+        if let Some(key) = &o.idempotency_key {
+            self.idempotency.insert((merchant.clone(), key.clone()), id);
+        }
+        self.records.push(LiveRecord::Placed {
+            at_secs: now,
+            order: OrderSpec {
+                id,
+                restaurant: r,
+                customer: o.customer,
+                placed_secs: now,
+                ready_secs: now + o.ready_in_secs,
+            },
+            merchant: merchant.clone(),
+            idempotency_key: o.idempotency_key.clone(),
+            request_hash,
+        });
+        self.orders.insert(
+            id,
+            OrderMeta {
+                merchant,
+                customer: o.customer,
+                idempotency_key: o.idempotency_key,
+                request_hash,
+            },
+        );
+        self.touched_orders.insert(id);
+        Ok((id, false))
+    }
+
+    /// The order, if `scope` may see it (others' orders are not found).
+    fn visible(&self, scope: &Scope, id: OrderId) -> Result<(), LiveError> {
+        match self.orders.get(&id) {
+            Some(m) if scope.sees(&m.merchant) => Ok(()),
+            _ => Err(LiveError::NotFound(id.0)),
+        }
+    }
+
+    fn cancel(&mut self, scope: &Scope, id: OrderId, reason: String) -> Result<OrderId, LiveError> {
+        self.visible(scope, id)?;
+        if reason.is_empty() || reason.len() > REASON_LEN_MAX {
+            return Err(LiveError::Invalid {
+                field: "reason",
+                reason: format!("1 to {REASON_LEN_MAX} characters"),
+            });
+        }
+        let rider = match self.engine.order_status(id) {
+            Some(OrderStatus::Assigned { rider, .. }) => Some(*rider),
+            _ => None,
+        };
+        let now = self.clock.now_secs();
+        self.apply_event(now, Event::OrderCancelled { order: id, reason })?;
+        self.touched_orders.insert(id);
+        self.etas.remove(&id);
+        if let (Some(rider), Some(OrderStatus::Cancelled { reason, .. })) = (rider, self.engine.order_status(id)) {
+            let message = ServerMessage::OrderCancelled {
+                order: id.0.to_string(),
+                reason: reason.clone(),
+            };
+            self.messages.push((rider, message));
+            self.touched_riders.insert(rider);
+        }
+        Ok(id)
+    }
+
+    fn ready(&mut self, scope: &Scope, id: OrderId) -> Result<OrderId, LiveError> {
+        self.visible(scope, id)?;
+        let now = self.clock.now_secs();
+        self.apply_event(now, Event::OrderReady { order: id })?;
+        self.touched_orders.insert(id);
+        Ok(id)
+    }
+
+    /// Applies an event and journals it if the engine accepts it (places
+    /// as coordinates, snapped again on replay).
+    fn apply_event(&mut self, now: Secs, event: Event<LatLng>) -> Result<(), LiveError> {
+        let snapped = records::snap_event(&self.network, event.clone())?;
+        self.engine.handle(now, snapped)?;
+        self.records.push(LiveRecord::Event { at_secs: now, event });
+        Ok(())
+    }
+
+    // ----- riders ----------------------------------------------------
+
+    fn link(&mut self, rider: RiderId) -> &mut RiderLink {
+        let capacity = self.options.outbox_capacity;
+        self.links.entry(rider).or_insert_with(|| RiderLink::new(capacity, 0))
+    }
+
+    fn connect(&mut self, rider: RiderId, last_seq: u64, frames: mpsc::Sender<Frame>) -> Result<u64, LiveError> {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let link = self.link(rider);
+        let bad = |e: crate::api::outbox::OutboxError| LiveError::Invalid {
+            field: "last_seq",
+            reason: e.to_string(),
+        };
+        if last_seq > link.outbox.last_sent() {
+            // The rider holds numbers this process never sent: a restart
+            // lost the outbox. Go on after them with a full picture.
+            link.outbox.restart_after(last_seq).map_err(bad)?;
+            link.told.clear();
+            link.new_assignment = true;
+        }
+        let replay: Vec<_> = link.outbox.resume(last_seq).map_err(bad)?.cloned().collect();
+        if let Some((_, old)) = link.conn.take() {
+            let _ = old.try_send(Frame::Close);
+        }
+        link.conn = Some((conn, frames));
+        link.gone_since = None;
+        for frame in replay {
+            let json = serde_json::to_string(&frame).unwrap_or_default().into();
+            link.send(Frame::Text { json, decided: None });
+        }
+        self.touched_riders.insert(rider);
+        Ok(conn)
+    }
+
+    fn rider_message(&mut self, rider: RiderId, message: RiderMessage) {
+        let now = self.clock.now_secs();
+        let result = match message {
+            RiderMessage::Location { lat, lng, .. } => self.locate(rider, lat, lng),
+            RiderMessage::Status { status } => self.status(now, rider, status),
+            RiderMessage::Accept { .. } => Ok(()),
+            RiderMessage::Reject { assignment, .. } => self.reject(now, rider, assignment),
+            RiderMessage::PickedUp { order } => self.picked_up(now, rider, &order),
+            RiderMessage::Delivered { order } => self.delivered(now, rider, &order),
+            RiderMessage::Ack { seq } => self
+                .link(rider)
+                .outbox
+                .ack(seq)
+                .map_err(|e| ProtocolError::new("bad_ack", Some("seq"), e.to_string())),
+        };
+        if let Err(e) = result {
+            self.messages.push((rider, ServerMessage::Error(e)));
+        }
+    }
+
+    fn locate(&mut self, rider: RiderId, lat: f64, lng: f64) -> Result<(), ProtocolError> {
+        let bad = |e: MapError| ProtocolError::new("bad_field", Some("lat,lng"), e.to_string());
+        let at = LatLng::new(lat, lng).map_err(bad)?;
+        let snapped = self.network.snap(at).map_err(bad)?;
+        self.link(rider).fix = Some(at);
+        if self.engine.is_rider_online(rider) {
+            let _ = self.engine.locate_rider(rider, snapped);
+        }
+        Ok(())
+    }
+
+    fn status(&mut self, now: Secs, rider: RiderId, status: RiderStatus) -> Result<(), ProtocolError> {
+        match status {
+            RiderStatus::Online => {
+                if self.engine.is_rider_online(rider) {
+                    return Ok(());
+                }
+                let at = self.link(rider).fix.ok_or_else(|| {
+                    ProtocolError::new("not_allowed", Some("status"), "send a location before going online")
+                })?;
+                let spec = RiderSpec {
+                    id: rider,
+                    start: at,
+                    on_secs: now,
+                    off_secs: now + self.options.shift_secs,
+                };
+                self.apply_event(now, Event::RiderOnline(spec))
+                    .map_err(|e| ProtocolError::new("not_allowed", Some("status"), e.to_string()))
+            }
+            RiderStatus::Break | RiderStatus::Offline => {
+                self.go_offline(now, rider);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes a rider off dispatch: what it has not picked up is planned
+    /// again.
+    fn go_offline(&mut self, now: Secs, rider: RiderId) {
+        if !self.engine.is_rider_online(rider) {
+            return;
+        }
+        let held = self.trip_orders(rider);
+        if self.apply_event(now, Event::RiderOffline { rider }).is_ok() {
+            self.touched_riders.insert(rider);
+            self.touched_orders.extend(held);
+        }
+    }
+
+    fn trip_orders(&self, rider: RiderId) -> Vec<OrderId> {
+        match self.engine.rider_activity(rider) {
+            Some(Activity::Heading { trip, .. }) => trip.orders.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A rider declining its assignment goes on break: its orders are
+    /// planned again, and it says `online` when it wants work again.
+    fn reject(&mut self, now: Secs, rider: RiderId, assignment: u64) -> Result<(), ProtocolError> {
+        let current = self.link(rider).assignment;
+        let heading = matches!(self.engine.rider_activity(rider), Some(Activity::Heading { .. }));
+        if assignment != current || !heading {
+            return Err(ProtocolError::new(
+                "not_allowed",
+                Some("assignment"),
+                format!("assignment {assignment} is not yours to reject (current: {current})"),
+            ));
+        }
+        self.go_offline(now, rider);
+        Ok(())
+    }
+
+    fn order_of(&self, rider: RiderId, text: &str) -> Result<OrderId, ProtocolError> {
+        let id = text
+            .parse()
+            .map(OrderId)
+            .map_err(|_| ProtocolError::new("bad_field", Some("order"), format!("{text:?} is not an order id")))?;
+        let mine = match self.engine.order_status(id) {
+            Some(OrderStatus::Assigned { rider: r, .. } | OrderStatus::PickedUp { rider: r, .. }) => *r == rider,
+            _ => false,
+        };
+        if !mine {
+            return Err(ProtocolError::new(
+                "not_allowed",
+                Some("order"),
+                format!("order {text} is not on your trip"),
+            ));
+        }
+        Ok(id)
+    }
+
+    fn picked_up(&mut self, now: Secs, rider: RiderId, order: &str) -> Result<(), ProtocolError> {
+        let id = self.order_of(rider, order)?;
+        if !matches!(self.engine.order_status(id), Some(OrderStatus::Assigned { .. })) {
+            return Ok(()); // Already picked up with its bundle: a repeat.
+        }
+        let command = self
+            .engine
+            .pick_up(now, rider)
+            .map_err(|e| ProtocolError::new("not_allowed", Some("order"), e.to_string()))?;
+        self.note_command(&command, Instant::now());
+        self.records.push(LiveRecord::Decision { command });
+        Ok(())
+    }
+
+    fn delivered(&mut self, now: Secs, rider: RiderId, order: &str) -> Result<(), ProtocolError> {
+        let id = self.order_of(rider, order)?;
+        self.apply_event(now, Event::Delivered { rider, order: id })
+            .map_err(|e| ProtocolError::new("not_allowed", Some("order"), e.to_string()))?;
+        self.etas.remove(&id);
+        self.touched_orders.insert(id);
+        self.touched_riders.insert(rider);
+        Ok(())
+    }
+
+    // ----- dispatch --------------------------------------------------
+
+    fn housekeeping(&mut self) {
+        if self.last_sweep.elapsed() >= Duration::from_secs(1) {
+            self.last_sweep = Instant::now();
+            let timeout = self.options.rider_timeout;
+            let gone: Vec<RiderId> = self
+                .links
+                .iter()
+                .filter(|(_, l)| l.gone_since.is_some_and(|t| t.elapsed() >= timeout))
+                .map(|(id, _)| *id)
+                .filter(|id| self.engine.is_rider_online(*id))
+                .collect();
+            let now = self.clock.now_secs();
+            for rider in gone {
+                info!(rider = rider.0, "rider timed out: offline, orders not picked up are planned again");
+                self.go_offline(now, rider);
+            }
+        }
+        let now = self.clock.now_secs();
+        if self.planning || now < self.next_tick_secs {
+            return;
+        }
+        self.next_tick_secs = now + self.options.tick_secs;
+        self.planning = true;
+        let pending = self.engine.begin_tick(now);
+        let travel = self.network.clone();
+        let policy = self.engine.policy();
+        let tx = self.tx.clone();
+        rayon::spawn(move || {
+            let started = Instant::now();
+            let plan = online::plan_with_matrix(&pending.snapshot, &travel, &policy);
+            let micros = started.elapsed().as_micros() as u64;
+            // Blocking send: a plan is never dropped; the queue drains.
+            let _ = tx.send(Input::Planned(Box::new(PlanDone { pending, plan, micros })));
+        });
+    }
+
+    fn finish_tick(&mut self, done: PlanDone) {
+        self.planning = false;
+        let PlanDone { pending, plan, micros } = done;
+        let plan = plan.unwrap_or_else(|e| {
+            warn!(error = %e, "planning failed; nothing new is dispatched this tick");
+            Plan::default()
+        });
+        for trip in &plan.trips {
+            for (i, &o) in trip.orders.iter().enumerate() {
+                if let (Some(id), Some(&drop)) = (pending.order_id(o), trip.timing.dropoff_secs.get(i)) {
+                    self.etas.insert(id, (trip.timing.pickup_secs, drop));
+                    self.touched_orders.insert(id);
+                }
+            }
+            if trip.committed
+                && let Some(r) = pending.rider_id(trip.rider)
+            {
+                self.touched_riders.insert(r);
+            }
+        }
+        for &o in &plan.unplanned {
+            if let Some(id) = pending.order_id(o) {
+                self.etas.remove(&id);
+                self.touched_orders.insert(id);
+            }
+        }
+        let decided = Instant::now();
+        let (commands, _) = self.engine.finish_tick(pending, &plan, micros);
+        self.metrics.dispatch_tick.observe_micros(micros);
+        for command in commands {
+            self.note_command(&command, decided);
+            self.records.push(LiveRecord::Decision { command });
+        }
+    }
+
+    /// What a decision changes for riders' messages and ETAs.
+    fn note_command(&mut self, command: &Command, decided: Instant) {
+        let rider = match command {
+            Command::Depart { rider, orders, .. } => {
+                let link = self.link(*rider);
+                link.assignment += 1;
+                link.new_assignment = true;
+                link.reposition = None;
+                self.touched_orders.extend(orders.iter().copied());
+                *rider
+            }
+            Command::Join { rider, orders, .. } => {
+                self.touched_orders.extend(orders.iter().copied());
+                *rider
+            }
+            Command::Release { rider, .. } => *rider,
+            Command::Reposition {
+                rider,
+                restaurant,
+                arrive_secs,
+                ..
+            } => {
+                let at = self.restaurants[*restaurant as usize].at;
+                let stop = StopView {
+                    order: String::new(),
+                    kind: "reposition".into(),
+                    lat: at.lat,
+                    lng: at.lng,
+                    eta_secs: *arrive_secs,
+                };
+                self.link(*rider).reposition = Some((stop, *arrive_secs));
+                *rider
+            }
+            Command::PickUp {
+                rider,
+                trip,
+                pickup_secs,
+                dropoff_secs,
+            } => {
+                for (o, d) in trip.orders.iter().zip(dropoff_secs) {
+                    self.etas.insert(*o, (*pickup_secs, *d));
+                    self.touched_orders.insert(*o);
+                }
+                *rider
+            }
+        };
+        self.touched_riders.insert(rider);
+        self.decided.insert(rider, decided);
+    }
+
+    // ----- commit ----------------------------------------------------
+
+    /// Journals the batch, then answers and tells riders. False if the
+    /// journal failed (the actor must stop).
+    fn commit(&mut self) -> bool {
+        if !self.records.is_empty() {
+            let started = Instant::now();
+            if let Err(e) = self.journal.append(&self.records) {
+                error!(error = %e, "journal append failed");
+                for Deferred::Order(reply, _) in self.deferred.drain(..) {
+                    let _ = reply.send(Err(LiveError::Stopped));
+                }
+                return false;
+            }
+            self.metrics.journal_append.observe_micros(started.elapsed().as_micros() as u64);
+            self.metrics
+                .journal_records
+                .fetch_add(self.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.records.clear();
+        }
+        self.refresh_view();
+        for Deferred::Order(reply, result) in std::mem::take(&mut self.deferred) {
+            let answer = result.and_then(|(id, replayed)| {
+                let card = self.card(id).ok_or(LiveError::NotFound(id.0))?;
+                Ok(OrderReply { card, replayed })
+            });
+            let _ = reply.send(answer);
+        }
+        self.tell_riders();
+        true
+    }
+
+    fn tell_riders(&mut self) {
+        let now = self.clock.now_secs();
+        let mut offline = Vec::new();
+        for (rider, message) in std::mem::take(&mut self.messages) {
+            if self.link(rider).push(message, None).is_err() {
+                offline.push(rider);
+            }
+        }
+        for rider in std::mem::take(&mut self.touched_riders) {
+            let stops = self.stops(now, rider);
+            let decided = self.decided.remove(&rider);
+            let link = self.link(rider);
+            if link.new_assignment && stops.is_empty() {
+                link.new_assignment = false;
+            }
+            if let Some(message) = link.update_for(stops)
+                && link.push(message, decided).is_err()
+            {
+                offline.push(rider);
+            }
+        }
+        for rider in offline {
+            warn!(rider = rider.0, "outbox full: rider offline");
+            self.go_offline(now, rider);
+        }
+    }
+
+    /// The rider's stops in order, with ETAs.
+    fn stops(&self, now: Secs, rider: RiderId) -> Vec<StopView> {
+        let stop = |o: &OrderId, kind: &str, at: LatLng, eta: Secs| StopView {
+            order: o.0.to_string(),
+            kind: kind.into(),
+            lat: at.lat,
+            lng: at.lng,
+            eta_secs: eta,
+        };
+        let customer = |o: &OrderId| self.orders.get(o).map_or(LatLng { lat: 0.0, lng: 0.0 }, |m| m.customer);
+        let dropoff_eta = |o: &OrderId| self.etas.get(o).map_or(0, |e| e.1);
+        match self.engine.rider_activity(rider) {
+            Some(Activity::Heading { trip, arrive_secs }) => {
+                let at = self.restaurants[trip.restaurant as usize].at;
+                let pickups = trip.orders.iter().map(|o| {
+                    let eta = self.etas.get(o).map_or(*arrive_secs, |e| e.0);
+                    stop(o, "pickup", at, eta)
+                });
+                let drops = trip.orders.iter().map(|o| stop(o, "dropoff", customer(o), dropoff_eta(o)));
+                pickups.chain(drops).collect()
+            }
+            Some(Activity::Delivering { left, .. }) => left
+                .iter()
+                .map(|o| stop(o, "dropoff", customer(o), dropoff_eta(o)))
+                .collect(),
+            _ => self
+                .links
+                .get(&rider)
+                .and_then(|l| l.reposition.clone())
+                .filter(|(_, arrive)| *arrive > now)
+                .map(|(s, _)| s)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    // ----- read model ------------------------------------------------
+
+    fn refresh_view(&mut self) {
+        let cards: Vec<Card> = std::mem::take(&mut self.touched_orders)
+            .iter()
+            .filter_map(|id| self.card(*id))
+            .collect();
+        self.view.put_cards(cards);
+        if self.last_console.elapsed() >= CONSOLE_EVERY {
+            self.last_console = Instant::now();
+            self.view.put_console(self.console_json().into());
+        }
+    }
+
+    fn card(&self, id: OrderId) -> Option<Card> {
+        let meta = self.orders.get(&id)?;
+        let (spec, status) = self.engine.order(id)?;
+        let now = self.clock.now_secs();
+        let eta = |at: Secs| EtaBody { at, p90: eta_p90(now, at) };
+        let planned = self.etas.get(&id);
+        let mut body = CardBody {
+            id: id.0,
+            merchant: meta.merchant.clone(),
+            restaurant: self.restaurants[spec.restaurant as usize].id.clone(),
+            state: state_name(status),
+            rider: None,
+            customer: meta.customer,
+            placed_at: spec.placed_secs,
+            ready_at: spec.ready_secs,
+            pickup_eta: None,
+            dropoff_eta: None,
+            picked_up_at: None,
+            delivered_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+        };
+        match status {
+            OrderStatus::Open | OrderStatus::Assigned { .. } => {
+                body.pickup_eta = planned.map(|e| eta(e.0));
+                body.dropoff_eta = planned.map(|e| eta(e.1));
+            }
+            OrderStatus::PickedUp { pickup_secs, .. } => {
+                body.picked_up_at = Some(*pickup_secs);
+                body.dropoff_eta = planned.map(|e| eta(e.1));
+            }
+            OrderStatus::Delivered {
+                pickup_secs,
+                dropoff_secs,
+                ..
+            } => {
+                body.picked_up_at = Some(*pickup_secs);
+                body.delivered_at = Some(*dropoff_secs);
+            }
+            OrderStatus::Cancelled { reason, at_secs } => {
+                body.cancelled_at = Some(*at_secs);
+                body.cancel_reason = Some(reason.clone());
+            }
+        }
+        body.rider = match status {
+            OrderStatus::Assigned { rider, .. }
+            | OrderStatus::PickedUp { rider, .. }
+            | OrderStatus::Delivered { rider, .. } => Some(rider.0),
+            _ => None,
+        };
+        Some(Card::new(&body))
+    }
+
+    fn console_json(&self) -> Vec<u8> {
+        let mut riders = Vec::new();
+        for (spec, activity) in self.engine.riders() {
+            let link = self.links.get(&spec.id);
+            let Some(at) = link.and_then(|l| l.fix) else { continue };
+            let state = match activity {
+                _ if !self.engine.is_rider_online(spec.id) => "offline",
+                Activity::Waiting { .. } => "waiting",
+                Activity::Heading { .. } => "heading",
+                Activity::Delivering { .. } => "delivering",
+            };
+            riders.push(RiderDot {
+                id: spec.id.0,
+                lat: at.lat,
+                lng: at.lng,
+                state,
+                connected: link.is_some_and(|l| l.conn.is_some()),
+            });
+        }
+        let orders: Vec<serde_json::Value> = self
+            .view
+            .active(&Scope::Operator)
+            .iter()
+            .filter_map(|c| serde_json::from_slice(&c.json).ok())
+            .collect();
+        let restaurants: Vec<&Restaurant> = self.restaurants.iter().collect();
+        let body = serde_json::json!({
+            "now": self.clock.now_secs(),
+            "restaurants": restaurants,
+            "riders": riders,
+            "orders": orders,
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+/// An order state's name in the API.
+pub(super) fn state_name(status: &OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Open => "open",
+        OrderStatus::Assigned { .. } => "assigned",
+        OrderStatus::PickedUp { .. } => "picked_up",
+        OrderStatus::Delivered { .. } => "delivered",
+        OrderStatus::Cancelled { .. } => "cancelled",
+    }
+}

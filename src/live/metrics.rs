@@ -1,0 +1,123 @@
+//! Counters and histograms for `/metrics` (Prometheus text format), kept
+//! in atomics so the actor, socket tasks and handlers update them without
+//! locks.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// A fixed-bucket histogram of durations in milliseconds.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds_ms: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    total: AtomicU64,
+}
+
+const BOUNDS_MS: &[f64] = &[0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0];
+
+impl Histogram {
+    fn new() -> Self {
+        Self {
+            bounds_ms: BOUNDS_MS,
+            counts: (0..BOUNDS_MS.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe_micros(&self, micros: u64) {
+        let ms = micros as f64 / 1000.0;
+        if let Some(i) = self.bounds_ms.iter().position(|&b| ms <= b) {
+            self.counts[i].fetch_add(1, Relaxed);
+        }
+        self.sum_micros.fetch_add(micros, Relaxed);
+        self.total.fetch_add(1, Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (b, c) in self.bounds_ms.iter().zip(&self.counts) {
+            cumulative += c.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", b / 1000.0);
+        }
+        let total = self.total.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {total}");
+    }
+}
+
+/// Everything `/metrics` reports besides order counts (which come from the
+/// read model).
+#[derive(Debug)]
+pub struct Metrics {
+    pub riders_connected: AtomicI64,
+    pub ws_messages_in: AtomicU64,
+    pub ws_messages_out: AtomicU64,
+    pub ws_errors_sent: AtomicU64,
+    pub http_requests: AtomicU64,
+    pub journal_records: AtomicU64,
+    /// Planner time per tick.
+    pub dispatch_tick: Histogram,
+    /// From a dispatch decision to its frame written on the rider's socket.
+    pub assignment_push: Histogram,
+    /// One journal append (write + fsync) of a batch.
+    pub journal_append: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            riders_connected: AtomicI64::new(0),
+            ws_messages_in: AtomicU64::new(0),
+            ws_messages_out: AtomicU64::new(0),
+            ws_errors_sent: AtomicU64::new(0),
+            http_requests: AtomicU64::new(0),
+            journal_records: AtomicU64::new(0),
+            dispatch_tick: Histogram::new(),
+            assignment_push: Histogram::new(),
+            journal_append: Histogram::new(),
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus exposition, with `orders` (state, count) from the
+    /// read model.
+    pub fn render(&self, orders: &[(&'static str, u64)]) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP waimai_orders Orders by state.\n# TYPE waimai_orders gauge");
+        for (state, n) in orders {
+            let _ = writeln!(out, "waimai_orders{{state=\"{state}\"}} {n}");
+        }
+        let gauges = [
+            ("waimai_riders_connected", "Rider WebSockets open.", self.riders_connected.load(Relaxed) as u64),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        let counters = [
+            ("waimai_ws_messages_in_total", "Frames received from riders.", &self.ws_messages_in),
+            ("waimai_ws_messages_out_total", "Frames sent to riders.", &self.ws_messages_out),
+            ("waimai_ws_errors_sent_total", "Error frames sent to riders.", &self.ws_errors_sent),
+            ("waimai_http_requests_total", "HTTP requests served.", &self.http_requests),
+            ("waimai_journal_records_total", "Records fsynced to the journal.", &self.journal_records),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+        }
+        self.dispatch_tick
+            .render("waimai_dispatch_tick_seconds", "Planner time per dispatch tick.", &mut out);
+        self.assignment_push.render(
+            "waimai_assignment_push_seconds",
+            "From dispatch decision to the frame written on the rider's socket.",
+            &mut out,
+        );
+        self.journal_append
+            .render("waimai_journal_append_seconds", "One journal batch written and fsynced.", &mut out);
+        out
+    }
+}

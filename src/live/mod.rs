@@ -1,0 +1,303 @@
+//! The live engine: the dispatch engine in a real city, owned by one
+//! thread (the actor) that the network edge talks to through a bounded
+//! queue.
+//!
+//! Owns: the engine clock, the journal (every accepted order and every
+//! decision is fsynced before anyone hears of it), rider outboxes and
+//! links, order ids, idempotency keys, and the read model that HTTP polls
+//! read without waiting for the actor. Planning runs on the rayon pool from
+//! an owned snapshot; the actor keeps taking inputs meanwhile.
+//!
+//! May call: `engine`, `dispatch::online` (planning), `map` (snapping,
+//! travel), `store` (journal), `api::protocol` and `api::outbox` (rider
+//! messages). Never awaits: the async edge sends it inputs and awaits the
+//! replies.
+
+mod actor;
+mod clock;
+mod metrics;
+mod records;
+mod riders;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::protocol::RiderMessage;
+use crate::dispatch::online::{Policy, Secs};
+use crate::engine::{EngineError, RiderId};
+use crate::map::{LatLng, RoadNetwork};
+use crate::store::StoreError;
+
+pub use clock::EngineClock;
+pub use metrics::Metrics;
+pub use records::LiveRecord;
+pub use view::{Card, View};
+
+/// A restaurant the server dispatches for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Restaurant {
+    pub id: String,
+    /// The merchant whose key may post its orders.
+    pub merchant: String,
+    pub at: LatLng,
+}
+
+/// How the live engine runs (from `[server]` in config.toml).
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub policy: Policy,
+    pub tick_secs: Secs,
+    pub clock_speed: f64,
+    pub shift_secs: Secs,
+    pub outbox_capacity: usize,
+    /// A rider with no connection this long (wall time) goes offline.
+    pub rider_timeout: std::time::Duration,
+    pub queue_capacity: usize,
+    /// Service times at restaurants and customers (seconds).
+    pub pickup_service_secs: Secs,
+    pub dropoff_service_secs: Secs,
+}
+
+/// Who is asking: a merchant sees and touches only its own orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Merchant(String),
+    Operator,
+}
+
+impl Scope {
+    fn sees(&self, merchant: &str) -> bool {
+        match self {
+            Scope::Operator => true,
+            Scope::Merchant(m) => m == merchant,
+        }
+    }
+}
+
+/// Why the live engine refused a request. Every variant maps to one HTTP
+/// status and names the offending field where there is one.
+#[derive(Debug, Error)]
+pub enum LiveError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("order {0} not found")]
+    NotFound(u64),
+    #[error("{field}: {reason}")]
+    Conflict { field: &'static str, reason: String },
+    #[error("merchant may not use restaurant {0}")]
+    Forbidden(String),
+    #[error("the engine is busy: retry shortly")]
+    Busy,
+    #[error("the engine has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("map: {0}")]
+    Map(#[from] crate::map::MapError),
+}
+
+/// A merchant's new order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOrder {
+    pub restaurant: String,
+    pub customer: LatLng,
+    /// Seconds from now until the food is expected to be ready.
+    pub ready_in_secs: Secs,
+    pub idempotency_key: Option<String>,
+}
+
+/// What the actor answers to an order request: the order's card and
+/// whether it already existed (a retried request).
+#[derive(Debug, Clone)]
+pub struct OrderReply {
+    pub card: Card,
+    pub replayed: bool,
+}
+
+/// One frame for a rider's socket (serialised JSON), or an instruction to
+/// close it (replaced by a newer connection, or shutting down).
+#[derive(Debug, Clone)]
+pub enum Frame {
+    Text {
+        json: Arc<str>,
+        /// When the dispatch decision behind it was taken (for the push
+        /// latency histogram).
+        decided: Option<std::time::Instant>,
+    },
+    Close,
+}
+
+/// An input for the actor.
+pub(crate) enum Input {
+    Place {
+        scope: Scope,
+        order: NewOrder,
+        reply: oneshot::Sender<Result<OrderReply, LiveError>>,
+    },
+    Cancel {
+        scope: Scope,
+        order: u64,
+        reason: String,
+        reply: oneshot::Sender<Result<OrderReply, LiveError>>,
+    },
+    Ready {
+        scope: Scope,
+        order: u64,
+        reply: oneshot::Sender<Result<OrderReply, LiveError>>,
+    },
+    Connect {
+        rider: RiderId,
+        last_seq: u64,
+        frames: mpsc::Sender<Frame>,
+        reply: oneshot::Sender<Result<u64, LiveError>>,
+    },
+    Disconnected {
+        rider: RiderId,
+        conn: u64,
+    },
+    Rider {
+        rider: RiderId,
+        message: RiderMessage,
+    },
+    RiderError {
+        rider: RiderId,
+        error: crate::api::protocol::ProtocolError,
+    },
+    Planned(Box<actor::PlanDone>),
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The handle the network edge holds: cheap to clone, never blocks.
+#[derive(Clone)]
+pub struct LiveHandle {
+    tx: SyncSender<Input>,
+    view: Arc<View>,
+    metrics: Arc<Metrics>,
+}
+
+impl LiveHandle {
+    /// The read model (order cards, console state), readable without the
+    /// actor.
+    pub fn view(&self) -> &Arc<View> {
+        &self.view
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    fn send(&self, input: Input) -> Result<(), LiveError> {
+        self.tx.try_send(input).map_err(|e| match e {
+            TrySendError::Full(_) => LiveError::Busy,
+            TrySendError::Disconnected(_) => LiveError::Stopped,
+        })
+    }
+
+    async fn ask<R>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<R, LiveError>>) -> Input,
+    ) -> Result<R, LiveError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply))?;
+        answer.await.map_err(|_| LiveError::Stopped)?
+    }
+
+    /// Places an order; acknowledged only once journaled.
+    pub async fn place(&self, scope: Scope, order: NewOrder) -> Result<OrderReply, LiveError> {
+        self.ask(|reply| Input::Place { scope, order, reply }).await
+    }
+
+    /// Cancels an order not yet picked up.
+    pub async fn cancel(&self, scope: Scope, order: u64, reason: String) -> Result<OrderReply, LiveError> {
+        self.ask(|reply| Input::Cancel {
+            scope,
+            order,
+            reason,
+            reply,
+        })
+        .await
+    }
+
+    /// The kitchen says an order's food is ready now.
+    pub async fn ready(&self, scope: Scope, order: u64) -> Result<OrderReply, LiveError> {
+        self.ask(|reply| Input::Ready { scope, order, reply }).await
+    }
+
+    /// Registers a rider's connection; returns its connection number.
+    /// Frames the rider has not processed after `last_seq` are queued on
+    /// `frames` at once.
+    pub async fn connect(&self, rider: RiderId, last_seq: u64, frames: mpsc::Sender<Frame>) -> Result<u64, LiveError> {
+        self.ask(|reply| Input::Connect {
+            rider,
+            last_seq,
+            frames,
+            reply,
+        })
+        .await
+    }
+
+    /// The connection `conn` of `rider` closed.
+    pub fn disconnected(&self, rider: RiderId, conn: u64) -> Result<(), LiveError> {
+        self.send(Input::Disconnected { rider, conn })
+    }
+
+    /// A parsed message from a rider.
+    pub fn rider_says(&self, rider: RiderId, message: RiderMessage) -> Result<(), LiveError> {
+        self.send(Input::Rider { rider, message })
+    }
+
+    /// A frame from a rider that could not be accepted: the rider gets an
+    /// error message (in sequence).
+    pub fn rider_error(&self, rider: RiderId, error: crate::api::protocol::ProtocolError) -> Result<(), LiveError> {
+        self.send(Input::RiderError { rider, error })
+    }
+
+    /// Stops the actor after its last journal write; rider sockets are
+    /// told to close.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Input::Shutdown { reply }).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// Everything the live engine starts from.
+pub struct LiveSetup {
+    pub network: Arc<RoadNetwork>,
+    pub restaurants: Vec<Restaurant>,
+    pub options: LiveOptions,
+    pub data_dir: PathBuf,
+}
+
+/// What restoring the journal found, for the start-up log.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Restored {
+    pub records: usize,
+    pub orders: usize,
+    pub riders: usize,
+}
+
+/// Starts the actor thread: replays the journal in `setup.data_dir`, then
+/// serves. Fails if the journal is damaged or names what this city does
+/// not have.
+pub fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveError> {
+    actor::start(setup)
+}
+
+/// The `p90` of an ETA `eta_secs` seen at `now_secs`: a quarter of the
+/// time left on top, at least a minute. A prior, to be calibrated from
+/// delivered orders.
+pub fn eta_p90(now_secs: Secs, eta_secs: Secs) -> Secs {
+    eta_secs + ((eta_secs - now_secs).max(0) / 4).max(60)
+}

@@ -1,0 +1,134 @@
+//! What the live engine journals, and how a journal is replayed into a
+//! fresh engine after a restart.
+//!
+//! Places are journaled as coordinates and snapped again on replay
+//! (snapping is deterministic for a given map), so the journal stays
+//! readable and independent of the map's internal numbering. Soft state
+//! (GPS fixes, connections) is not journaled: riders send it again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::LiveError;
+use crate::dispatch::online::Secs;
+use crate::engine::{Command, Engine, Event, OrderId, OrderSpec, RiderSpec};
+use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum LiveRecord {
+    /// An order accepted from a merchant, with what makes a retry of the
+    /// same request recognisable.
+    Placed {
+        at_secs: Secs,
+        order: OrderSpec<LatLng>,
+        merchant: String,
+        idempotency_key: Option<String>,
+        request_hash: u64,
+    },
+    /// Anything else the engine was told (cancel, ready, riders on and
+    /// off, deliveries).
+    Event { at_secs: Secs, event: Event<LatLng> },
+    /// What the engine decided (and riders were then told).
+    Decision { command: Command },
+}
+
+/// What the live layer keeps of an order beside the engine's state.
+#[derive(Debug, Clone)]
+pub(super) struct OrderMeta {
+    pub merchant: String,
+    pub customer: LatLng,
+    pub idempotency_key: Option<String>,
+    pub request_hash: u64,
+}
+
+/// Snaps the places of an event journaled as coordinates.
+pub(super) fn snap_event(net: &RoadNetwork, event: Event<LatLng>) -> Result<Event<Snapped>, MapError> {
+    Ok(match event {
+        Event::OrderPlaced(o) => Event::OrderPlaced(snap_order(net, o)?),
+        Event::RiderOnline(r) => Event::RiderOnline(RiderSpec {
+            id: r.id,
+            start: net.snap(r.start)?,
+            on_secs: r.on_secs,
+            off_secs: r.off_secs,
+        }),
+        Event::OrderCancelled { order, reason } => Event::OrderCancelled { order, reason },
+        Event::RiderOffline { rider } => Event::RiderOffline { rider },
+        Event::Delivered { rider, order } => Event::Delivered { rider, order },
+        Event::OrderReady { order } => Event::OrderReady { order },
+    })
+}
+
+pub(super) fn snap_order(net: &RoadNetwork, o: OrderSpec<LatLng>) -> Result<OrderSpec<Snapped>, MapError> {
+    Ok(OrderSpec {
+        id: o.id,
+        restaurant: o.restaurant,
+        customer: net.snap(o.customer)?,
+        placed_secs: o.placed_secs,
+        ready_secs: o.ready_secs,
+    })
+}
+
+/// The state a journal rebuilds.
+pub(super) struct Replayed {
+    pub orders: HashMap<OrderId, OrderMeta>,
+    pub last_secs: Secs,
+    /// Assignments (departures) each rider was given: numbering goes on
+    /// from there.
+    pub assignments: HashMap<crate::engine::RiderId, u64>,
+}
+
+/// Replays `records` into `engine`, in order. Only accepted events and
+/// decisions are journaled, so anything refused now (an unknown rider, a
+/// place off this map) means the journal belongs to another city or
+/// build: an error, and the server does not start.
+pub(super) fn replay(
+    engine: &mut Engine<Arc<RoadNetwork>>,
+    net: &RoadNetwork,
+    records: Vec<LiveRecord>,
+) -> Result<Replayed, LiveError> {
+    let mut out = Replayed {
+        orders: HashMap::new(),
+        last_secs: 0,
+        assignments: HashMap::new(),
+    };
+    for record in records {
+        match record {
+            LiveRecord::Placed {
+                at_secs,
+                order,
+                merchant,
+                idempotency_key,
+                request_hash,
+            } => {
+                out.last_secs = out.last_secs.max(at_secs);
+                let meta = OrderMeta {
+                    merchant,
+                    customer: order.customer,
+                    idempotency_key,
+                    request_hash,
+                };
+                let id = order.id;
+                // Only accepted orders are journaled: a refusal now means
+                // the journal is not this engine's.
+                engine.handle(at_secs, Event::OrderPlaced(snap_order(net, order)?))?;
+                out.orders.insert(id, meta);
+            }
+            LiveRecord::Event { at_secs, event } => {
+                out.last_secs = out.last_secs.max(at_secs);
+                engine.handle(at_secs, snap_event(net, event)?)?;
+            }
+            LiveRecord::Decision { command } => {
+                if let Command::Depart { rider, depart_secs, .. } = &command {
+                    *out.assignments.entry(*rider).or_default() += 1;
+                    out.last_secs = out.last_secs.max(*depart_secs);
+                }
+                engine.replay(&command)?;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,157 @@
+//! The read model: every order's card as JSON with its ETag, each
+//! merchant's active orders, and the console's picture of the city. The
+//! actor rewrites what changed after each batch; HTTP handlers only read,
+//! under a lock held for a map lookup, so ETA polling never waits for the
+//! planner.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::RwLock;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::Scope;
+use crate::dispatch::online::Secs;
+use crate::map::LatLng;
+
+/// One order as merchants see it: serialised once, served many times.
+#[derive(Debug, Clone)]
+pub struct Card {
+    pub id: u64,
+    pub merchant: String,
+    pub state: &'static str,
+    pub json: Bytes,
+    /// A strong ETag over `json`.
+    pub etag: String,
+}
+
+impl Card {
+    /// Serialises `body` and tags it.
+    pub(super) fn new(body: &CardBody) -> Self {
+        let json = serde_json::to_vec(body).unwrap_or_default();
+        let etag = format!("\"{:016x}\"", crate::map::file::fnv1a(&json));
+        Self {
+            id: body.id,
+            merchant: body.merchant.clone(),
+            state: body.state,
+            json: Bytes::from(json),
+            etag,
+        }
+    }
+
+    /// Not delivered and not cancelled.
+    pub fn active(&self) -> bool {
+        !matches!(self.state, "delivered" | "cancelled")
+    }
+}
+
+/// An estimated time with its 90th percentile (engine unix seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EtaBody {
+    pub at: Secs,
+    pub p90: Secs,
+}
+
+/// The JSON of an order card (docs/protocol.md, "Order").
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CardBody {
+    pub id: u64,
+    pub merchant: String,
+    pub restaurant: String,
+    /// `open`, `assigned`, `picked_up`, `delivered` or `cancelled`.
+    pub state: &'static str,
+    pub rider: Option<u64>,
+    #[schema(value_type = Object)]
+    pub customer: LatLng,
+    pub placed_at: Secs,
+    pub ready_at: Secs,
+    pub pickup_eta: Option<EtaBody>,
+    pub dropoff_eta: Option<EtaBody>,
+    pub picked_up_at: Option<Secs>,
+    pub delivered_at: Option<Secs>,
+    pub cancelled_at: Option<Secs>,
+    pub cancel_reason: Option<String>,
+}
+
+/// A rider on the console map.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiderDot {
+    pub id: u64,
+    pub lat: f64,
+    pub lng: f64,
+    /// `waiting`, `heading`, `delivering`, `offline`.
+    pub state: &'static str,
+    pub connected: bool,
+}
+
+#[derive(Default)]
+struct State {
+    cards: HashMap<u64, Card>,
+    active: BTreeMap<String, BTreeSet<u64>>,
+    console: Bytes,
+}
+
+/// Shared between the actor (writer) and HTTP handlers (readers).
+#[derive(Default)]
+pub struct View {
+    state: RwLock<State>,
+}
+
+impl View {
+    /// One order's card, if `scope` may see it.
+    pub fn card(&self, scope: &Scope, id: u64) -> Option<Card> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.cards.get(&id).filter(|c| scope.sees(&c.merchant)).cloned()
+    }
+
+    /// The active orders `scope` may see, by id.
+    pub fn active(&self, scope: &Scope) -> Vec<Card> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<u64> = match scope {
+            Scope::Merchant(m) => state.active.get(m).into_iter().flatten().copied().collect(),
+            Scope::Operator => {
+                let mut all: Vec<u64> = state.active.values().flatten().copied().collect();
+                all.sort_unstable();
+                all
+            }
+        };
+        ids.iter().filter_map(|id| state.cards.get(id).cloned()).collect()
+    }
+
+    /// Orders per state, for /metrics.
+    pub fn counts(&self) -> Vec<(&'static str, u64)> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut counts: BTreeMap<&'static str, u64> =
+            ["open", "assigned", "picked_up", "delivered", "cancelled"].map(|s| (s, 0)).into();
+        for c in state.cards.values() {
+            *counts.entry(c.state).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    }
+
+    /// The console's JSON picture (riders, active orders, restaurants).
+    pub fn console(&self) -> Bytes {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).console.clone()
+    }
+
+    /// Replaces the cards in `cards` (the actor, after a batch).
+    pub(super) fn put_cards(&self, cards: Vec<Card>) {
+        if cards.is_empty() {
+            return;
+        }
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for card in cards {
+            let set = state.active.entry(card.merchant.clone()).or_default();
+            if card.active() {
+                set.insert(card.id);
+            } else {
+                set.remove(&card.id);
+            }
+            state.cards.insert(card.id, card);
+        }
+    }
+
+    pub(super) fn put_console(&self, json: Bytes) {
+        self.state.write().unwrap_or_else(|e| e.into_inner()).console = json;
+    }
+}
