@@ -11,7 +11,9 @@ use std::process::Command;
 use common::shared_dir;
 use proptest::prelude::*;
 use waimai::dispatch::online::{Policy, ServiceSecs};
-use waimai::engine::{Engine, EngineConfig, Event, PickupRule, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec};
+use waimai::engine::{
+    Engine, EngineConfig, Event, OrderId, OrderSpec, OrderStatus, PickupRule, RiderId, RiderSpec,
+};
 use waimai::map::{EuclideanTravel, PlanarPoint};
 use waimai::sim::mdrp::MdrpInstance;
 use waimai::sim::runner::{SimConfig, run_mdrp};

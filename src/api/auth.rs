@@ -84,7 +84,10 @@ impl Tokens {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC accepts any key length");
         mac.update(claim.as_bytes());
         let tag = mac.finalize().into_bytes();
-        tag[..SIGNATURE_HEX_LEN / 2].iter().map(|b| format!("{b:02x}")).collect()
+        tag[..SIGNATURE_HEX_LEN / 2]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -92,7 +95,9 @@ fn claim_of(role: &Role) -> Result<String, AuthError> {
     match role {
         Role::Rider(id) => Ok(format!("rider.{}", id.0)),
         Role::Merchant(m) => {
-            let ok = !m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            let ok = !m.is_empty()
+                && m.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
                 return Err(AuthError::BadSubject(format!(
                     "merchant id {m:?}: letters, digits, '-' and '_' only"
@@ -115,7 +120,11 @@ mod tests {
     #[test]
     fn issued_tokens_verify_to_their_role() {
         let t = Tokens::new("a-secret-of-some-length");
-        for role in [Role::Rider(RiderId(42)), Role::Merchant("r7".into()), Role::Operator] {
+        for role in [
+            Role::Rider(RiderId(42)),
+            Role::Merchant("r7".into()),
+            Role::Operator,
+        ] {
             let token = t.issue(&role).unwrap();
             assert_eq!(t.verify(&token), Ok(role));
         }
@@ -129,7 +138,10 @@ mod tests {
         // The same signature on another rider.
         assert_eq!(t.verify(&format!("rider.43.{sig}")), Err(AuthError::BadSignature));
         // Another secret.
-        assert_eq!(Tokens::new("another-secret-entirely").verify(&token), Err(AuthError::BadSignature));
+        assert_eq!(
+            Tokens::new("another-secret-entirely").verify(&token),
+            Err(AuthError::BadSignature)
+        );
         assert_eq!(t.verify("garbage"), Err(AuthError::Malformed));
         assert_eq!(t.verify(""), Err(AuthError::Malformed));
         assert!(t.issue(&Role::Merchant("a.b".into())).is_err());

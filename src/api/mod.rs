@@ -1,12 +1,24 @@
 //! The network edge: what rider apps and merchant consoles say to the
 //! engine and hear from it.
 //!
-//! Today: the rider protocol (`protocol`: versioned JSON messages, typed
-//! errors) and the per-rider outbox (`outbox`: sequence numbers, acks,
-//! replay after a reconnect). Both are pure; the axum server that carries
-//! them over WebSocket and HTTP comes next (issue 5). May call: `engine`
-//! (ids), `map` (coordinate validation).
+//! Owns: the rider protocol (`protocol`: versioned JSON messages, typed
+//! errors) and per-rider outbox (`outbox`: sequence numbers, acks, replay),
+//! tokens (`auth`), and the axum server (`server`): the merchant HTTP API
+//! (`merchant`), the rider WebSocket (`rider_ws`), the web console
+//! (`console`), `/metrics`, `/health` and `/openapi.json`. Handlers only
+//! parse, check and forward to the live engine (`live`), or read its read
+//! model; they never block on the engine. May call: `live`, `engine`
+//! (ids, errors), `map` (coordinates, geometry), `config`, `sim::fixture`
+//! (the restaurants file).
 
 pub mod auth;
+mod console;
+pub mod error;
+mod merchant;
+mod openapi;
 pub mod outbox;
 pub mod protocol;
+mod rider_ws;
+pub mod server;
+
+pub use openapi::ApiDoc;

@@ -82,19 +82,14 @@ impl Outbox {
         Ok(self.unacked.iter())
     }
 
-    /// Numbering goes on after `last_seq`, which a rider holds but this
-    /// outbox never sent: the server restarted and lost its outboxes. Only
-    /// an empty outbox may jump ahead; the caller then sends the rider a
-    /// full picture of its work, so nothing it missed matters.
-    pub fn restart_after(&mut self, last_seq: u64) -> Result<(), OutboxError> {
-        if !self.unacked.is_empty() {
-            return Err(OutboxError::AckAhead {
-                seq: last_seq,
-                last_sent: self.last_sent,
-            });
-        }
+    /// The rider holds numbers up to `last_seq` that this outbox never
+    /// gave out: the server restarted and lost its outboxes. What waits
+    /// here is dropped and numbering goes on after `last_seq`; the caller
+    /// then sends the rider a full picture of its work, which supersedes
+    /// whatever was dropped.
+    pub fn restart_after(&mut self, last_seq: u64) {
+        self.unacked.clear();
         self.last_sent = self.last_sent.max(last_seq);
-        Ok(())
     }
 
     /// The last sequence number given out.

@@ -138,11 +138,14 @@ pub fn parse_rider_message(text: &str) -> Result<RiderMessage, ProtocolError> {
     body.remove("v");
     let message: RiderMessage = serde_json::from_value(serde_json::Value::Object(body)).map_err(|e| {
         let text = e.to_string();
-        let field = text
-            .split('`')
-            .nth(1)
-            .filter(|f| !f.contains(' '))
-            .map(str::to_owned);
+        let field = if text.starts_with("unknown variant") {
+            Some("type".to_owned())
+        } else {
+            text.split('`')
+                .nth(1)
+                .filter(|f| !f.contains(' '))
+                .map(str::to_owned)
+        };
         ProtocolError {
             code: "bad_message".into(),
             field,

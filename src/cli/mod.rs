@@ -4,6 +4,7 @@
 //! Owns: argument syntax and output formats. May call: everything.
 
 mod map_cmd;
+mod serve_cmd;
 mod simulate_cmd;
 mod solve_cmd;
 
@@ -42,6 +43,8 @@ pub enum CliError {
     BadProblem { path: PathBuf, error: DispatchError },
     #[error(transparent)]
     Sim(#[from] SimError),
+    #[error("serve: {0}")]
+    Serve(String),
 }
 
 impl CliError {
@@ -82,6 +85,10 @@ pub enum Command {
     /// Recorded-fixture tools.
     #[command(subcommand)]
     Fixture(simulate_cmd::FixtureCommand),
+    /// Serve merchants (HTTP), riders (WebSocket) and the web console.
+    Serve(serve_cmd::ServeArgs),
+    /// Print a rider, merchant or operator token for this config's secret.
+    Token(serve_cmd::TokenArgs),
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -92,5 +99,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Solve(args) => solve_cmd::run(args, &config),
         Command::Simulate(args) => simulate_cmd::run(args, &config),
         Command::Fixture(cmd) => simulate_cmd::run_fixture(cmd, &config),
+        Command::Serve(args) => serve_cmd::serve(args, &config),
+        Command::Token(args) => serve_cmd::token(args, &config),
     }
 }

@@ -130,7 +130,9 @@ impl Config {
         }
         let sv = &self.server;
         if sv.tick_secs == 0 || sv.heartbeat_secs == 0 || sv.rider_timeout_secs == 0 {
-            return invalid("server.tick_secs, heartbeat_secs and rider_timeout_secs must be positive".into());
+            return invalid(
+                "server.tick_secs, heartbeat_secs and rider_timeout_secs must be positive".into(),
+            );
         }
         if !sv.clock_speed.is_finite() || sv.clock_speed <= 0.0 {
             return invalid("server.clock_speed must be a positive number".into());

@@ -5,8 +5,8 @@
 //! as an input.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -18,14 +18,14 @@ use super::records::{self, LiveRecord, OrderMeta};
 use super::riders::RiderLink;
 use super::view::{Card, CardBody, EtaBody, RiderDot, View};
 use super::{
-    Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, NewOrder, OrderReply, Restaurant, Restored, Scope,
-    eta_p90,
+    Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, NewOrder, OrderReply, Restaurant, Restored,
+    Scope, eta_p90,
 };
 use crate::api::protocol::{ProtocolError, RiderMessage, RiderStatus, ServerMessage, StopView};
 use crate::dispatch::online::{self, Plan, Secs, ServiceSecs};
 use crate::engine::{
-    Activity, Command, Engine, EngineConfig, Event, OrderId, OrderSpec, OrderStatus, PendingTick, PickupRule, RiderId,
-    RiderSpec,
+    Activity, Command, Engine, EngineConfig, Event, OrderId, OrderSpec, OrderStatus, PendingTick, PickupRule,
+    RiderId, RiderSpec,
 };
 use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
 use crate::store::Journal;
@@ -48,7 +48,10 @@ pub(crate) struct PlanDone {
 
 /// A reply that waits for the batch's journal write.
 enum Deferred {
-    Order(oneshot::Sender<Result<OrderReply, LiveError>>, Result<(OrderId, bool), LiveError>),
+    Order(
+        oneshot::Sender<Result<OrderReply, LiveError>>,
+        Result<(OrderId, bool), LiveError>,
+    ),
 }
 
 struct Actor {
@@ -129,7 +132,11 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     let mut actor = Actor {
         next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
         orders: replayed.orders,
-        restaurant_index: restaurants.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect(),
+        restaurant_index: restaurants
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i as u32))
+            .collect(),
         restaurants,
         engine,
         network,
@@ -209,7 +216,9 @@ impl Actor {
     /// are checked).
     fn until_next_tick(&self) -> Duration {
         let left = self.next_tick_secs - self.clock.now_secs();
-        self.clock.wall(left).clamp(Duration::from_millis(1), Duration::from_secs(1))
+        self.clock
+            .wall(left)
+            .clamp(Duration::from_millis(1), Duration::from_secs(1))
     }
 
     fn apply(&mut self, input: Input) {
@@ -225,11 +234,13 @@ impl Actor {
                 reply,
             } => {
                 let result = self.cancel(&scope, OrderId(order), reason);
-                self.deferred.push(Deferred::Order(reply, result.map(|id| (id, false))));
+                self.deferred
+                    .push(Deferred::Order(reply, result.map(|id| (id, false))));
             }
             Input::Ready { scope, order, reply } => {
                 let result = self.ready(&scope, OrderId(order));
-                self.deferred.push(Deferred::Order(reply, result.map(|id| (id, false))));
+                self.deferred
+                    .push(Deferred::Order(reply, result.map(|id| (id, false))));
             }
             Input::Connect {
                 rider,
@@ -267,17 +278,30 @@ impl Actor {
             return Err(LiveError::Forbidden(o.restaurant));
         }
         if !(0..=READY_IN_SECS_MAX).contains(&o.ready_in_secs) {
-            return Err(invalid("ready_in_secs", format!("must be within 0..={READY_IN_SECS_MAX}")));
+            return Err(invalid(
+                "ready_in_secs",
+                format!("must be within 0..={READY_IN_SECS_MAX}"),
+            ));
         }
         let request_hash = crate::map::file::fnv1a(
-            format!("{}|{}|{}|{}", o.restaurant, o.customer.lat, o.customer.lng, o.ready_in_secs).as_bytes(),
+            format!(
+                "{}|{}|{}|{}",
+                o.restaurant, o.customer.lat, o.customer.lng, o.ready_in_secs
+            )
+            .as_bytes(),
         );
         if let Some(key) = &o.idempotency_key {
             if key.is_empty() || key.len() > IDEMPOTENCY_KEY_LEN_MAX {
-                return Err(invalid("Idempotency-Key", format!("1 to {IDEMPOTENCY_KEY_LEN_MAX} characters")));
+                return Err(invalid(
+                    "Idempotency-Key",
+                    format!("1 to {IDEMPOTENCY_KEY_LEN_MAX} characters"),
+                ));
             }
             if let Some(&id) = self.idempotency.get(&(merchant.clone(), key.clone())) {
-                let same = self.orders.get(&id).is_some_and(|m| m.request_hash == request_hash);
+                let same = self
+                    .orders
+                    .get(&id)
+                    .is_some_and(|m| m.request_hash == request_hash);
                 return if same {
                     Ok((id, true))
                 } else {
@@ -356,7 +380,9 @@ impl Actor {
         self.apply_event(now, Event::OrderCancelled { order: id, reason })?;
         self.touched_orders.insert(id);
         self.etas.remove(&id);
-        if let (Some(rider), Some(OrderStatus::Cancelled { reason, .. })) = (rider, self.engine.order_status(id)) {
+        if let (Some(rider), Some(OrderStatus::Cancelled { reason, .. })) =
+            (rider, self.engine.order_status(id))
+        {
             let message = ServerMessage::OrderCancelled {
                 order: id.0.to_string(),
                 reason: reason.clone(),
@@ -388,10 +414,17 @@ impl Actor {
 
     fn link(&mut self, rider: RiderId) -> &mut RiderLink {
         let capacity = self.options.outbox_capacity;
-        self.links.entry(rider).or_insert_with(|| RiderLink::new(capacity, 0))
+        self.links
+            .entry(rider)
+            .or_insert_with(|| RiderLink::new(capacity, 0))
     }
 
-    fn connect(&mut self, rider: RiderId, last_seq: u64, frames: mpsc::Sender<Frame>) -> Result<u64, LiveError> {
+    fn connect(
+        &mut self,
+        rider: RiderId,
+        last_seq: u64,
+        frames: mpsc::Sender<Frame>,
+    ) -> Result<u64, LiveError> {
         let conn = self.next_conn;
         self.next_conn += 1;
         let link = self.link(rider);
@@ -402,7 +435,7 @@ impl Actor {
         if last_seq > link.outbox.last_sent() {
             // The rider holds numbers this process never sent: a restart
             // lost the outbox. Go on after them with a full picture.
-            link.outbox.restart_after(last_seq).map_err(bad)?;
+            link.outbox.restart_after(last_seq);
             link.told.clear();
             link.new_assignment = true;
         }
@@ -458,7 +491,11 @@ impl Actor {
                     return Ok(());
                 }
                 let at = self.link(rider).fix.ok_or_else(|| {
-                    ProtocolError::new("not_allowed", Some("status"), "send a location before going online")
+                    ProtocolError::new(
+                        "not_allowed",
+                        Some("status"),
+                        "send a location before going online",
+                    )
                 })?;
                 let spec = RiderSpec {
                     id: rider,
@@ -513,12 +550,13 @@ impl Actor {
     }
 
     fn order_of(&self, rider: RiderId, text: &str) -> Result<OrderId, ProtocolError> {
-        let id = text
-            .parse()
-            .map(OrderId)
-            .map_err(|_| ProtocolError::new("bad_field", Some("order"), format!("{text:?} is not an order id")))?;
+        let id = text.parse().map(OrderId).map_err(|_| {
+            ProtocolError::new("bad_field", Some("order"), format!("{text:?} is not an order id"))
+        })?;
         let mine = match self.engine.order_status(id) {
-            Some(OrderStatus::Assigned { rider: r, .. } | OrderStatus::PickedUp { rider: r, .. }) => *r == rider,
+            Some(OrderStatus::Assigned { rider: r, .. } | OrderStatus::PickedUp { rider: r, .. }) => {
+                *r == rider
+            }
             _ => false,
         };
         if !mine {
@@ -570,7 +608,10 @@ impl Actor {
                 .collect();
             let now = self.clock.now_secs();
             for rider in gone {
-                info!(rider = rider.0, "rider timed out: offline, orders not picked up are planned again");
+                info!(
+                    rider = rider.0,
+                    "rider timed out: offline, orders not picked up are planned again"
+                );
                 self.go_offline(now, rider);
             }
         }
@@ -589,13 +630,21 @@ impl Actor {
             let plan = online::plan_with_matrix(&pending.snapshot, &travel, &policy);
             let micros = started.elapsed().as_micros() as u64;
             // Blocking send: a plan is never dropped; the queue drains.
-            let _ = tx.send(Input::Planned(Box::new(PlanDone { pending, plan, micros })));
+            let _ = tx.send(Input::Planned(Box::new(PlanDone {
+                pending,
+                plan,
+                micros,
+            })));
         });
     }
 
     fn finish_tick(&mut self, done: PlanDone) {
         self.planning = false;
-        let PlanDone { pending, plan, micros } = done;
+        let PlanDone {
+            pending,
+            plan,
+            micros,
+        } = done;
         let plan = plan.unwrap_or_else(|e| {
             warn!(error = %e, "planning failed; nothing new is dispatched this tick");
             Plan::default()
@@ -692,7 +741,9 @@ impl Actor {
                 }
                 return false;
             }
-            self.metrics.journal_append.observe_micros(started.elapsed().as_micros() as u64);
+            self.metrics
+                .journal_append
+                .observe_micros(started.elapsed().as_micros() as u64);
             self.metrics
                 .journal_records
                 .fetch_add(self.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -746,7 +797,11 @@ impl Actor {
             lng: at.lng,
             eta_secs: eta,
         };
-        let customer = |o: &OrderId| self.orders.get(o).map_or(LatLng { lat: 0.0, lng: 0.0 }, |m| m.customer);
+        let customer = |o: &OrderId| {
+            self.orders
+                .get(o)
+                .map_or(LatLng { lat: 0.0, lng: 0.0 }, |m| m.customer)
+        };
         let dropoff_eta = |o: &OrderId| self.etas.get(o).map_or(0, |e| e.1);
         match self.engine.rider_activity(rider) {
             Some(Activity::Heading { trip, arrive_secs }) => {
@@ -755,7 +810,10 @@ impl Actor {
                     let eta = self.etas.get(o).map_or(*arrive_secs, |e| e.0);
                     stop(o, "pickup", at, eta)
                 });
-                let drops = trip.orders.iter().map(|o| stop(o, "dropoff", customer(o), dropoff_eta(o)));
+                let drops = trip
+                    .orders
+                    .iter()
+                    .map(|o| stop(o, "dropoff", customer(o), dropoff_eta(o)));
                 pickups.chain(drops).collect()
             }
             Some(Activity::Delivering { left, .. }) => left
@@ -791,7 +849,10 @@ impl Actor {
         let meta = self.orders.get(&id)?;
         let (spec, status) = self.engine.order(id)?;
         let now = self.clock.now_secs();
-        let eta = |at: Secs| EtaBody { at, p90: eta_p90(now, at) };
+        let eta = |at: Secs| EtaBody {
+            at,
+            p90: eta_p90(now, at),
+        };
         let planned = self.etas.get(&id);
         let mut body = CardBody {
             id: id.0,
@@ -844,7 +905,9 @@ impl Actor {
         let mut riders = Vec::new();
         for (spec, activity) in self.engine.riders() {
             let link = self.links.get(&spec.id);
-            let Some(at) = link.and_then(|l| l.fix) else { continue };
+            let Some(at) = link.and_then(|l| l.fix) else {
+                continue;
+            };
             let state = match activity {
                 _ if !self.engine.is_rider_online(spec.id) => "offline",
                 Activity::Waiting { .. } => "waiting",

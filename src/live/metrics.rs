@@ -14,7 +14,9 @@ pub struct Histogram {
     total: AtomicU64,
 }
 
-const BOUNDS_MS: &[f64] = &[0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0];
+const BOUNDS_MS: &[f64] = &[
+    0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
+];
 
 impl Histogram {
     fn new() -> Self {
@@ -89,35 +91,70 @@ impl Metrics {
     /// read model.
     pub fn render(&self, orders: &[(&'static str, u64)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP waimai_orders Orders by state.\n# TYPE waimai_orders gauge");
+        let _ = writeln!(
+            out,
+            "# HELP waimai_orders Orders by state.\n# TYPE waimai_orders gauge"
+        );
         for (state, n) in orders {
             let _ = writeln!(out, "waimai_orders{{state=\"{state}\"}} {n}");
         }
-        let gauges = [
-            ("waimai_riders_connected", "Rider WebSockets open.", self.riders_connected.load(Relaxed) as u64),
-        ];
+        let gauges = [(
+            "waimai_riders_connected",
+            "Rider WebSockets open.",
+            self.riders_connected.load(Relaxed) as u64,
+        )];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         let counters = [
-            ("waimai_ws_messages_in_total", "Frames received from riders.", &self.ws_messages_in),
-            ("waimai_ws_messages_out_total", "Frames sent to riders.", &self.ws_messages_out),
-            ("waimai_ws_errors_sent_total", "Error frames sent to riders.", &self.ws_errors_sent),
-            ("waimai_http_requests_total", "HTTP requests served.", &self.http_requests),
-            ("waimai_journal_records_total", "Records fsynced to the journal.", &self.journal_records),
+            (
+                "waimai_ws_messages_in_total",
+                "Frames received from riders.",
+                &self.ws_messages_in,
+            ),
+            (
+                "waimai_ws_messages_out_total",
+                "Frames sent to riders.",
+                &self.ws_messages_out,
+            ),
+            (
+                "waimai_ws_errors_sent_total",
+                "Error frames sent to riders.",
+                &self.ws_errors_sent,
+            ),
+            (
+                "waimai_http_requests_total",
+                "HTTP requests served.",
+                &self.http_requests,
+            ),
+            (
+                "waimai_journal_records_total",
+                "Records fsynced to the journal.",
+                &self.journal_records,
+            ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
         }
-        self.dispatch_tick
-            .render("waimai_dispatch_tick_seconds", "Planner time per dispatch tick.", &mut out);
+        self.dispatch_tick.render(
+            "waimai_dispatch_tick_seconds",
+            "Planner time per dispatch tick.",
+            &mut out,
+        );
         self.assignment_push.render(
             "waimai_assignment_push_seconds",
             "From dispatch decision to the frame written on the rider's socket.",
             &mut out,
         );
-        self.journal_append
-            .render("waimai_journal_append_seconds", "One journal batch written and fsynced.", &mut out);
+        self.journal_append.render(
+            "waimai_journal_append_seconds",
+            "One journal batch written and fsynced.",
+            &mut out,
+        );
         out
     }
 }

@@ -37,7 +37,7 @@ use crate::store::StoreError;
 pub use clock::EngineClock;
 pub use metrics::Metrics;
 pub use records::LiveRecord;
-pub use view::{Card, View};
+pub use view::{Card, CardBody, EtaBody, View};
 
 /// A restaurant the server dispatches for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -236,7 +236,12 @@ impl LiveHandle {
     /// Registers a rider's connection; returns its connection number.
     /// Frames the rider has not processed after `last_seq` are queued on
     /// `frames` at once.
-    pub async fn connect(&self, rider: RiderId, last_seq: u64, frames: mpsc::Sender<Frame>) -> Result<u64, LiveError> {
+    pub async fn connect(
+        &self,
+        rider: RiderId,
+        last_seq: u64,
+        frames: mpsc::Sender<Frame>,
+    ) -> Result<u64, LiveError> {
         self.ask(|reply| Input::Connect {
             rider,
             last_seq,
@@ -258,7 +263,11 @@ impl LiveHandle {
 
     /// A frame from a rider that could not be accepted: the rider gets an
     /// error message (in sequence).
-    pub fn rider_error(&self, rider: RiderId, error: crate::api::protocol::ProtocolError) -> Result<(), LiveError> {
+    pub fn rider_error(
+        &self,
+        rider: RiderId,
+        error: crate::api::protocol::ProtocolError,
+    ) -> Result<(), LiveError> {
         self.send(Input::RiderError { rider, error })
     }
 

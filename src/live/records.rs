@@ -122,7 +122,10 @@ pub(super) fn replay(
                 engine.handle(at_secs, snap_event(net, event)?)?;
             }
             LiveRecord::Decision { command } => {
-                if let Command::Depart { rider, depart_secs, .. } = &command {
+                if let Command::Depart {
+                    rider, depart_secs, ..
+                } = &command
+                {
                     *out.assignments.entry(*rider).or_default() += 1;
                     out.last_secs = out.last_secs.max(*depart_secs);
                 }

@@ -65,11 +65,20 @@ impl RiderLink {
             .unwrap_or(0);
         let assignment = self.assignment;
         let message = if std::mem::take(&mut self.new_assignment) {
-            ServerMessage::Assignment { assignment, stops: stops.clone() }
+            ServerMessage::Assignment {
+                assignment,
+                stops: stops.clone(),
+            }
         } else if !same_shape {
-            ServerMessage::RouteUpdate { assignment, stops: stops.clone() }
+            ServerMessage::RouteUpdate {
+                assignment,
+                stops: stops.clone(),
+            }
         } else if drift >= ETA_REFRESH_SECS {
-            ServerMessage::EtaRefresh { assignment, stops: stops.clone() }
+            ServerMessage::EtaRefresh {
+                assignment,
+                stops: stops.clone(),
+            }
         } else {
             return None;
         };

@@ -122,7 +122,9 @@ impl View {
     pub fn counts(&self) -> Vec<(&'static str, u64)> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let mut counts: BTreeMap<&'static str, u64> =
-            ["open", "assigned", "picked_up", "delivered", "cancelled"].map(|s| (s, 0)).into();
+            ["open", "assigned", "picked_up", "delivered", "cancelled"]
+                .map(|s| (s, 0))
+                .into();
         for c in state.cards.values() {
             *counts.entry(c.state).or_default() += 1;
         }
@@ -131,7 +133,11 @@ impl View {
 
     /// The console's JSON picture (riders, active orders, restaurants).
     pub fn console(&self) -> Bytes {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).console.clone()
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .console
+            .clone()
     }
 
     /// Replaces the cards in `cards` (the actor, after a batch).

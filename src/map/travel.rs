@@ -77,7 +77,12 @@ impl<T: TravelTime> TravelTime for std::sync::Arc<T> {
         (**self).leg(from, to, depart_secs_of_day)
     }
 
-    fn matrix(&self, from: &[T::Place], to: &[T::Place], depart_secs_of_day: u32) -> Result<TravelMatrix, MapError> {
+    fn matrix(
+        &self,
+        from: &[T::Place],
+        to: &[T::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
         (**self).matrix(from, to, depart_secs_of_day)
     }
 }

@@ -9,7 +9,7 @@ use super::mdrp::MdrpInstance;
 use super::metrics::{self, Metrics, PayRules};
 use super::world::{self, Outcome, Places, RunOptions, Timeline};
 use crate::dispatch::online::{Policy, Secs};
-use crate::engine::{Engine, EngineConfig, Event, PickupRule, OrderSpec, RiderSpec};
+use crate::engine::{Engine, EngineConfig, Event, OrderSpec, PickupRule, RiderSpec};
 use crate::map::{EuclideanTravel, PlanarPoint};
 
 /// How to simulate.

@@ -1,0 +1,77 @@
+//! The web console: one self-contained page (no external tiles, scripts
+//! or fonts) that draws the road network, riders and orders on a canvas
+//! and lists orders with their ETAs, polling `/v1/console/state`.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::Role;
+use super::error::ApiError;
+use super::server::AppState;
+use crate::map::RoadNetwork;
+
+const PAGE: &str = include_str!("console.html");
+
+/// `?token=` for pages opened from a link.
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    pub token: Option<String>,
+}
+
+/// `GET /console`: the page (its script reads the token from the URL).
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+/// `GET /v1/console/state`: riders, active orders and restaurants
+/// (operators only: it shows every merchant's orders).
+pub async fn state(
+    State(state): State<AppState>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    match state.role(&headers, q.token.as_deref())? {
+        Role::Operator => Ok(json(state.live.view().console())),
+        _ => Err(ApiError::forbidden("the console state is for operator tokens")),
+    }
+}
+
+/// `GET /v1/map/geometry`: every road as a polyline (public: it is the
+/// OpenStreetMap data the server was started with).
+pub async fn geometry(State(state): State<AppState>) -> Response {
+    json(state.geometry.clone())
+}
+
+fn json(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `{"bbox": [south, west, north, east], "roads": [[lat, lng, lat, lng, ...], ...]}`
+/// with coordinates rounded to 5 decimals (about a metre).
+pub fn geometry_json(network: &RoadNetwork) -> Vec<u8> {
+    let g = network.graph();
+    let round = |v: f64| (v * 1e5).round() / 1e5;
+    let mut roads = Vec::with_capacity(g.edges.len());
+    let (mut s, mut w, mut n, mut e) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
+    for edge in &g.edges {
+        let first = edge.first_point as usize;
+        let points = g
+            .points
+            .get(first..first + edge.point_count as usize)
+            .unwrap_or(&[]);
+        let mut line = Vec::with_capacity(points.len() * 2);
+        for p in points {
+            s = s.min(p.lat);
+            n = n.max(p.lat);
+            w = w.min(p.lng);
+            e = e.max(p.lng);
+            line.push(round(p.lat));
+            line.push(round(p.lng));
+        }
+        roads.push(line);
+    }
+    serde_json::to_vec(&serde_json::json!({"bbox": [s, w, n, e], "roads": roads})).unwrap_or_default()
+}

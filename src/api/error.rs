@@ -1,0 +1,131 @@
+//! HTTP errors: a status and a JSON body with a stable code, the offending
+//! field when there is one, and a message for people.
+//! `{"error": {"code": "invalid_field", "field": "customer.lat", "message": "..."}}`
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::auth::AuthError;
+use crate::engine::EngineError;
+use crate::live::LiveError;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid_field`, `unauthorized`, `forbidden`, `not_found`,
+    /// `conflict`, `invalid_state`, `busy`, `unavailable`.
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// A field the client got wrong.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_field", Some(field), message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", None, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                field: self.field,
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            Some("Authorization"),
+            e.to_string(),
+        )
+    }
+}
+
+impl From<LiveError> for ApiError {
+    fn from(e: LiveError) -> Self {
+        let message = e.to_string();
+        match e {
+            LiveError::Invalid { field, .. } => Self::invalid(field, message),
+            LiveError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", Some("id"), message),
+            LiveError::Conflict { field, .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", Some(field), message)
+            }
+            LiveError::Forbidden(_) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", Some("restaurant"), message)
+            }
+            LiveError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", None, message),
+            LiveError::Engine(EngineError::InvalidTransition { .. }) => {
+                Self::new(StatusCode::CONFLICT, "invalid_state", Some("id"), message)
+            }
+            LiveError::Engine(_) => Self::new(StatusCode::CONFLICT, "invalid_state", None, message),
+            LiveError::Map(_) => Self::invalid("customer", message),
+            LiveError::Stopped | LiveError::Store(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None, message)
+            }
+        }
+    }
+}
+
+/// Parses a JSON body, naming the field that is missing, unknown or of the
+/// wrong type.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        // A missing field is named in the message, below the path.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(f)) => f.to_string(),
+            (p, Some(f)) => format!("{p}.{f}"),
+            (".", None) => "body".to_string(),
+            (p, None) => p.to_string(),
+        };
+        ApiError::invalid(&field, message)
+    })
+}

@@ -1,0 +1,274 @@
+//! The axum server: routes, shared state, start-up from config, graceful
+//! shutdown (stop accepting, close rider sockets with a close frame, stop
+//! the engine after its last journal write).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use super::auth::{AuthError, Role, Tokens};
+use super::error::ApiError;
+use super::{console, merchant, openapi, rider_ws};
+use crate::config::Config;
+use crate::dispatch::online::Policy;
+use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
+use crate::map::{MapError, RoadNetwork};
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("restaurants file: {0}")]
+    Restaurants(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+}
+
+/// Rider link settings for socket tasks.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub heartbeat: Duration,
+    pub timeout: Duration,
+    pub location_per_sec: f64,
+    pub location_burst: f64,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub live: LiveHandle,
+    pub tokens: Tokens,
+    pub links: Arc<LinkSettings>,
+    pub shutdown: watch::Receiver<bool>,
+    /// The road network's geometry for the console (JSON, built once).
+    pub geometry: Bytes,
+}
+
+impl AppState {
+    /// The caller's role from `Authorization: Bearer`, or from `token`
+    /// (query string, for WebSockets and the console).
+    pub fn role(&self, headers: &HeaderMap, token: Option<&str>) -> Result<Role, ApiError> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let token = bearer.or(token).ok_or(AuthError::Missing)?;
+        Ok(self.tokens.verify(token.trim())?)
+    }
+}
+
+/// Everything `start` needs beyond the config (tests override these).
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Overrides `[server] listen`.
+    pub listen: Option<String>,
+    /// Overrides `[server] data_dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub live: LiveHandle,
+    pub restored: Restored,
+    pub tokens: Tokens,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Graceful stop: no new connections, rider sockets get a close frame,
+    /// in-flight requests finish, then the engine stops after its last
+    /// journal write.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        self.live.shutdown().await;
+    }
+
+    /// Resolves when the server stops on its own (it does not, unless the
+    /// listener fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Loads the map and restaurants, replays the journal, binds and serves.
+pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServer, ServeError> {
+    let profile = config.profile(&config.map.profile)?;
+    let network = Arc::new(RoadNetwork::load(
+        &config.map.path,
+        &config.map.profile,
+        profile,
+        config.map.max_snap_meters,
+    )?);
+    let sv = &config.server;
+    let (restaurants, header) = read_restaurants(&sv.restaurants)?;
+    let setup = LiveSetup {
+        network: network.clone(),
+        restaurants,
+        options: LiveOptions {
+            policy: Policy::from_name("rolling").unwrap_or(Policy::NearestIdle),
+            tick_secs: sv.tick_secs as i64,
+            clock_speed: sv.clock_speed,
+            shift_secs: sv.shift_secs as i64,
+            outbox_capacity: sv.outbox_capacity,
+            rider_timeout: Duration::from_secs(sv.rider_timeout_secs),
+            queue_capacity: sv.queue_capacity,
+            pickup_service_secs: header.pickup_service_secs,
+            dropoff_service_secs: header.dropoff_service_secs,
+        },
+        data_dir: options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone()),
+    };
+    let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
+        .await
+        .map_err(|e| ServeError::Restaurants(e.to_string()))??;
+    let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
+    let listener = TcpListener::bind(&addr).await.map_err(|e| ServeError::Listen {
+        addr: addr.clone(),
+        reason: e.to_string(),
+    })?;
+    let local = listener.local_addr().map_err(|e| ServeError::Listen {
+        addr,
+        reason: e.to_string(),
+    })?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let tokens = Tokens::new(&sv.secret);
+    let state = AppState {
+        live: live.clone(),
+        tokens: tokens.clone(),
+        links: Arc::new(LinkSettings {
+            heartbeat: Duration::from_secs(sv.heartbeat_secs),
+            timeout: Duration::from_secs(sv.rider_timeout_secs),
+            location_per_sec: sv.location_per_sec,
+            location_burst: sv.location_burst as f64,
+        }),
+        shutdown: shutdown_rx.clone(),
+        geometry: console::geometry_json(&network).into(),
+    };
+    let app = router(state);
+    let mut stop = shutdown_rx;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    info!(addr = %local, orders = restored.orders, riders = restored.riders, records = restored.records, "serving");
+    Ok(RunningServer {
+        addr: local,
+        live,
+        restored,
+        tokens,
+        shutdown,
+        task,
+    })
+}
+
+/// Restaurants from a fixture file's restaurant lines (each is its own
+/// merchant), and its header's service times.
+fn read_restaurants(
+    path: &std::path::Path,
+) -> Result<(Vec<Restaurant>, crate::sim::fixture::Header), ServeError> {
+    let fixture =
+        crate::sim::fixture::Fixture::read(path).map_err(|e| ServeError::Restaurants(e.to_string()))?;
+    let restaurants: Vec<Restaurant> = fixture
+        .lines
+        .iter()
+        .filter_map(|(_, line)| match line {
+            crate::sim::fixture::Line::Restaurant { id, lat, lng } => Some(Restaurant {
+                id: id.clone(),
+                merchant: id.clone(),
+                at: crate::map::LatLng { lat: *lat, lng: *lng },
+            }),
+            _ => None,
+        })
+        .collect();
+    if restaurants.is_empty() {
+        return Err(ServeError::Restaurants(format!(
+            "{} holds no restaurant",
+            path.display()
+        )));
+    }
+    Ok((restaurants, fixture.header))
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi::document))
+        .route("/v1/orders", post(merchant::create).get(merchant::list))
+        .route("/v1/orders/{id}", get(merchant::get))
+        .route("/v1/orders/{id}/cancel", post(merchant::cancel))
+        .route("/v1/orders/{id}/ready", post(merchant::ready))
+        .route("/v1/riders/ws", get(rider_ws::upgrade))
+        .route("/console", get(console::page))
+        .route("/v1/console/state", get(console::state))
+        .route("/v1/map/geometry", get(console::geometry))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    state
+        .live
+        .metrics()
+        .http_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    next.run(request).await
+}
+
+/// Liveness and a one-line picture.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Serving")))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let counts = state.live.view().counts();
+    let connected = state
+        .live
+        .metrics()
+        .riders_connected
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let orders: serde_json::Map<String, serde_json::Value> = counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    axum::Json(serde_json::json!({"status": "ok", "orders": orders, "riders_connected": connected}))
+        .into_response()
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.live.metrics().render(&state.live.view().counts());
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}

@@ -1,0 +1,526 @@
+//! The server end to end: a real server on an ephemeral port over the
+//! Monaco road network, real HTTP requests and real WebSocket clients.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use waimai::api::auth::Role;
+use waimai::api::server::{RunningServer, StartOptions, start};
+use waimai::engine::RiderId;
+
+/// Restaurant r2 of the Monaco fixture, and a customer 1 km away.
+const R2: (f64, f64) = (43.7350999, 7.4180868);
+const CUSTOMER: (f64, f64) = (43.7311, 7.4197);
+
+async fn spawn(data_dir: &Path) -> RunningServer {
+    let mut config = common::config();
+    config.server.tick_secs = 1;
+    config.server.restaurants = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/monaco-lunch.jsonl");
+    config.map.path = common::map_path("monaco");
+    let options = StartOptions {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(data_dir.to_path_buf()),
+    };
+    start(&config, options).await.expect("server starts")
+}
+
+fn token(server: &RunningServer, role: Role) -> String {
+    server.tokens.issue(&role).unwrap()
+}
+
+fn url(server: &RunningServer, path: &str) -> String {
+    format!("http://{}{path}", server.addr)
+}
+
+async fn post(
+    server: &RunningServer,
+    token: &str,
+    path: &str,
+    body: Value,
+    key: Option<&str>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = reqwest::Client::new()
+        .post(url(server, path))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, res.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn get(server: &RunningServer, token: &str, path: &str) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .get(url(server, path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn order_body() -> Value {
+    json!({"restaurant": "r2", "customer": {"lat": CUSTOMER.0, "lng": CUSTOMER.1}, "ready_in_secs": 0})
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn rider(server: &RunningServer, id: u64, last_seq: u64) -> Ws {
+    let t = token(server, Role::Rider(RiderId(id)));
+    let u = format!("ws://{}/v1/riders/ws?token={t}&last_seq={last_seq}", server.addr);
+    tokio_tungstenite::connect_async(u)
+        .await
+        .expect("rider connects")
+        .0
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next protocol message, skipping pings; panics after 10 s.
+async fn next(ws: &mut Ws) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(Message::Close(c))) => panic!("closed: {c:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a message within 10 s")
+}
+
+/// Nothing arrives for `ms`.
+async fn quiet(ws: &mut Ws, ms: u64) -> bool {
+    tokio::time::timeout(Duration::from_millis(ms), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => return t.to_string(),
+                Some(Ok(_)) => continue,
+                _ => return String::new(),
+            }
+        }
+    })
+    .await
+    .is_err()
+}
+
+async fn go_online(ws: &mut Ws, at: (f64, f64)) {
+    send(
+        ws,
+        json!({"v": 1, "type": "location", "lat": at.0, "lng": at.1, "at_ms": 0}),
+    )
+    .await;
+    send(ws, json!({"v": 1, "type": "status", "status": "online"})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_goes_from_post_to_delivered_with_etas_along_the_way() {
+    let dir = tempdir("lifecycle");
+    let server = spawn(&dir).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let mut ws = rider(&server, 1, 0).await;
+    go_online(&mut ws, R2).await;
+
+    let (status, card, headers) = post(&server, &merchant, "/v1/orders", order_body(), None).await;
+    assert_eq!(status, 201, "{card}");
+    let id = card["id"].as_u64().unwrap();
+    assert_eq!(headers["location"], format!("/v1/orders/{id}").as_str());
+    assert_eq!(card["state"], "open");
+    let placed = card["placed_at"].as_i64().unwrap();
+
+    // The only rider stands at the restaurant and the food is ready: it is
+    // sent at the next tick.
+    let m = next(&mut ws).await;
+    assert_eq!(m["type"], "assignment", "{m}");
+    assert_eq!(m["seq"], 1);
+    let stops = m["stops"].as_array().unwrap();
+    assert_eq!(stops.len(), 2);
+    assert_eq!(
+        (stops[0]["kind"].as_str(), stops[1]["kind"].as_str()),
+        (Some("pickup"), Some("dropoff"))
+    );
+    assert_eq!(stops[1]["order"], id.to_string());
+    assert!(stops[1]["eta_secs"].as_i64().unwrap() > stops[0]["eta_secs"].as_i64().unwrap());
+    send(&mut ws, json!({"v": 1, "type": "ack", "seq": 1})).await;
+    send(
+        &mut ws,
+        json!({"v": 1, "type": "accept", "assignment": m["assignment"]}),
+    )
+    .await;
+
+    let (status, card) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(card["state"], "assigned");
+    assert_eq!(card["rider"], 1);
+    let pickup = card["pickup_eta"]["at"].as_i64().unwrap();
+    let dropoff = card["dropoff_eta"]["at"].as_i64().unwrap();
+    assert!(placed <= pickup && pickup < dropoff, "{card}");
+    assert!(card["dropoff_eta"]["p90"].as_i64().unwrap() > dropoff);
+
+    // An unchanged poll is a 304.
+    let client = reqwest::Client::new();
+    let first = client
+        .get(url(&server, &format!("/v1/orders/{id}")))
+        .bearer_auth(&merchant)
+        .send()
+        .await
+        .unwrap();
+    let etag = first.headers()["etag"].clone();
+    let again = client
+        .get(url(&server, &format!("/v1/orders/{id}")))
+        .bearer_auth(&merchant)
+        .header("If-None-Match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+
+    send(
+        &mut ws,
+        json!({"v": 1, "type": "picked_up", "order": id.to_string()}),
+    )
+    .await;
+    let m = next(&mut ws).await;
+    assert_eq!(m["type"], "route_update", "{m}");
+    assert_eq!(m["stops"].as_array().unwrap().len(), 1);
+    assert_eq!(m["stops"][0]["kind"], "dropoff");
+    let (_, card) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_eq!(card["state"], "picked_up");
+    assert!(card["dropoff_eta"]["at"].as_i64().is_some());
+    let changed = client
+        .get(url(&server, &format!("/v1/orders/{id}")))
+        .bearer_auth(&merchant)
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status().as_u16(), 200, "a changed order is sent again");
+
+    send(
+        &mut ws,
+        json!({"v": 1, "type": "delivered", "order": id.to_string()}),
+    )
+    .await;
+    let m = next(&mut ws).await;
+    assert_eq!(m["type"], "route_update");
+    assert!(m["stops"].as_array().unwrap().is_empty());
+    let (_, card) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_eq!(card["state"], "delivered");
+    assert!(card["delivered_at"].as_i64().unwrap() >= card["picked_up_at"].as_i64().unwrap());
+    let (_, active) = get(&server, &merchant, "/v1/orders?state=active").await;
+    assert_eq!(active, json!([]));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_posts_never_create_a_second_order_and_bad_requests_name_the_field() {
+    let dir = tempdir("idempotency");
+    let server = spawn(&dir).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let (s1, a, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("k-1")).await;
+    let (s2, b, h2) = post(&server, &merchant, "/v1/orders", order_body(), Some("k-1")).await;
+    assert_eq!((s1, s2), (201, 200));
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(h2["idempotent-replayed"], "true");
+    let (_, list) = get(&server, &merchant, "/v1/orders").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let mut other = order_body();
+    other["ready_in_secs"] = json!(600);
+    let (s, e, _) = post(&server, &merchant, "/v1/orders", other, Some("k-1")).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (409, Some("conflict"), Some("Idempotency-Key"))
+    );
+
+    let id = a["id"].as_u64().unwrap();
+    // Another merchant does not see it; a rider cannot use the API; no
+    // token is a 401.
+    let stranger = token(&server, Role::Merchant("r3".into()));
+    assert_eq!(get(&server, &stranger, &format!("/v1/orders/{id}")).await.0, 404);
+    let (s, e, _) = post(&server, &stranger, "/v1/orders", order_body(), None).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (403, Some("restaurant")));
+    let rider_token = token(&server, Role::Rider(RiderId(5)));
+    assert_eq!(get(&server, &rider_token, "/v1/orders").await.0, 403);
+    assert_eq!(
+        get(&server, "rider.5.00000000000000000000000000000000", "/v1/orders")
+            .await
+            .0,
+        401
+    );
+    let res = reqwest::Client::new()
+        .get(url(&server, "/v1/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+
+    for (body, field) in [
+        (json!({"customer": {"lat": 43.73, "lng": 7.42}}), "restaurant"),
+        (
+            json!({"restaurant": "r2", "customer": {"lat": 95.0, "lng": 7.42}}),
+            "customer.lat",
+        ),
+        (
+            json!({"restaurant": "r2", "customer": {"lat": 43.73, "lng": "east"}}),
+            "customer.lng",
+        ),
+        (
+            json!({"restaurant": "r2", "customer": {"lat": 43.73, "lng": 7.42}, "tip": 3}),
+            "tip",
+        ),
+        (
+            json!({"restaurant": "nope", "customer": {"lat": 43.73, "lng": 7.42}}),
+            "restaurant",
+        ),
+        (
+            json!({"restaurant": "r2", "customer": {"lat": 43.73, "lng": 7.42}, "ready_in_secs": -5}),
+            "ready_in_secs",
+        ),
+        (
+            json!({"restaurant": "r2", "customer": {"lat": 48.85, "lng": 2.35}}),
+            "customer",
+        ),
+    ] {
+        let (s, e, _) = post(&server, &merchant, "/v1/orders", body.clone(), None).await;
+        assert_eq!(s, 400, "{body} -> {e}");
+        assert_eq!(e["error"]["field"], field, "{body} -> {e}");
+    }
+    let res = reqwest::Client::new()
+        .post(url(&server, "/v1/orders"))
+        .bearer_auth(&merchant)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    assert_eq!(get(&server, &merchant, "/v1/orders/abc").await.0, 400);
+    assert_eq!(get(&server, &merchant, "/v1/orders/999").await.0, 404);
+
+    // Cancel once; cancelling again is a conflict, not a 500.
+    let (s, c, _) = post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/cancel"),
+        json!({"reason": "customer called"}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, c["state"].as_str(), c["cancel_reason"].as_str()),
+        (200, Some("cancelled"), Some("customer called"))
+    );
+    let (s, e, _) = post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/cancel"),
+        json!({}),
+        None,
+    )
+    .await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("invalid_state")));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_get_typed_errors_and_the_connection_stays_up() {
+    let dir = tempdir("frames");
+    let server = spawn(&dir).await;
+    let mut ws = rider(&server, 7, 0).await;
+    let cases = [
+        ("not json", "not_json", None),
+        (r#"{"v":2,"type":"ack","seq":0}"#, "bad_version", Some("v")),
+        (r#"{"v":1,"type":"teleport"}"#, "bad_message", Some("type")),
+        (
+            r#"{"v":1,"type":"location","lat":99,"lng":7.4,"at_ms":0}"#,
+            "bad_field",
+            Some("lat"),
+        ),
+        (r#"{"v":1,"type":"ack","seq":40}"#, "bad_ack", Some("seq")),
+        (
+            r#"{"v":1,"type":"status","status":"online"}"#,
+            "not_allowed",
+            Some("status"),
+        ),
+        (
+            r#"{"v":1,"type":"delivered","order":"12"}"#,
+            "not_allowed",
+            Some("order"),
+        ),
+    ];
+    for (i, (frame, code, field)) in cases.iter().enumerate() {
+        ws.send(Message::Text((*frame).into())).await.unwrap();
+        let m = next(&mut ws).await;
+        assert_eq!(m["type"], "error", "{frame}");
+        assert_eq!(m["code"], *code, "{frame} -> {m}");
+        if let Some(f) = field {
+            assert!(m["field"].as_str().unwrap_or("").contains(f), "{frame} -> {m}");
+        }
+        assert_eq!(m["seq"], i as u64 + 1, "errors are numbered like every message");
+    }
+    // Still up: a good location and status are taken without complaint.
+    go_online(&mut ws, R2).await;
+    assert!(quiet(&mut ws, 500).await);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unacked_messages_are_replayed_after_a_reconnect_and_after_a_restart() {
+    let dir = tempdir("replay");
+    let server = spawn(&dir).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let mut ws = rider(&server, 3, 0).await;
+    go_online(&mut ws, R2).await;
+    let (_, card, _) = post(&server, &merchant, "/v1/orders", order_body(), None).await;
+    let id = card["id"].as_u64().unwrap();
+    let first = next(&mut ws).await;
+    assert_eq!(
+        (first["type"].as_str(), first["seq"].as_u64()),
+        (Some("assignment"), Some(1))
+    );
+    drop(ws);
+
+    // The app lost the connection before processing seq 1: it comes again.
+    let mut ws = rider(&server, 3, 0).await;
+    assert_eq!(next(&mut ws).await, first);
+    drop(ws);
+    // Processed it: nothing is replayed, and numbering goes on.
+    let mut ws = rider(&server, 3, 1).await;
+    assert!(quiet(&mut ws, 300).await);
+    post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/cancel"),
+        json!({"reason": "out of stock"}),
+        None,
+    )
+    .await;
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["type"].as_str(), m["seq"].as_u64(), m["reason"].as_str()),
+        (Some("order_cancelled"), Some(2), Some("out of stock"))
+    );
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["type"].as_str(), m["seq"].as_u64()),
+        (Some("route_update"), Some(3))
+    );
+    drop(ws);
+
+    // A second order to the same rider, then a restart: the new process
+    // never sent seq 1-4, so it goes on after the app's number with the
+    // rider's whole current work.
+    let (_, card, _) = post(&server, &merchant, "/v1/orders", order_body(), None).await;
+    let second = card["id"].as_u64().unwrap();
+    let mut ws = rider(&server, 3, 3).await;
+    let m = next(&mut ws).await;
+    // A new trip, or joined to the emptied one still heading to r2.
+    assert!(
+        matches!(m["type"].as_str(), Some("assignment" | "route_update")),
+        "{m}"
+    );
+    assert_eq!(m["seq"], 4);
+    assert!(
+        m["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["order"].as_str() == Some(second.to_string().as_str())),
+        "{m}"
+    );
+    drop(ws);
+    server.stop().await;
+
+    let server = spawn(&dir).await;
+    assert_eq!(server.restored.orders, 2);
+    let mut ws = rider(&server, 3, 4).await;
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["type"].as_str(), m["seq"].as_u64()),
+        (Some("assignment"), Some(5)),
+        "{m}"
+    );
+    assert!(
+        m["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["order"].as_str() == Some(second.to_string().as_str()))
+    );
+    let (_, card) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_eq!(
+        (card["state"].as_str(), card["cancel_reason"].as_str()),
+        (Some("cancelled"), Some("out of stock"))
+    );
+    let (_, card) = get(&server, &merchant, &format!("/v1/orders/{second}")).await;
+    assert_eq!(
+        (card["state"].as_str(), card["rider"].as_u64()),
+        (Some("assigned"), Some(3))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_openapi_are_served() {
+    let dir = tempdir("ops");
+    let server = spawn(&dir).await;
+    let health: Value = reqwest::get(url(&server, "/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let metrics = reqwest::get(url(&server, "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "waimai_orders{state=\"open\"}",
+        "waimai_dispatch_tick_seconds_bucket",
+        "waimai_riders_connected",
+        "waimai_ws_messages_in_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing");
+    }
+    let doc: Value = reqwest::get(url(&server, "/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v1/orders",
+        "/v1/orders/{id}",
+        "/v1/orders/{id}/cancel",
+        "/v1/orders/{id}/ready",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} not documented");
+    }
+    server.stop().await;
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("waimai-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
