@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod engine;
+pub mod fleet;
 pub mod index;
 pub mod live;
 pub mod map;

@@ -1,6 +1,8 @@
 //! `waimai serve` (the HTTP and WebSocket server) and `waimai token`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use tracing::info;
@@ -10,6 +12,9 @@ use crate::api::auth::{Role, Tokens};
 use crate::api::server::{self, StartOptions};
 use crate::config::Config;
 use crate::engine::RiderId;
+use crate::fleet::merchant::Replay;
+use crate::fleet::{FleetContext, FleetStats};
+use crate::sim::fixture::Fixture;
 
 /// `waimai serve` flags.
 #[derive(Debug, Args)]
@@ -23,6 +28,17 @@ pub struct ServeArgs {
     /// Logs as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// Also run a simulated city against the server: the riders and
+    /// orders of `[server] restaurants` (a fixture) over real WebSockets
+    /// and HTTP, with engine time running --demo-speed times faster.
+    #[arg(long)]
+    pub demo: bool,
+    /// How much faster than real time the demo runs.
+    #[arg(long, default_value_t = 10.0)]
+    pub demo_speed: f64,
+    /// Stop after this many seconds (default: at SIGTERM or Ctrl-C).
+    #[arg(long)]
+    pub for_secs: Option<u64>,
 }
 
 /// Whose token to issue.
@@ -68,6 +84,22 @@ pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
 /// Runs the server until SIGTERM or Ctrl-C, then stops gracefully.
 pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
     init_logs(args.log_json);
+    let mut config = config.clone();
+    let mut data_dir = args.data_dir.clone();
+    if args.demo {
+        if !args.demo_speed.is_finite() || !(0.1..=100.0).contains(&args.demo_speed) {
+            return Err(CliError::BadFlag {
+                flag: "demo-speed",
+                value: args.demo_speed.to_string(),
+                reason: "between 0.1 and 100".into(),
+            });
+        }
+        config.server.clock_speed = args.demo_speed;
+        // A fresh city each time, unless asked otherwise.
+        data_dir
+            .get_or_insert_with(|| std::env::temp_dir().join(format!("waimai-demo-{}", std::process::id())));
+    }
+    let config = &config;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,7 +107,7 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
     runtime.block_on(async {
         let options = StartOptions {
             listen: args.listen,
-            data_dir: args.data_dir,
+            data_dir,
         };
         let server = server::start(config, options)
             .await
@@ -83,8 +115,61 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
         let operator = server.tokens.issue(&Role::Operator).unwrap_or_default();
         println!("waimai serving on http://{}", server.addr);
         println!("console: http://{}/console#token={operator}", server.addr);
-        wait_for_signal().await;
+        let (stop_fleet, fleet_stopped) = tokio::sync::watch::channel(false);
+        let stats = Arc::new(FleetStats::default());
+        if args.demo {
+            let fixture = Fixture::read(&config.server.restaurants).map_err(CliError::Sim)?;
+            let ctx = Arc::new(FleetContext {
+                ws_url: format!("ws://{}/v1/riders/ws", server.addr),
+                http_url: format!("http://{}", server.addr),
+                tokens: server.tokens.clone(),
+                clock: server.live.clock(),
+                location_every: Duration::from_secs(2),
+                stop: fleet_stopped,
+            });
+            let replay = Replay::from_fixture(&fixture, args.demo_speed, server.live.clock().now_secs());
+            println!(
+                "demo: {} riders and {} at {}x real time",
+                replay.riders.len(),
+                fixture.header.name,
+                args.demo_speed
+            );
+            tokio::spawn(replay.run(ctx, stats.clone()));
+        }
+        let progress = async {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let orders: Vec<String> = server
+                    .live
+                    .view()
+                    .counts()
+                    .iter()
+                    .map(|(s, n)| format!("{s} {n}"))
+                    .collect();
+                let fleet = stats.summary();
+                println!(
+                    "orders: {} | riders connected {} | deliveries reported {}",
+                    orders.join(", "),
+                    fleet.connected,
+                    fleet.delivered
+                );
+            }
+        };
+        let deadline = async {
+            match args.for_secs {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = deadline => {}
+            _ = progress => {}
+        }
         info!("shutting down");
+        let _ = stop_fleet.send(true);
         server.stop().await;
         Ok(())
     })

@@ -170,7 +170,15 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
             path: data_dir,
             reason: format!("cannot start the engine thread: {e}"),
         })?;
-    Ok((LiveHandle { tx, view, metrics }, restored))
+    Ok((
+        LiveHandle {
+            tx,
+            view,
+            metrics,
+            clock,
+        },
+        restored,
+    ))
 }
 
 impl Actor {

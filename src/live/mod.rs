@@ -183,6 +183,7 @@ pub struct LiveHandle {
     tx: SyncSender<Input>,
     view: Arc<View>,
     metrics: Arc<Metrics>,
+    clock: EngineClock,
 }
 
 impl LiveHandle {
@@ -190,6 +191,11 @@ impl LiveHandle {
     /// actor.
     pub fn view(&self) -> &Arc<View> {
         &self.view
+    }
+
+    /// The engine's clock (engine time may run faster than the wall's).
+    pub fn clock(&self) -> EngineClock {
+        self.clock
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
