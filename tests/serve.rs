@@ -3,131 +3,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use waimai::api::auth::Role;
-use waimai::api::server::{RunningServer, StartOptions, start};
 use waimai::engine::RiderId;
 
-/// Restaurant r2 of the Monaco fixture, and a customer 1 km away.
-const R2: (f64, f64) = (43.7350999, 7.4180868);
-const CUSTOMER: (f64, f64) = (43.7311, 7.4197);
-
-async fn spawn(data_dir: &Path) -> RunningServer {
-    let mut config = common::config();
-    config.server.tick_secs = 1;
-    config.server.restaurants = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/monaco-lunch.jsonl");
-    config.map.path = common::map_path("monaco");
-    let options = StartOptions {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(data_dir.to_path_buf()),
-    };
-    start(&config, options).await.expect("server starts")
-}
-
-fn token(server: &RunningServer, role: Role) -> String {
-    server.tokens.issue(&role).unwrap()
-}
-
-fn url(server: &RunningServer, path: &str) -> String {
-    format!("http://{}{path}", server.addr)
-}
-
-async fn post(
-    server: &RunningServer,
-    token: &str,
-    path: &str,
-    body: Value,
-    key: Option<&str>,
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = reqwest::Client::new()
-        .post(url(server, path))
-        .bearer_auth(token)
-        .json(&body);
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    (status, res.json().await.unwrap_or(Value::Null), headers)
-}
-
-async fn get(server: &RunningServer, token: &str, path: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .get(url(server, path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-fn order_body() -> Value {
-    json!({"restaurant": "r2", "customer": {"lat": CUSTOMER.0, "lng": CUSTOMER.1}, "ready_in_secs": 0})
-}
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn rider(server: &RunningServer, id: u64, last_seq: u64) -> Ws {
-    let t = token(server, Role::Rider(RiderId(id)));
-    let u = format!("ws://{}/v1/riders/ws?token={t}&last_seq={last_seq}", server.addr);
-    tokio_tungstenite::connect_async(u)
-        .await
-        .expect("rider connects")
-        .0
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-/// The next protocol message, skipping pings; panics after 10 s.
-async fn next(ws: &mut Ws) -> Value {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
-                Some(Ok(Message::Close(c))) => panic!("closed: {c:?}"),
-                Some(Ok(_)) => continue,
-                other => panic!("socket ended: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("a message within 10 s")
-}
-
-/// Nothing arrives for `ms`.
-async fn quiet(ws: &mut Ws, ms: u64) -> bool {
-    tokio::time::timeout(Duration::from_millis(ms), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => return t.to_string(),
-                Some(Ok(_)) => continue,
-                _ => return String::new(),
-            }
-        }
-    })
-    .await
-    .is_err()
-}
-
-async fn go_online(ws: &mut Ws, at: (f64, f64)) {
-    send(
-        ws,
-        json!({"v": 1, "type": "location", "lat": at.0, "lng": at.1, "at_ms": 0}),
-    )
-    .await;
-    send(ws, json!({"v": 1, "type": "status", "status": "online"})).await;
-}
+use common::serve::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_goes_from_post_to_delivered_with_etas_along_the_way() {
@@ -516,11 +398,4 @@ async fn health_metrics_and_openapi_are_served() {
         assert!(doc["paths"][path].is_object(), "{path} not documented");
     }
     server.stop().await;
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("waimai-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

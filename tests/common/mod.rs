@@ -2,6 +2,8 @@
 //! serves as the independent oracle for contraction-hierarchy queries.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
