@@ -20,12 +20,22 @@ fn chromium() -> PathBuf {
 
 fn headless(args: &[&str], url: &str) -> String {
     let out = Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--virtual-time-budget=5000",
+        ])
         .args(args)
         .arg(url)
         .output()
         .expect("chromium runs");
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -69,7 +79,10 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     .await
     .unwrap();
     for id in &ids {
-        assert!(dump.contains(&format!("data-order=\"{id}\"")), "order {id} not listed:\n{dump}");
+        assert!(
+            dump.contains(&format!("data-order=\"{id}\"")),
+            "order {id} not listed:\n{dump}"
+        );
     }
     assert!(dump.contains("2 active orders"), "status line:\n{dump}");
     assert!(dump.contains("<td>assigned</td>"), "an assigned order:\n{dump}");
@@ -86,7 +99,10 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     let restaurants = count_colour(&shot, [0xc6, 0x28, 0x28]);
     let riders = count_colour(&shot, [0xf9, 0xa8, 0x25]) + count_colour(&shot, [0x2e, 0x7d, 0x32]);
     assert!(roads > 5_000, "roads drawn: {roads} pixels ({})", shot.display());
-    assert!(restaurants >= 40 * 30, "40 restaurants drawn: {restaurants} pixels");
+    assert!(
+        restaurants >= 40 * 30,
+        "40 restaurants drawn: {restaurants} pixels"
+    );
     assert!(riders >= 20, "the rider drawn: {riders} pixels");
     server.stop().await;
 }

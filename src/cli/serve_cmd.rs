@@ -77,7 +77,7 @@ pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
     let token = Tokens::new(&config.server.secret)
         .issue(&role)
         .map_err(|e| bad(e.to_string()))?;
-    println!("{token}");
+    say(format_args!("{token}"));
     Ok(())
 }
 
@@ -113,8 +113,11 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Serve(e.to_string()))?;
         let operator = server.tokens.issue(&Role::Operator).unwrap_or_default();
-        println!("waimai serving on http://{}", server.addr);
-        println!("console: http://{}/console#token={operator}", server.addr);
+        say(format_args!("waimai serving on http://{}", server.addr));
+        say(format_args!(
+            "console: http://{}/console#token={operator}",
+            server.addr
+        ));
         let (stop_fleet, fleet_stopped) = tokio::sync::watch::channel(false);
         let stats = Arc::new(FleetStats::default());
         if args.demo {
@@ -128,12 +131,12 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
                 stop: fleet_stopped,
             });
             let replay = Replay::from_fixture(&fixture, args.demo_speed, server.live.clock().now_secs());
-            println!(
+            say(format_args!(
                 "demo: {} riders and {} at {}x real time",
                 replay.riders.len(),
                 fixture.header.name,
                 args.demo_speed
-            );
+            ));
             tokio::spawn(replay.run(ctx, stats.clone()));
         }
         let progress = async {
@@ -149,12 +152,12 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
                     .map(|(s, n)| format!("{s} {n}"))
                     .collect();
                 let fleet = stats.summary();
-                println!(
+                say(format_args!(
                     "orders: {} | riders connected {} | deliveries reported {}",
                     orders.join(", "),
                     fleet.connected,
                     fleet.delivered
-                );
+                ));
             }
         };
         let deadline = async {
@@ -173,6 +176,14 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
         server.stop().await;
         Ok(())
     })
+}
+
+/// Prints a line for the operator; a closed stdout (a supervisor that
+/// stopped reading) must not take the server down.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
 
 fn init_logs(json: bool) {

@@ -150,7 +150,8 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         metrics: metrics.clone(),
         tx: tx.clone(),
         planning: false,
-        next_tick_secs: clock.now_secs(),
+        // Riders reconnect after a restart before anything is planned again.
+        next_tick_secs: clock.now_secs() + options.tick_secs,
         last_sweep: Instant::now(),
         last_console: Instant::now() - CONSOLE_EVERY,
         options,
