@@ -89,6 +89,9 @@ pub enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Print a rider, merchant or operator token for this config's secret.
     Token(serve_cmd::TokenArgs),
+    /// Load a running server on loopback: rider WebSockets and order posts,
+    /// bounded in count and time; prints a JSON report.
+    Load(serve_cmd::LoadArgs),
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -101,5 +104,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Fixture(cmd) => simulate_cmd::run_fixture(cmd, &config),
         Command::Serve(args) => serve_cmd::serve(args, &config),
         Command::Token(args) => serve_cmd::token(args, &config),
+        Command::Load(args) => serve_cmd::load(args, &config),
     }
 }

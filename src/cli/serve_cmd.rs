@@ -41,6 +41,26 @@ pub struct ServeArgs {
     pub for_secs: Option<u64>,
 }
 
+/// `waimai load` flags.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The server, e.g. http://127.0.0.1:8080 (loopback only).
+    #[arg(long)]
+    pub url: String,
+    /// Rider apps to connect (at most 50,000).
+    #[arg(long, default_value_t = 1000)]
+    pub riders: usize,
+    /// How long to run, in seconds (at most 3,600).
+    #[arg(long, default_value_t = 30)]
+    pub secs: u64,
+    /// Orders posted per second, spread over the restaurants.
+    #[arg(long, default_value_t = 20.0)]
+    pub orders_per_sec: f64,
+    /// New rider connections per second.
+    #[arg(long, default_value_t = 2000.0)]
+    pub connects_per_sec: f64,
+}
+
 /// Whose token to issue.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TokenRole {
@@ -217,4 +237,82 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Connects simulated riders and posts orders against a running server for
+/// a bounded time, then prints a JSON report.
+pub fn load(args: LoadArgs, config: &Config) -> Result<(), CliError> {
+    let bad = |flag: &'static str, value: String, reason: &str| CliError::BadFlag {
+        flag,
+        value,
+        reason: reason.into(),
+    };
+    let host = args
+        .url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad("url", args.url.clone(), "an http:// address"))?
+        .trim_end_matches('/')
+        .to_string();
+    if !(host.starts_with("127.") || host.starts_with("localhost")) {
+        return Err(bad("url", args.url.clone(), "load is generated on loopback only"));
+    }
+    if args.riders > crate::fleet::load::RIDERS_MAX {
+        return Err(bad("riders", args.riders.to_string(), "at most 50,000"));
+    }
+    if args.secs == 0 || args.secs > crate::fleet::load::SECS_MAX {
+        return Err(bad("secs", args.secs.to_string(), "1 to 3,600"));
+    }
+    if !(args.orders_per_sec.is_finite() && args.orders_per_sec >= 0.0) {
+        return Err(bad(
+            "orders-per-sec",
+            args.orders_per_sec.to_string(),
+            "a non-negative number",
+        ));
+    }
+    if !(args.connects_per_sec.is_finite() && args.connects_per_sec > 0.0) {
+        return Err(bad(
+            "connects-per-sec",
+            args.connects_per_sec.to_string(),
+            "a positive number",
+        ));
+    }
+    let fixture = Fixture::read(&config.server.restaurants).map_err(CliError::Sim)?;
+    let restaurants: Vec<(String, crate::map::LatLng)> = fixture
+        .lines
+        .iter()
+        .filter_map(|(_, l)| match l {
+            crate::sim::fixture::Line::Restaurant { id, lat, lng } => {
+                Some((id.clone(), crate::map::LatLng { lat: *lat, lng: *lng }))
+            }
+            _ => None,
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Serve(e.to_string()))?;
+    runtime.block_on(async {
+        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let ctx = Arc::new(FleetContext {
+            ws_url: format!("ws://{host}/v1/riders/ws"),
+            http_url: format!("http://{host}"),
+            tokens: Tokens::new(&config.server.secret),
+            clock: crate::live::EngineClock::start(0, config.server.clock_speed),
+            location_every: Duration::from_secs(5),
+            stop: stop_rx,
+        });
+        let plan = crate::fleet::load::LoadPlan {
+            riders: args.riders,
+            secs: args.secs,
+            orders_per_sec: args.orders_per_sec,
+            connects_per_sec: args.connects_per_sec,
+            restaurants,
+        };
+        let report = crate::fleet::load::run(ctx, plan).await;
+        say(format_args!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ));
+        Ok(())
+    })
 }

@@ -96,6 +96,27 @@ impl<P> PendingTick<P> {
         self.order_ids.get(index).copied()
     }
 
+    /// Plans only for the riders `keep` accepts (asked about every rider,
+    /// in order) (e.g. those near open
+    /// orders, when thousands are idle across a city). Riders on a
+    /// committed trip are always kept: their trips must be re-timed.
+    pub fn retain_riders(
+        &mut self,
+        mut keep: impl FnMut(RiderId, &crate::dispatch::online::RiderView<P>) -> bool,
+    ) {
+        let mut ids = Vec::with_capacity(self.rider_ids.len());
+        let mut views = Vec::with_capacity(self.rider_ids.len());
+        for (id, view) in self.rider_ids.drain(..).zip(self.snapshot.riders.drain(..)) {
+            let kept = keep(id, &view);
+            if view.committed.is_some() || kept {
+                ids.push(id);
+                views.push(view);
+            }
+        }
+        self.rider_ids = ids;
+        self.snapshot.riders = views;
+    }
+
     /// The engine id of the snapshot's `index`th rider.
     pub fn rider_id(&self, index: usize) -> Option<RiderId> {
         self.rider_ids.get(index).copied()

@@ -8,6 +8,7 @@
 //! It talks to the server over sockets like any other client, never
 //! through the library.
 
+pub mod load;
 pub mod merchant;
 pub mod rider;
 

@@ -164,6 +164,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     };
     actor.touched_orders = actor.orders.keys().copied().collect();
     actor.refresh_view();
+    actor.view.put_console(actor.console_json().into());
     std::thread::Builder::new()
         .name("waimai-engine".into())
         .spawn(move || actor.run(rx))
@@ -630,7 +631,8 @@ impl Actor {
         }
         self.next_tick_secs = now + self.options.tick_secs;
         self.planning = true;
-        let pending = self.engine.begin_tick(now);
+        let mut pending = self.engine.begin_tick(now);
+        shortlist_riders(&mut pending, &self.restaurants);
         let travel = self.network.clone();
         let policy = self.engine.policy();
         let tx = self.tx.clone();
@@ -848,7 +850,7 @@ impl Actor {
             .filter_map(|id| self.card(*id))
             .collect();
         self.view.put_cards(cards);
-        if self.last_console.elapsed() >= CONSOLE_EVERY {
+        if self.last_console.elapsed() >= CONSOLE_EVERY && self.view.take_console_wanted() {
             self.last_console = Instant::now();
             self.view.put_console(self.console_json().into());
         }
@@ -946,6 +948,47 @@ impl Actor {
         });
         serde_json::to_vec(&body).unwrap_or_default()
     }
+}
+
+/// Riders planned per open order of a restaurant (the nearest ones).
+const RIDERS_PER_ORDER: usize = 4;
+/// And at least this many per restaurant with open orders.
+const RIDERS_PER_RESTAURANT_MIN: usize = 8;
+
+/// Keeps, for each restaurant with orders to plan, its nearest free riders
+/// (straight line): with thousands of idle riders across a city, the far
+/// ones would never win an order but would cost the planner a matrix row
+/// each. Riders on committed trips are always kept.
+fn shortlist_riders(pending: &mut PendingTick<Snapped>, restaurants: &[Restaurant]) {
+    let s = &pending.snapshot;
+    let mut wanted = vec![0usize; restaurants.len()];
+    for o in &s.orders {
+        if let Some(w) = wanted.get_mut(o.restaurant as usize) {
+            *w += RIDERS_PER_ORDER;
+        }
+    }
+    let mut keep = std::collections::HashSet::new();
+    for (r, want) in wanted.iter().enumerate().filter(|(_, w)| **w > 0) {
+        let at = restaurants[r].at;
+        let mut by_distance: Vec<(f64, usize)> = s
+            .riders
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (crate::map::geo::haversine_meters(at, v.free_place.position), i))
+            .collect();
+        let k = (*want).max(RIDERS_PER_RESTAURANT_MIN).min(by_distance.len());
+        if k == 0 {
+            continue;
+        }
+        by_distance.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+        keep.extend(by_distance[..k].iter().map(|(_, i)| *i));
+    }
+    let mut index = 0;
+    pending.retain_riders(|_, _| {
+        let kept = keep.contains(&index);
+        index += 1;
+        kept
+    });
 }
 
 /// An order state's name in the API.

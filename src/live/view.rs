@@ -95,6 +95,9 @@ struct State {
 #[derive(Default)]
 pub struct View {
     state: RwLock<State>,
+    /// Someone polled the console since it was last drawn: the actor
+    /// draws it only then (10k riders make a large picture).
+    console_wanted: std::sync::atomic::AtomicBool,
 }
 
 impl View {
@@ -133,11 +136,19 @@ impl View {
 
     /// The console's JSON picture (riders, active orders, restaurants).
     pub fn console(&self) -> Bytes {
+        self.console_wanted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.state
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .console
             .clone()
+    }
+
+    /// Whether the console was polled since the last call.
+    pub(super) fn take_console_wanted(&self) -> bool {
+        self.console_wanted
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Replaces the cards in `cards` (the actor, after a batch).

@@ -110,15 +110,31 @@ impl MatrixTravel {
     }
 }
 
+impl MatrixTravel {
+    /// The trips from every place to each of the first `destinations`
+    /// places: when the rest (riders' positions) are only ever left, never
+    /// reached, this is `destinations` columns instead of all.
+    pub fn build_to_first<T: TravelTime>(
+        source: &T,
+        places: &[T::Place],
+        destinations: usize,
+        depart_secs_of_day: u32,
+    ) -> Result<Self, MapError> {
+        let to = &places[..destinations.min(places.len())];
+        Ok(Self {
+            matrix: source.matrix(places, to, depart_secs_of_day)?,
+        })
+    }
+}
+
 impl TravelTime for MatrixTravel {
     type Place = u32;
 
     fn leg(&self, from: &u32, to: &u32, _depart: u32) -> Result<Leg, MapError> {
-        let n = self.matrix.rows as u32;
-        if *from >= n {
+        if *from >= self.matrix.rows as u32 {
             return Err(MapError::UnknownPlace(*from));
         }
-        if *to >= n {
+        if *to >= self.matrix.cols as u32 {
             return Err(MapError::UnknownPlace(*to));
         }
         Ok(self.matrix.leg(*from as usize, *to as usize))

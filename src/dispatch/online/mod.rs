@@ -257,8 +257,11 @@ pub fn plan_with_matrix<T: TravelTime>(
             committed: r.committed.clone(),
         })
         .collect();
+    // Riders' places come last and are only ever left: they need rows,
+    // not columns (with thousands of riders, the difference is the matrix).
+    let destinations = s.restaurants.len() + s.orders.len();
     let of_day = s.now_secs.rem_euclid(86_400) as u32;
-    let matrix = crate::map::MatrixTravel::build(travel, &places, of_day)?;
+    let matrix = crate::map::MatrixTravel::build_to_first(travel, &places, destinations, of_day)?;
     let indexed = Snapshot {
         now_secs: s.now_secs,
         restaurants,
