@@ -4,7 +4,7 @@
 //! Nothing acknowledged may be lost: every order a merchant got a 2xx for
 //! exists, and every order a rider was sent is still that rider's.
 //!
-//! Rounds: `WAIMAI_KILL_ROUNDS` (default 5; scripts/kill-restart runs 20).
+//! Rounds: `KILL_ROUNDS` (default 5; scripts/kill-restart runs 20).
 
 mod common;
 
@@ -31,6 +31,8 @@ struct Server {
 
 /// Starts the binary on `dir` with `tick_secs` between dispatch ticks.
 fn start(dir: &Path, tick_secs: u64) -> Server {
+    let log_path = dir.with_extension("log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_waimai"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
@@ -38,7 +40,7 @@ fn start(dir: &Path, tick_secs: u64) -> Server {
         .env("RUST_LOG", "warn")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("waimai serve starts");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -47,7 +49,10 @@ fn start(dir: &Path, tick_secs: u64) -> Server {
     let addr = line
         .trim()
         .strip_prefix("waimai serving on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .unwrap_or_else(|| {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("unexpected first line {line:?}; server log:\n{log}")
+        })
         .to_string();
     Server { child, addr }
 }
@@ -161,7 +166,7 @@ async fn ride(addr: String, tokens: Tokens, rider: u64, at: (f64, f64), told: Ar
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
-    let rounds: usize = std::env::var("WAIMAI_KILL_ROUNDS")
+    let rounds: usize = std::env::var("KILL_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
@@ -209,6 +214,7 @@ async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
     let mut child = server.child;
     let _ = child.kill();
     let _ = child.wait();
+    println!("{rounds} kill -9 rounds: {orders} acknowledged orders and {sent} orders sent to riders, none lost");
     assert!(orders > rounds * 5, "the load placed only {orders} orders");
     assert!(
         sent > rounds,
