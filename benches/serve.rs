@@ -25,14 +25,18 @@ fn tokens(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("token");
     g.bench_function("verify_hmac", |b| b.iter(|| t.verify(black_box(&token))));
-    g.bench_function("baseline_hashmap_lookup", |b| b.iter(|| table.get(black_box(&token)).cloned()));
+    g.bench_function("baseline_hashmap_lookup", |b| {
+        b.iter(|| table.get(black_box(&token)).cloned())
+    });
     g.finish();
 }
 
 fn frames(c: &mut Criterion) {
     let frame = r#"{"v":1,"type":"location","lat":43.7351,"lng":7.4181,"heading_deg":90.5,"speed_mps":4.2,"at_ms":1795382400000}"#;
     let mut g = c.benchmark_group("rider_frame");
-    g.bench_function("parse_location", |b| b.iter(|| parse_rider_message(black_box(frame))));
+    g.bench_function("parse_location", |b| {
+        b.iter(|| parse_rider_message(black_box(frame)))
+    });
     g.bench_function("baseline_json_value", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(frame)))
     });

@@ -22,7 +22,7 @@ use waimai::api::auth::{Role, Tokens};
 use waimai::engine::RiderId;
 use waimai::sim::fixture::{Fixture, Line};
 
-const RIDERS: u64 = 6;
+const RIDERS: u64 = 10;
 
 struct Server {
     child: Child,
@@ -32,7 +32,11 @@ struct Server {
 /// Starts the binary on `dir` with `tick_secs` between dispatch ticks.
 fn start(dir: &Path, tick_secs: u64) -> Server {
     let log_path = dir.with_extension("log");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_waimai"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
@@ -57,7 +61,7 @@ fn start(dir: &Path, tick_secs: u64) -> Server {
     Server { child, addr }
 }
 
-/// Restaurants r1..r6 of the fixture (riders wait at them).
+/// The first RIDERS restaurants of the fixture (riders wait at them).
 fn restaurants() -> Vec<(String, f64, f64)> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/monaco-lunch.jsonl");
     let fixture = Fixture::read(&path).unwrap();
@@ -145,7 +149,7 @@ async fn ride(addr: String, tokens: Tokens, rider: u64, at: (f64, f64), told: Ar
         let _ = ws.send(send(json!({"v": 1, "type": "ack", "seq": seq}))).await;
         // Odd riders pick up and deliver at once, to keep orders flowing;
         // even ones keep their trips assigned (on the way to the kitchen).
-        if rider % 2 == 0 {
+        if rider.is_multiple_of(2) {
             continue;
         }
         let stops = m["stops"].as_array().cloned().unwrap_or_default();
@@ -214,7 +218,9 @@ async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
     let mut child = server.child;
     let _ = child.kill();
     let _ = child.wait();
-    println!("{rounds} kill -9 rounds: {orders} acknowledged orders and {sent} orders sent to riders, none lost");
+    println!(
+        "{rounds} kill -9 rounds: {orders} acknowledged orders and {sent} orders sent to riders, none lost"
+    );
     assert!(orders > rounds * 5, "the load placed only {orders} orders");
     assert!(
         sent > rounds,

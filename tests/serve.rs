@@ -399,3 +399,41 @@ async fn health_metrics_and_openapi_are_served() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_survive_a_restart_with_the_redis_store() {
+    let key = format!("waimai:test:serve:{}:{}", std::process::id(), rand_suffix());
+    let mut config = server_config();
+    config.server.store = "redis".into();
+    config.server.redis_key = key.clone();
+    let server = spawn_with(&config, None).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let (status, card, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("redis-1")).await;
+    assert_eq!(status, 201);
+    server.stop().await;
+
+    let server = spawn_with(&config, None).await;
+    assert_eq!(server.restored.orders, 1);
+    let id = card["id"].as_u64().unwrap();
+    let (status, again) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_eq!(
+        (status, &again["restaurant"], &again["placed_at"]),
+        (200, &card["restaurant"], &card["placed_at"])
+    );
+    // The key survived too: a retry finds the order.
+    let (status, retried, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("redis-1")).await;
+    assert_eq!((status, &retried["id"]), (200, &card["id"]));
+    server.stop().await;
+    let mut c = redis::Client::open(config.server.redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut c).unwrap();
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}

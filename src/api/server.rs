@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
 use crate::map::{MapError, RoadNetwork};
+use crate::store::LogLocation;
 
 /// Why the server could not start.
 #[derive(Debug, Error)]
@@ -78,7 +79,7 @@ impl AppState {
 pub struct StartOptions {
     /// Overrides `[server] listen`.
     pub listen: Option<String>,
-    /// Overrides `[server] data_dir`.
+    /// Overrides `[server] data_dir` (and the store: a journal file there).
     pub data_dir: Option<PathBuf>,
 }
 
@@ -134,7 +135,17 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
             pickup_service_secs: header.pickup_service_secs,
             dropoff_service_secs: header.dropoff_service_secs,
         },
-        data_dir: options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone()),
+        log: match (&options.data_dir, sv.store.as_str()) {
+            (None, "redis") => LogLocation::Redis {
+                url: sv.redis_url.clone(),
+                key: sv.redis_key.clone(),
+            },
+            (dir, _) => LogLocation::File(
+                dir.clone()
+                    .unwrap_or_else(|| sv.data_dir.clone())
+                    .join("journal.jsonl"),
+            ),
+        },
     };
     let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
         .await

@@ -47,7 +47,10 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: String,
     pub restaurants: PathBuf,
+    pub store: String,
     pub data_dir: PathBuf,
+    pub redis_url: String,
+    pub redis_key: String,
     pub tick_secs: u64,
     pub clock_speed: f64,
     pub secret: String,
@@ -142,6 +145,9 @@ impl Config {
         }
         if sv.outbox_capacity == 0 || sv.queue_capacity == 0 || sv.shift_secs == 0 {
             return invalid("server.outbox_capacity, queue_capacity and shift_secs must be positive".into());
+        }
+        if sv.store != "embedded" && sv.store != "redis" {
+            return invalid(format!("server.store {:?}: \"embedded\" or \"redis\"", sv.store));
         }
         if sv.secret.len() < 16 {
             return invalid("server.secret must be at least 16 characters".into());

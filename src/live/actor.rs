@@ -28,7 +28,7 @@ use crate::engine::{
     RiderId, RiderSpec,
 };
 use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
-use crate::store::Journal;
+use crate::store::Log;
 
 /// Most inputs applied under one fsync.
 const BATCH_MAX: usize = 1024;
@@ -61,7 +61,7 @@ struct Actor {
     restaurant_index: HashMap<String, u32>,
     options: LiveOptions,
     clock: EngineClock,
-    journal: Journal,
+    journal: Log,
     orders: HashMap<OrderId, OrderMeta>,
     idempotency: HashMap<(String, String), OrderId>,
     next_order: u64,
@@ -90,13 +90,9 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         network,
         restaurants,
         options,
-        data_dir,
+        log,
     } = setup;
-    std::fs::create_dir_all(&data_dir).map_err(|e| crate::store::StoreError::Io {
-        path: data_dir.clone(),
-        reason: e.to_string(),
-    })?;
-    let (journal, history) = Journal::open::<LiveRecord>(&data_dir.join("journal.jsonl"))?;
+    let (journal, history) = Log::open::<LiveRecord>(&log)?;
     let places = restaurants
         .iter()
         .map(|r| network.snap(r.at))
@@ -169,7 +165,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         .name("waimai-engine".into())
         .spawn(move || actor.run(rx))
         .map_err(|e| crate::store::StoreError::Io {
-            path: data_dir,
+            path: "waimai-engine".into(),
             reason: format!("cannot start the engine thread: {e}"),
         })?;
     Ok((

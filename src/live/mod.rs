@@ -20,7 +20,6 @@ mod records;
 mod riders;
 mod view;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
@@ -292,7 +291,8 @@ pub struct LiveSetup {
     pub network: Arc<RoadNetwork>,
     pub restaurants: Vec<Restaurant>,
     pub options: LiveOptions,
-    pub data_dir: PathBuf,
+    /// Where the journal is.
+    pub log: crate::store::LogLocation,
 }
 
 /// What restoring the journal found, for the start-up log.
@@ -303,7 +303,7 @@ pub struct Restored {
     pub riders: usize,
 }
 
-/// Starts the actor thread: replays the journal in `setup.data_dir`, then
+/// Starts the actor thread: replays the journal at `setup.log`, then
 /// serves. Fails if the journal is damaged or names what this city does
 /// not have.
 pub fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveError> {

@@ -65,11 +65,12 @@ impl Journal {
         }
         let mut buf = Vec::new();
         for r in records {
-            let json = serde_json::to_string(r).map_err(|e| StoreError::Io {
+            let line = encode(r).map_err(|reason| StoreError::Io {
                 path: self.path.clone(),
-                reason: format!("cannot encode a record: {e}"),
+                reason,
             })?;
-            buf.extend_from_slice(format!("{:016x} {json}\n", fnv1a(json.as_bytes())).as_bytes());
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
         }
         let io = |e: std::io::Error| StoreError::Io {
             path: self.path.clone(),
@@ -124,7 +125,14 @@ fn parse<R: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<(Vec<R>, usiz
     Ok((records, good))
 }
 
-fn decode<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {
+/// One record as a line (without the newline): `<fnv1a-64 hex> <json>`.
+pub(super) fn encode<R: Serialize>(record: &R) -> Result<String, String> {
+    let json = serde_json::to_string(record).map_err(|e| format!("cannot encode a record: {e}"))?;
+    Ok(format!("{:016x} {json}", fnv1a(json.as_bytes())))
+}
+
+/// A line back to its record, if its checksum holds.
+pub(super) fn decode<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {
     let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_owned())?;
     let (sum, json) = text.split_once(' ').ok_or("no checksum")?;
     let sum = u64::from_str_radix(sum, 16).map_err(|_| "bad checksum field".to_owned())?;

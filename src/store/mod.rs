@@ -2,16 +2,19 @@
 //! the engine was told and what it decided, so a restarted process rebuilds
 //! exactly the state it had (see ARCHITECTURE.md, "Durability").
 //!
-//! Owns: file formats and crash recovery. May call: nothing in the crate
-//! but the shared checksum; callers pass their own record types.
+//! Owns: file formats and crash recovery, and the same journal in a Redis
+//! list. May call: nothing in the crate but the shared checksum; callers
+//! pass their own record types.
 
 mod journal;
+mod redis_journal;
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
 pub use journal::Journal;
+pub use redis_journal::RedisJournal;
 
 /// Why the store could not read or write.
 #[derive(Debug, Error)]
@@ -24,4 +27,62 @@ pub enum StoreError {
         line: usize,
         reason: String,
     },
+    #[error("redis journal {key}: {reason}")]
+    Redis { key: String, reason: String },
+    #[error("redis journal {key}, entry {index}: damaged record ({reason}); not replayed past it")]
+    CorruptEntry {
+        key: String,
+        index: usize,
+        reason: String,
+    },
+}
+
+/// Where the journal lives: a file (the embedded default) or a Redis list.
+pub enum Log {
+    File(Journal),
+    Redis(RedisJournal),
+}
+
+/// How to open a [`Log`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogLocation {
+    File(PathBuf),
+    Redis { url: String, key: String },
+}
+
+impl Log {
+    /// Opens the log and returns its records, in order.
+    pub fn open<R: serde::de::DeserializeOwned>(at: &LogLocation) -> Result<(Self, Vec<R>), StoreError> {
+        Ok(match at {
+            LogLocation::File(path) => {
+                let (j, r) = Journal::open(path)?;
+                (Log::File(j), r)
+            }
+            LogLocation::Redis { url, key } => {
+                let (j, r) = RedisJournal::open(url, key)?;
+                (Log::Redis(j), r)
+            }
+        })
+    }
+
+    /// Appends `records`, durably, before returning.
+    pub fn append<R: serde::Serialize>(&mut self, records: &[R]) -> Result<(), StoreError> {
+        match self {
+            Log::File(j) => j.append(records),
+            Log::Redis(j) => j.append(records),
+        }
+    }
+
+    /// How many records the log holds.
+    pub fn len(&self) -> u64 {
+        match self {
+            Log::File(j) => j.len(),
+            Log::Redis(j) => j.len(),
+        }
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }

@@ -18,16 +18,27 @@ use waimai::engine::RiderId;
 pub const R2: (f64, f64) = (43.7350999, 7.4180868);
 pub const CUSTOMER: (f64, f64) = (43.7311, 7.4197);
 
-pub async fn spawn(data_dir: &Path) -> RunningServer {
+/// The embedded config with a 1 s tick, on the repository's Monaco files.
+pub fn server_config() -> waimai::config::Config {
     let mut config = super::config();
     config.server.tick_secs = 1;
     config.server.restaurants = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/monaco-lunch.jsonl");
     config.map.path = super::map_path("monaco");
+    config
+}
+
+/// A server journaling to a file in `data_dir`.
+pub async fn spawn(data_dir: &Path) -> RunningServer {
+    spawn_with(&server_config(), Some(data_dir)).await
+}
+
+/// A server on `config`; `data_dir` overrides its store with a file.
+pub async fn spawn_with(config: &waimai::config::Config, data_dir: Option<&Path>) -> RunningServer {
     let options = StartOptions {
         listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(data_dir.to_path_buf()),
+        data_dir: data_dir.map(Path::to_path_buf),
     };
-    start(&config, options).await.expect("server starts")
+    start(config, options).await.expect("server starts")
 }
 
 pub fn token(server: &RunningServer, role: Role) -> String {

@@ -1,0 +1,89 @@
+//! The journal in Redis, for a deployment that keeps its state there: one
+//! list per city, one checksummed line per record (the file journal's
+//! format), appended with a single `RPUSH` per batch (atomic: all of a
+//! batch's records or none). It is as durable as the server's AOF
+//! setting: with `appendonly yes` and `appendfsync always`, a record is on
+//! disk before `append` returns, like the file journal.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::StoreError;
+use super::journal::{decode, encode};
+
+/// An open journal in a Redis list.
+pub struct RedisJournal {
+    connection: redis::Connection,
+    key: String,
+    records: u64,
+}
+
+impl RedisJournal {
+    /// Connects to `url` and returns every record of the list `key`, in
+    /// order. Any damaged entry is an error naming its position (a list
+    /// has no torn tail: a push is atomic).
+    pub fn open<R: DeserializeOwned>(url: &str, key: &str) -> Result<(Self, Vec<R>), StoreError> {
+        let err = |e: redis::RedisError| StoreError::Redis {
+            key: key.to_string(),
+            reason: e.to_string(),
+        };
+        let client = redis::Client::open(url).map_err(err)?;
+        let mut connection = client.get_connection().map_err(err)?;
+        let lines: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query(&mut connection)
+            .map_err(err)?;
+        let mut records = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let record = decode(line).map_err(|reason| StoreError::CorruptEntry {
+                key: key.to_string(),
+                index: i,
+                reason,
+            })?;
+            records.push(record);
+        }
+        let journal = Self {
+            connection,
+            key: key.to_string(),
+            records: records.len() as u64,
+        };
+        Ok((journal, records))
+    }
+
+    /// Appends `records` in one atomic push.
+    pub fn append<R: Serialize>(&mut self, records: &[R]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let lines = records
+            .iter()
+            .map(encode)
+            .collect::<Result<Vec<String>, String>>()
+            .map_err(|reason| StoreError::Redis {
+                key: self.key.clone(),
+                reason,
+            })?;
+        let _: i64 = redis::cmd("RPUSH")
+            .arg(&self.key)
+            .arg(lines)
+            .query(&mut self.connection)
+            .map_err(|e| StoreError::Redis {
+                key: self.key.clone(),
+                reason: e.to_string(),
+            })?;
+        self.records += records.len() as u64;
+        Ok(())
+    }
+
+    /// How many records the journal holds.
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+}
