@@ -23,6 +23,10 @@ use crate::live::Frame;
 
 /// Frames queued for one socket before the rider counts as too slow.
 const FRAMES_QUEUED_MAX: usize = 256;
+/// Socket read buffer: rider frames are a few hundred bytes.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Largest frame or message a rider may send.
+const MESSAGE_BYTES_MAX: usize = 16 * 1024;
 /// Close codes (RFC 6455).
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -51,6 +55,12 @@ pub async fn upgrade(
         Role::Rider(id) => id,
         _ => return Err(ApiError::forbidden("only rider tokens open the rider WebSocket")),
     };
+    // Small buffers (10k sockets) and a bound on what a rider may send.
+    let ws = ws
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(MESSAGE_BYTES_MAX)
+        .max_frame_size(MESSAGE_BYTES_MAX);
     Ok(ws.on_upgrade(move |socket| run(socket, state, rider, q.last_seq)))
 }
 

@@ -79,6 +79,19 @@ pub enum OrderStatus {
     },
 }
 
+impl OrderStatus {
+    /// The state's name, as the API and error messages spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderStatus::Open => "open",
+            OrderStatus::Assigned { .. } => "assigned",
+            OrderStatus::PickedUp { .. } => "picked_up",
+            OrderStatus::Delivered { .. } => "delivered",
+            OrderStatus::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
 /// A bundle of one restaurant's orders for one rider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trip {

@@ -50,7 +50,7 @@ impl<T: TravelTime> Engine<T> {
                 return Err(EngineError::InvalidTransition {
                     order: id,
                     what: "cancelled",
-                    state: state_name(&other).into(),
+                    state: other.name().into(),
                 });
             }
         }
@@ -114,7 +114,7 @@ impl<T: TravelTime> Engine<T> {
                 return Err(EngineError::InvalidTransition {
                     order: id,
                     what: "delivered by this rider",
-                    state: state_name(other).into(),
+                    state: other.name().into(),
                 });
             }
         };
@@ -431,7 +431,7 @@ impl<T: TravelTime> Engine<T> {
             ref other => Err(EngineError::InvalidTransition {
                 order: id,
                 what: "marked ready",
-                state: state_name(other).into(),
+                state: other.name().into(),
             }),
         }
     }
@@ -445,16 +445,5 @@ impl<T: TravelTime> Engine<T> {
             rec.activity = Activity::Waiting { place, free_secs };
         }
         Ok(())
-    }
-}
-
-/// A status's name, for error messages.
-pub(super) fn state_name(s: &OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::Open => "open",
-        OrderStatus::Assigned { .. } => "assigned",
-        OrderStatus::PickedUp { .. } => "picked up",
-        OrderStatus::Delivered { .. } => "delivered",
-        OrderStatus::Cancelled { .. } => "cancelled",
     }
 }

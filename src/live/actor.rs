@@ -72,6 +72,9 @@ struct Actor {
     view: Arc<View>,
     metrics: Arc<Metrics>,
     tx: SyncSender<Input>,
+    /// The planner's own threads: one core fewer than the machine, so
+    /// sockets and HTTP keep a core while a large tick is planned.
+    planner: Arc<rayon::ThreadPool>,
     planning: bool,
     next_tick_secs: Secs,
     last_sweep: Instant,
@@ -83,6 +86,20 @@ struct Actor {
     touched_riders: BTreeSet<RiderId>,
     messages: Vec<(RiderId, ServerMessage)>,
     decided: HashMap<RiderId, Instant>,
+}
+
+fn planner_pool() -> Result<rayon::ThreadPool, LiveError> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads((cores - 1).max(1))
+        .thread_name(|i| format!("waimai-plan-{i}"))
+        .build()
+        .map_err(|e| {
+            LiveError::Store(crate::store::StoreError::Io {
+                path: "waimai-plan".into(),
+                reason: format!("cannot start the planner threads: {e}"),
+            })
+        })
 }
 
 pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveError> {
@@ -145,6 +162,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         view: view.clone(),
         metrics: metrics.clone(),
         tx: tx.clone(),
+        planner: Arc::new(planner_pool()?),
         planning: false,
         // Riders reconnect after a restart before anything is planned again.
         next_tick_secs: clock.now_secs() + options.tick_secs,
@@ -189,7 +207,9 @@ impl Actor {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            while batch.len() < BATCH_MAX {
+            // A plan ends its batch: its riders are told at once, not
+            // after a thousand location fixes queued behind it.
+            while batch.len() < BATCH_MAX && !matches!(batch.last(), Some(Input::Planned(_))) {
                 match rx.try_recv() {
                     Ok(input) => batch.push(input),
                     Err(_) => break,
@@ -632,7 +652,7 @@ impl Actor {
         let travel = self.network.clone();
         let policy = self.engine.policy();
         let tx = self.tx.clone();
-        rayon::spawn(move || {
+        self.planner.spawn(move || {
             let started = Instant::now();
             let plan = online::plan_with_matrix(&pending.snapshot, &travel, &policy);
             let micros = started.elapsed().as_micros() as u64;
@@ -756,7 +776,8 @@ impl Actor {
                 .fetch_add(self.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
             self.records.clear();
         }
-        self.refresh_view();
+        // Riders first: their messages are the time-critical ones.
+        self.tell_riders();
         for Deferred::Order(reply, result) in std::mem::take(&mut self.deferred) {
             let answer = result.and_then(|(id, replayed)| {
                 let card = self.card(id).ok_or(LiveError::NotFound(id.0))?;
@@ -764,7 +785,7 @@ impl Actor {
             });
             let _ = reply.send(answer);
         }
-        self.tell_riders();
+        self.refresh_view();
         true
     }
 
@@ -865,7 +886,7 @@ impl Actor {
             id: id.0,
             merchant: meta.merchant.clone(),
             restaurant: self.restaurants[spec.restaurant as usize].id.clone(),
-            state: state_name(status),
+            state: status.name(),
             rider: None,
             customer: meta.customer,
             placed_at: spec.placed_secs,
@@ -985,15 +1006,4 @@ fn shortlist_riders(pending: &mut PendingTick<Snapped>, restaurants: &[Restauran
         index += 1;
         kept
     });
-}
-
-/// An order state's name in the API.
-pub(super) fn state_name(status: &OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Open => "open",
-        OrderStatus::Assigned { .. } => "assigned",
-        OrderStatus::PickedUp { .. } => "picked_up",
-        OrderStatus::Delivered { .. } => "delivered",
-        OrderStatus::Cancelled { .. } => "cancelled",
-    }
 }
