@@ -437,3 +437,117 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_rider_goes_offline_and_its_order_goes_to_another() {
+    let dir = tempdir("timeout");
+    let mut config = server_config();
+    config.server.rider_timeout_secs = 1;
+    config.server.heartbeat_secs = 1;
+    let server = spawn_with(&config, Some(&dir)).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let mut first = rider(&server, 1, 0).await;
+    go_online(&mut first, R2).await;
+    let (_, card, _) = post(&server, &merchant, "/v1/orders", order_body(), None).await;
+    let id = card["id"].as_u64().unwrap();
+    let m = next(&mut first).await;
+    assert_eq!(m["type"], "assignment");
+    // The first rider's phone dies; a second rider is there and online.
+    drop(first);
+    let mut second = rider(&server, 2, 0).await;
+    go_online(&mut second, R2).await;
+    let m = next(&mut second).await;
+    assert_eq!(m["type"], "assignment", "{m}");
+    assert!(
+        m["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["order"].as_str() == Some(id.to_string().as_str()))
+    );
+    let (_, card) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_eq!(
+        (card["state"].as_str(), card["rider"].as_u64()),
+        (Some("assigned"), Some(2))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_locations_is_rate_limited_and_the_connection_stays_up() {
+    let dir = tempdir("ratelimit");
+    let server = spawn(&dir).await;
+    let mut ws = rider(&server, 9, 0).await;
+    let burst = common::config().server.location_burst as usize;
+    for _ in 0..burst + 10 {
+        send(
+            &mut ws,
+            json!({"v": 1, "type": "location", "lat": R2.0, "lng": R2.1, "at_ms": 0}),
+        )
+        .await;
+    }
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["type"].as_str(), m["code"].as_str()),
+        (Some("error"), Some("rate_limited")),
+        "{m}"
+    );
+    // One complaint, not one per dropped fix; and the socket still works.
+    send(&mut ws, json!({"v": 1, "type": "ack", "seq": 1})).await;
+    send(&mut ws, json!({"v": 1, "type": "teleport"})).await;
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["seq"].as_u64(), m["code"].as_str()),
+        (Some(2), Some("bad_message")),
+        "{m}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marking_an_order_ready_moves_its_ready_time_to_now() {
+    let dir = tempdir("ready");
+    let server = spawn(&dir).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let mut body = order_body();
+    body["ready_in_secs"] = json!(3600);
+    let (_, card, _) = post(&server, &merchant, "/v1/orders", body, None).await;
+    let id = card["id"].as_u64().unwrap();
+    assert_eq!(
+        card["ready_at"].as_i64().unwrap() - card["placed_at"].as_i64().unwrap(),
+        3600
+    );
+    let (status, ready, _) = post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/ready"),
+        json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let placed = card["placed_at"].as_i64().unwrap();
+    let ready_at = ready["ready_at"].as_i64().unwrap();
+    assert!((placed..placed + 60).contains(&ready_at), "{ready}");
+    post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/cancel"),
+        json!({}),
+        None,
+    )
+    .await;
+    let (status, e, _) = post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/ready"),
+        json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (409, Some("invalid_state"))
+    );
+    server.stop().await;
+}

@@ -84,6 +84,8 @@ struct Actor {
     deferred: Vec<Deferred>,
     touched_orders: BTreeSet<OrderId>,
     touched_riders: BTreeSet<RiderId>,
+    /// Orders whose state a decision of this batch changed.
+    decided_orders: BTreeSet<OrderId>,
     messages: Vec<(RiderId, ServerMessage)>,
     decided: HashMap<RiderId, Instant>,
 }
@@ -173,6 +175,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         deferred: Vec::new(),
         touched_orders: BTreeSet::new(),
         touched_riders: BTreeSet::new(),
+        decided_orders: BTreeSet::new(),
         messages: Vec::new(),
         decided: HashMap::new(),
     };
@@ -548,7 +551,7 @@ impl Actor {
         let held = self.trip_orders(rider);
         if self.apply_event(now, Event::RiderOffline { rider }).is_ok() {
             self.touched_riders.insert(rider);
-            self.touched_orders.extend(held);
+            self.decided_orders.extend(held);
         }
     }
 
@@ -614,7 +617,7 @@ impl Actor {
         self.apply_event(now, Event::Delivered { rider, order: id })
             .map_err(|e| ProtocolError::new("not_allowed", Some("order"), e.to_string()))?;
         self.etas.remove(&id);
-        self.touched_orders.insert(id);
+        self.decided_orders.insert(id);
         self.touched_riders.insert(rider);
         Ok(())
     }
@@ -713,10 +716,12 @@ impl Actor {
                 link.new_assignment = true;
                 link.reposition = None;
                 self.touched_orders.extend(orders.iter().copied());
+                self.decided_orders.extend(orders.iter().copied());
                 *rider
             }
             Command::Join { rider, orders, .. } => {
                 self.touched_orders.extend(orders.iter().copied());
+                self.decided_orders.extend(orders.iter().copied());
                 *rider
             }
             Command::Release { rider, .. } => *rider,
@@ -746,6 +751,7 @@ impl Actor {
                 for (o, d) in trip.orders.iter().zip(dropoff_secs) {
                     self.etas.insert(*o, (*pickup_secs, *d));
                     self.touched_orders.insert(*o);
+                    self.decided_orders.insert(*o);
                 }
                 *rider
             }
@@ -776,7 +782,15 @@ impl Actor {
                 .fetch_add(self.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
             self.records.clear();
         }
-        // Riders first: their messages are the time-critical ones.
+        // Orders whose state a decision changed, then riders: a merchant
+        // never sees an order open after its rider was told. Cards whose
+        // only change is an ETA follow the replies.
+        let ids = std::mem::take(&mut self.decided_orders);
+        for id in &ids {
+            self.touched_orders.remove(id);
+        }
+        let decided: Vec<Card> = ids.iter().filter_map(|id| self.card(*id)).collect();
+        self.view.put_cards(decided);
         self.tell_riders();
         for Deferred::Order(reply, result) in std::mem::take(&mut self.deferred) {
             let answer = result.and_then(|(id, replayed)| {
