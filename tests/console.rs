@@ -68,9 +68,18 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     // One of them goes to the rider: the console shows it assigned.
     let m = next(&mut ws).await;
     assert_eq!(m["type"], "assignment");
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
 
     let operator = token(&server, waimai::api::auth::Role::Operator);
+    // The server redraws the console while someone watches: start
+    // watching, as an open page would, before Chromium's quick polls.
+    let res = reqwest::Client::new()
+        .get(url(&server, "/v1/console/state"))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let page = url(&server, &format!("/console#token={operator}"));
     let dump = tokio::task::spawn_blocking({
         let page = page.clone();

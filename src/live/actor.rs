@@ -881,7 +881,7 @@ impl Actor {
             .filter_map(|id| self.card(*id))
             .collect();
         self.view.put_cards(cards);
-        if self.last_console.elapsed() >= CONSOLE_EVERY && self.view.take_console_wanted() {
+        if self.last_console.elapsed() >= CONSOLE_EVERY && self.view.console_watched() {
             self.last_console = Instant::now();
             self.view.put_console(self.console_json().into());
         }

@@ -91,13 +91,23 @@ struct State {
     console: Bytes,
 }
 
+/// How long a console poll keeps the picture redrawn.
+const CONSOLE_WATCH_MS: u64 = 60_000;
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Shared between the actor (writer) and HTTP handlers (readers).
 #[derive(Default)]
 pub struct View {
     state: RwLock<State>,
-    /// Someone polled the console since it was last drawn: the actor
-    /// draws it only then (10k riders make a large picture).
-    console_wanted: std::sync::atomic::AtomicBool,
+    /// Until when (ms since the epoch) someone is watching the console:
+    /// the actor redraws it only meanwhile (10k riders make a large
+    /// picture).
+    console_watched_until_ms: std::sync::atomic::AtomicU64,
 }
 
 impl View {
@@ -134,10 +144,12 @@ impl View {
         counts.into_iter().collect()
     }
 
-    /// The console's JSON picture (riders, active orders, restaurants).
+    /// The console's JSON picture. A poll keeps it redrawn for the next
+    /// minute; the first poll after a quiet spell may see an older one.
     pub fn console(&self) -> Bytes {
-        self.console_wanted
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let until = unix_ms() + CONSOLE_WATCH_MS;
+        self.console_watched_until_ms
+            .store(until, std::sync::atomic::Ordering::Relaxed);
         self.state
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -145,10 +157,11 @@ impl View {
             .clone()
     }
 
-    /// Whether the console was polled since the last call.
-    pub(super) fn take_console_wanted(&self) -> bool {
-        self.console_wanted
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    /// Whether someone watches the console.
+    pub(super) fn console_watched(&self) -> bool {
+        self.console_watched_until_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > unix_ms()
     }
 
     /// Replaces the cards in `cards` (the actor, after a batch).
