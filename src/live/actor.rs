@@ -818,10 +818,14 @@ impl Actor {
             if link.new_assignment && stops.is_empty() {
                 link.new_assignment = false;
             }
-            if let Some(message) = link.update_for(stops)
-                && link.push(message, decided).is_err()
-            {
-                offline.push(rider);
+            if let Some(message) = link.update_for(stops) {
+                if link.push(message, decided).is_err() {
+                    offline.push(rider);
+                } else if let Some(at) = decided {
+                    self.metrics
+                        .assignment_queued
+                        .observe_micros(at.elapsed().as_micros() as u64);
+                }
             }
         }
         for rider in offline {

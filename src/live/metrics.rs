@@ -67,6 +67,9 @@ pub struct Metrics {
     pub dispatch_tick: Histogram,
     /// From a dispatch decision to its frame written on the rider's socket.
     pub assignment_push: Histogram,
+    /// From a dispatch decision to its frame queued for the socket (the
+    /// actor's part of `assignment_push`: journal fsync included).
+    pub assignment_queued: Histogram,
     /// One journal append (write + fsync) of a batch.
     pub journal_append: Histogram,
 }
@@ -82,6 +85,7 @@ impl Default for Metrics {
             journal_records: AtomicU64::new(0),
             dispatch_tick: Histogram::new(),
             assignment_push: Histogram::new(),
+            assignment_queued: Histogram::new(),
             journal_append: Histogram::new(),
         }
     }
@@ -149,6 +153,11 @@ impl Metrics {
         self.assignment_push.render(
             "waimai_assignment_push_seconds",
             "From dispatch decision to the frame written on the rider's socket.",
+            &mut out,
+        );
+        self.assignment_queued.render(
+            "waimai_assignment_queued_seconds",
+            "From dispatch decision to the frame queued for the rider's socket.",
             &mut out,
         );
         self.journal_append.render(
