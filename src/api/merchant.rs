@@ -180,16 +180,7 @@ pub async fn list(
     if q.state.as_deref().is_some_and(|s| s != "active") {
         return Err(ApiError::invalid("state", "only state=active is supported"));
     }
-    let cards = state.live.view().active(&scope);
-    let mut json = Vec::with_capacity(cards.iter().map(|c| c.json.len() + 1).sum::<usize>() + 2);
-    json.push(b'[');
-    for (i, c) in cards.iter().enumerate() {
-        if i > 0 {
-            json.push(b',');
-        }
-        json.extend_from_slice(&c.json);
-    }
-    json.push(b']');
+    let json = state.live.view().active_json(&scope);
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(json)).into_response())
 }
 

@@ -37,6 +37,8 @@ pub enum ServeError {
     Live(#[from] LiveError),
     #[error("restaurants file: {0}")]
     Restaurants(String),
+    #[error("the engine did not start: {0}")]
+    Start(String),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
 }
@@ -149,7 +151,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
     };
     let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
         .await
-        .map_err(|e| ServeError::Restaurants(e.to_string()))??;
+        .map_err(|e| ServeError::Start(e.to_string()))??;
     let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
     let listener = TcpListener::bind(&addr).await.map_err(|e| ServeError::Listen {
         addr: addr.clone(),
@@ -201,15 +203,12 @@ fn read_restaurants(
     let fixture =
         crate::sim::fixture::Fixture::read(path).map_err(|e| ServeError::Restaurants(e.to_string()))?;
     let restaurants: Vec<Restaurant> = fixture
-        .lines
-        .iter()
-        .filter_map(|(_, line)| match line {
-            crate::sim::fixture::Line::Restaurant { id, lat, lng } => Some(Restaurant {
-                id: id.clone(),
-                merchant: id.clone(),
-                at: crate::map::LatLng { lat: *lat, lng: *lng },
-            }),
-            _ => None,
+        .restaurants()
+        .into_iter()
+        .map(|(id, at)| Restaurant {
+            merchant: id.clone(),
+            id,
+            at,
         })
         .collect();
     if restaurants.is_empty() {

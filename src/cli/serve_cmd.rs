@@ -277,16 +277,7 @@ pub fn load(args: LoadArgs, config: &Config) -> Result<(), CliError> {
         ));
     }
     let fixture = Fixture::read(&config.server.restaurants).map_err(CliError::Sim)?;
-    let restaurants: Vec<(String, crate::map::LatLng)> = fixture
-        .lines
-        .iter()
-        .filter_map(|(_, l)| match l {
-            crate::sim::fixture::Line::Restaurant { id, lat, lng } => {
-                Some((id.clone(), crate::map::LatLng { lat: *lat, lng: *lng }))
-            }
-            _ => None,
-        })
-        .collect();
+    let restaurants = fixture.restaurants();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -96,8 +96,7 @@ impl<P> PendingTick<P> {
         self.order_ids.get(index).copied()
     }
 
-    /// Plans only for the riders `keep` accepts (asked about every rider,
-    /// in order) (e.g. those near open
+    /// Plans only for the riders `keep` accepts (e.g. those near open
     /// orders, when thousands are idle across a city). Riders on a
     /// committed trip are always kept: their trips must be re-timed.
     pub fn retain_riders(
@@ -107,8 +106,7 @@ impl<P> PendingTick<P> {
         let mut ids = Vec::with_capacity(self.rider_ids.len());
         let mut views = Vec::with_capacity(self.rider_ids.len());
         for (id, view) in self.rider_ids.drain(..).zip(self.snapshot.riders.drain(..)) {
-            let kept = keep(id, &view);
-            if view.committed.is_some() || kept {
+            if view.committed.is_some() || keep(id, &view) {
                 ids.push(id);
                 views.push(view);
             }
@@ -219,21 +217,6 @@ impl<T: TravelTime> Engine<T> {
             Event::Delivered { rider, order } => self.delivered(now_secs, rider, order),
             Event::OrderReady { order } => self.order_ready(now_secs, order),
         }
-    }
-
-    /// The rider reports it has picked up its trip's food: the bundle is
-    /// sealed now and the returned `PickUp` decision says when each
-    /// drop-off is expected. A decision, not an event: journal the
-    /// command, which replays to the same state.
-    pub fn pick_up(&mut self, now_secs: Secs, rider: RiderId) -> Result<Command, EngineError> {
-        self.confirm_pickup(now_secs, rider)
-    }
-
-    /// A GPS fix of a waiting rider: where the next plan starts it from.
-    /// Soft state, not journaled: a restarted engine plans from the next
-    /// fix.
-    pub fn locate_rider(&mut self, rider: RiderId, place: T::Place) -> Result<(), EngineError> {
-        self.move_rider(rider, place)
     }
 
     /// Plans and returns what the world must do now: [`Engine::begin_tick`],

@@ -371,9 +371,12 @@ impl<T: TravelTime> Engine<T> {
         commands
     }
 
-    /// The rider says it has the food of its trip: the bundle is sealed
-    /// now (live pickups, [`PickupRule::Confirmed`]).
-    pub(super) fn confirm_pickup(&mut self, now: Secs, rider: RiderId) -> Result<Command, EngineError> {
+    /// The rider reports it has picked up its trip's food: the bundle is
+    /// sealed now (live pickups, [`PickupRule::Confirmed`]) and the
+    /// returned `PickUp` decision says when each drop-off is expected. A
+    /// decision, not an event: journal the command, which replays to the
+    /// same state.
+    pub fn pick_up(&mut self, now: Secs, rider: RiderId) -> Result<Command, EngineError> {
         let rec = self.riders.get(&rider).ok_or(EngineError::UnknownRider(rider))?;
         match &rec.activity {
             Activity::Heading { trip, .. } if !trip.orders.is_empty() => {}
@@ -438,8 +441,9 @@ impl<T: TravelTime> Engine<T> {
 
     /// A waiting rider is now at `place` (a GPS fix): it is planned from
     /// there. Busy riders are planned from where their work ends, so their
-    /// fixes change nothing here.
-    pub(super) fn move_rider(&mut self, id: RiderId, place: T::Place) -> Result<(), EngineError> {
+    /// fixes change nothing here. Soft state, not journaled: a restarted
+    /// engine plans from the next fix.
+    pub fn locate_rider(&mut self, id: RiderId, place: T::Place) -> Result<(), EngineError> {
         let rec = self.riders.get_mut(&id).ok_or(EngineError::UnknownRider(id))?;
         if let Activity::Waiting { free_secs, .. } = rec.activity {
             rec.activity = Activity::Waiting { place, free_secs };

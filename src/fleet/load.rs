@@ -109,16 +109,11 @@ async fn post_orders(ctx: Arc<FleetContext>, stats: Arc<FleetStats>, plan: LoadP
         let token = ctx.tokens.issue(&Role::Merchant(r.clone())).unwrap_or_default();
         let body = json!({"restaurant": r, "customer": {"lat": at.lat + 0.006 * jitter(n), "lng": at.lng + 0.006 * jitter(n + 7)},
             "ready_in_secs": 60});
-        let res = client
-            .post(format!("{}/v1/orders", ctx.http_url))
-            .bearer_auth(token)
-            .header("Idempotency-Key", format!("load-{run}-{n}"))
-            .json(&body)
-            .send()
-            .await;
-        match res {
-            Ok(r) if r.status().is_success() => stats.orders_posted.fetch_add(1, Relaxed),
-            _ => stats.orders_refused.fetch_add(1, Relaxed),
+        let url = format!("{}/v1/orders", ctx.http_url);
+        let key = format!("load-{run}-{n}");
+        match super::merchant::post(&client, &url, &token, &body, Some(&key)).await {
+            Some(_) => stats.orders_posted.fetch_add(1, Relaxed),
+            None => stats.orders_refused.fetch_add(1, Relaxed),
         };
     }
 }

@@ -54,7 +54,7 @@ impl Replay {
                 .lines
                 .iter()
                 .filter(|(_, l)| !want_order || matches!(l, Line::OrderPlaced { .. }))
-                .filter_map(|(_, l)| line_time(l))
+                .filter_map(|(_, l)| l.time())
                 .min()
         };
         let t0 = match (first(false), first(true)) {
@@ -121,16 +121,6 @@ impl Replay {
     }
 }
 
-fn line_time(l: &Line) -> Option<Secs> {
-    match l {
-        Line::RiderOnline { t, .. }
-        | Line::RiderOffline { t, .. }
-        | Line::OrderPlaced { t, .. }
-        | Line::OrderCancelled { t, .. } => Some(*t),
-        _ => None,
-    }
-}
-
 async fn merchants(ctx: Arc<FleetContext>, stats: Arc<FleetStats>, actions: Vec<(Duration, Action)>) {
     let client = reqwest::Client::new();
     let started = tokio::time::Instant::now();
@@ -156,7 +146,7 @@ async fn merchants(ctx: Arc<FleetContext>, stats: Arc<FleetStats>, actions: Vec<
                 let body = json!({"restaurant": restaurant, "customer": {"lat": customer.lat, "lng": customer.lng},
                     "ready_in_secs": ready_in_secs});
                 let url = format!("{}/v1/orders", ctx.http_url);
-                match send(&client, &url, &token, &body, Some(&key)).await {
+                match post(&client, &url, &token, &body, Some(&key)).await {
                     Some(card) => {
                         stats.orders_posted.fetch_add(1, Relaxed);
                         if let Some(id) = card["id"].as_u64() {
@@ -176,7 +166,7 @@ async fn merchants(ctx: Arc<FleetContext>, stats: Arc<FleetStats>, actions: Vec<
                 let token = ctx.tokens.issue(&Role::Merchant(r.clone())).unwrap_or_default();
                 let url = format!("{}/v1/orders/{id}/cancel", ctx.http_url);
                 // A refusal (already picked up) is part of the day.
-                let _ = send(&client, &url, &token, &json!({"reason": reason}), None).await;
+                let _ = post(&client, &url, &token, &json!({"reason": reason}), None).await;
             }
         }
     }
@@ -184,7 +174,7 @@ async fn merchants(ctx: Arc<FleetContext>, stats: Arc<FleetStats>, actions: Vec<
 
 /// Posts `body`, retrying while the server is unreachable or busy; the
 /// answer's JSON on success, `None` on a client error.
-async fn send(
+pub(super) async fn post(
     client: &reqwest::Client,
     url: &str,
     token: &str,

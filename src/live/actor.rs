@@ -47,12 +47,10 @@ pub(crate) struct PlanDone {
 }
 
 /// A reply that waits for the batch's journal write.
-enum Deferred {
-    Order(
-        oneshot::Sender<Result<OrderReply, LiveError>>,
-        Result<(OrderId, bool), LiveError>,
-    ),
-}
+type Deferred = (
+    oneshot::Sender<Result<OrderReply, LiveError>>,
+    Result<(OrderId, bool), LiveError>,
+);
 
 struct Actor {
     engine: Engine<Arc<RoadNetwork>>,
@@ -254,7 +252,7 @@ impl Actor {
         match input {
             Input::Place { scope, order, reply } => {
                 let result = self.place(&scope, order);
-                self.deferred.push(Deferred::Order(reply, result));
+                self.deferred.push((reply, result));
             }
             Input::Cancel {
                 scope,
@@ -263,13 +261,11 @@ impl Actor {
                 reply,
             } => {
                 let result = self.cancel(&scope, OrderId(order), reason);
-                self.deferred
-                    .push(Deferred::Order(reply, result.map(|id| (id, false))));
+                self.deferred.push((reply, result.map(|id| (id, false))));
             }
             Input::Ready { scope, order, reply } => {
                 let result = self.ready(&scope, OrderId(order));
-                self.deferred
-                    .push(Deferred::Order(reply, result.map(|id| (id, false))));
+                self.deferred.push((reply, result.map(|id| (id, false))));
             }
             Input::Connect {
                 rider,
@@ -769,7 +765,7 @@ impl Actor {
             let started = Instant::now();
             if let Err(e) = self.journal.append(&self.records) {
                 error!(error = %e, "journal append failed");
-                for Deferred::Order(reply, _) in self.deferred.drain(..) {
+                for (reply, _) in self.deferred.drain(..) {
                     let _ = reply.send(Err(LiveError::Stopped));
                 }
                 return false;
@@ -792,7 +788,7 @@ impl Actor {
         let decided: Vec<Card> = ids.iter().filter_map(|id| self.card(*id)).collect();
         self.view.put_cards(decided);
         self.tell_riders();
-        for Deferred::Order(reply, result) in std::mem::take(&mut self.deferred) {
+        for (reply, result) in std::mem::take(&mut self.deferred) {
             let answer = result.and_then(|(id, replayed)| {
                 let card = self.card(id).ok_or(LiveError::NotFound(id.0))?;
                 Ok(OrderReply { card, replayed })
@@ -968,12 +964,10 @@ impl Actor {
                 connected: link.is_some_and(|l| l.conn.is_some()),
             });
         }
-        let orders: Vec<serde_json::Value> = self
-            .view
-            .active(&Scope::Operator)
-            .iter()
-            .filter_map(|c| serde_json::from_slice(&c.json).ok())
-            .collect();
+        // The cards' JSON as it is, not parsed and written again.
+        let orders = String::from_utf8(self.view.active_json(&Scope::Operator))
+            .ok()
+            .and_then(|text| serde_json::value::RawValue::from_string(text).ok());
         let restaurants: Vec<&Restaurant> = self.restaurants.iter().collect();
         let body = serde_json::json!({
             "now": self.clock.now_secs(),
@@ -1016,12 +1010,7 @@ fn shortlist_riders(pending: &mut PendingTick<Snapped>, restaurants: &[Restauran
             continue;
         }
         by_distance.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
-        keep.extend(by_distance[..k].iter().map(|(_, i)| *i));
+        keep.extend(by_distance[..k].iter().filter_map(|(_, i)| pending.rider_id(*i)));
     }
-    let mut index = 0;
-    pending.retain_riders(|_, _| {
-        let kept = keep.contains(&index);
-        index += 1;
-        kept
-    });
+    pending.retain_riders(|id, _| keep.contains(&id));
 }

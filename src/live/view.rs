@@ -131,6 +131,22 @@ impl View {
         ids.iter().filter_map(|id| state.cards.get(id).cloned()).collect()
     }
 
+    /// The active orders `scope` may see, as one JSON array (the cards'
+    /// bytes joined, never re-serialised).
+    pub fn active_json(&self, scope: &Scope) -> Vec<u8> {
+        let cards = self.active(scope);
+        let mut json = Vec::with_capacity(cards.iter().map(|c| c.json.len() + 1).sum::<usize>() + 2);
+        json.push(b'[');
+        for (i, c) in cards.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(&c.json);
+        }
+        json.push(b']');
+        json
+    }
+
     /// Orders per state, for /metrics.
     pub fn counts(&self) -> Vec<(&'static str, u64)> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
