@@ -807,7 +807,11 @@ impl Actor {
                 offline.push(rider);
             }
         }
-        for rider in std::mem::take(&mut self.touched_riders) {
+        // Riders with a new decision first: an ETA-only refresh (every
+        // rider with a committed trip, each tick) never delays a push.
+        let mut riders: Vec<RiderId> = std::mem::take(&mut self.touched_riders).into_iter().collect();
+        riders.sort_by_key(|r| !self.decided.contains_key(r));
+        for rider in riders {
             let stops = self.stops(now, rider);
             let decided = self.decided.remove(&rider);
             let link = self.link(rider);
