@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod crm;
 pub mod dispatch;
 pub mod engine;
 pub mod fleet;

@@ -37,6 +37,7 @@ pub struct Config {
     pub map: MapConfig,
     pub index: IndexConfig,
     pub server: ServerConfig,
+    pub crm: crate::crm::CrmConfig,
     pub profiles: BTreeMap<String, Profile>,
 }
 
@@ -152,6 +153,7 @@ impl Config {
         if sv.secret.len() < 16 {
             return invalid("server.secret must be at least 16 characters".into());
         }
+        self.crm.check().map_err(ConfigError::Invalid)?;
         for (name, p) in &self.profiles {
             if let Some((k, v)) = p.highway_kmh.iter().find(|(_, v)| !v.is_finite() || **v <= 0.0) {
                 return invalid(format!("profiles.{name}.highway_kmh.{k} = {v}: must be positive"));

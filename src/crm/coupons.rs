@@ -1,0 +1,257 @@
+//! Coupons: templates (new-user, birthday, festival campaigns, apology,
+//! manual), a customer's wallet of issued coupons, and their life:
+//! available, reserved by an order at checkout, redeemed on delivery or
+//! released on cancel. Plus the threshold discounts applied by amount.
+//!
+//! Pure. The total cap of a template spans customers, so the service
+//! reserves it in the store before a customer's wallet changes; the
+//! per-customer cap is checked here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::CrmError;
+use super::config::Threshold;
+
+const DAY_SECS: i64 = 86_400;
+/// Redeemed or expired coupons stay in the wallet this long, then go.
+const SPENT_KEPT_SECS: i64 = 90 * DAY_SECS;
+/// A wallet holds at most this many live coupons.
+pub const WALLET_MAX: usize = 200;
+
+/// Why a coupon exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponKind {
+    NewUser,
+    Birthday,
+    Festival,
+    Apology,
+    Manual,
+}
+
+/// What a coupon gives and under which rules it is issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CouponTemplate {
+    pub id: String,
+    pub kind: CouponKind,
+    /// Only this merchant's orders may use it (None: any merchant).
+    #[serde(default)]
+    pub merchant: Option<String>,
+    pub min_spend_cents: i64,
+    pub off_cents: i64,
+    /// Days a coupon is valid after issue (cut at `ends_at_secs`).
+    pub valid_days: i64,
+    /// A campaign's window: issued and used only within it.
+    #[serde(default)]
+    pub starts_at_secs: Option<i64>,
+    #[serde(default)]
+    pub ends_at_secs: Option<i64>,
+    /// Coupons of this template one customer may get (0: no cap).
+    pub per_customer_cap: u32,
+    /// Coupons of this template all customers together may get.
+    #[serde(default)]
+    pub total_cap: Option<u64>,
+}
+
+/// Where an issued coupon is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CouponState {
+    Available,
+    Reserved { order: String },
+    Redeemed { order: String, at_secs: i64 },
+    Expired,
+}
+
+/// One coupon in a wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Coupon {
+    pub id: String,
+    pub template: String,
+    pub off_cents: i64,
+    pub min_spend_cents: i64,
+    pub merchant: Option<String>,
+    pub issued_at_secs: i64,
+    pub expires_at_secs: i64,
+    #[serde(flatten)]
+    pub state: CouponState,
+}
+
+/// A customer's coupons and how many of each template they ever got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wallet {
+    pub coupons: Vec<Coupon>,
+    pub issued: BTreeMap<String, u32>,
+    pub next: u64,
+}
+
+impl CouponTemplate {
+    /// A template that can never be redeemed, or never issued, is refused.
+    pub fn check(&self) -> Result<(), CrmError> {
+        let bad = |field: &str, reason: &str| {
+            Err(CrmError::BadField {
+                field: field.into(),
+                reason: reason.into(),
+            })
+        };
+        if self.id.is_empty()
+            || self.id.len() > 64
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        {
+            return bad("id", "1-64 of a-z A-Z 0-9 - _");
+        }
+        if self.off_cents <= 0 || self.min_spend_cents < 0 {
+            return bad("off_cents", "must be positive (and min_spend_cents not negative)");
+        }
+        if self.min_spend_cents > 0 && self.off_cents >= self.min_spend_cents {
+            return bad("off_cents", "must be less than min_spend_cents");
+        }
+        if self.valid_days <= 0 {
+            return bad("valid_days", "must be positive");
+        }
+        if let (Some(s), Some(e)) = (self.starts_at_secs, self.ends_at_secs)
+            && e <= s
+        {
+            return bad("ends_at_secs", "must be after starts_at_secs");
+        }
+        Ok(())
+    }
+
+    fn open_at(&self, now_secs: i64) -> bool {
+        self.starts_at_secs.is_none_or(|s| now_secs >= s) && self.ends_at_secs.is_none_or(|e| now_secs < e)
+    }
+}
+
+impl Wallet {
+    /// Issues one coupon of `template`, within its window and the
+    /// customer's cap.
+    pub fn issue(&mut self, now_secs: i64, template: &CouponTemplate) -> Result<Coupon, CrmError> {
+        if !template.open_at(now_secs) {
+            return Err(CrmError::NotNow(format!(
+                "campaign {} is not running",
+                template.id
+            )));
+        }
+        let had = self.issued.get(&template.id).copied().unwrap_or(0);
+        if template.per_customer_cap > 0 && had >= template.per_customer_cap {
+            return Err(CrmError::CapReached(format!(
+                "{} of {} per customer already issued",
+                had, template.id
+            )));
+        }
+        self.tidy(now_secs);
+        if self.coupons.len() >= WALLET_MAX {
+            return Err(CrmError::CapReached(format!("wallet holds {WALLET_MAX} coupons")));
+        }
+        let mut expires_at_secs = now_secs + template.valid_days * DAY_SECS;
+        if let Some(end) = template.ends_at_secs {
+            expires_at_secs = expires_at_secs.min(end);
+        }
+        self.next += 1;
+        let coupon = Coupon {
+            id: format!("{}-{}", template.id, self.next),
+            template: template.id.clone(),
+            off_cents: template.off_cents,
+            min_spend_cents: template.min_spend_cents,
+            merchant: template.merchant.clone(),
+            issued_at_secs: now_secs,
+            expires_at_secs,
+            state: CouponState::Available,
+        };
+        self.issued.insert(template.id.clone(), had + 1);
+        self.coupons.push(coupon.clone());
+        Ok(coupon)
+    }
+
+    /// Reserves coupon `id` for `order` at checkout; the discount it gives.
+    pub fn reserve(
+        &mut self,
+        now_secs: i64,
+        id: &str,
+        order: &str,
+        merchant: &str,
+        amount_cents: i64,
+    ) -> Result<i64, CrmError> {
+        self.tidy(now_secs);
+        let c = self
+            .coupons
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or_else(|| CrmError::UnknownCoupon(id.to_string()))?;
+        if c.state != CouponState::Available {
+            return Err(CrmError::CouponUnusable(format!("{id} is not available")));
+        }
+        if c.merchant.as_deref().is_some_and(|m| m != merchant) {
+            return Err(CrmError::CouponUnusable(format!("{id} is for another merchant")));
+        }
+        if amount_cents < c.min_spend_cents {
+            return Err(CrmError::CouponUnusable(format!(
+                "{id} needs a spend of at least {} cents",
+                c.min_spend_cents
+            )));
+        }
+        c.state = CouponState::Reserved {
+            order: order.to_string(),
+        };
+        Ok(c.off_cents.min(amount_cents))
+    }
+
+    /// The order was delivered: its reserved coupon is used up.
+    pub fn redeem(&mut self, now_secs: i64, order: &str) -> Option<String> {
+        let c = self.reserved_by(order)?;
+        c.state = CouponState::Redeemed {
+            order: order.to_string(),
+            at_secs: now_secs,
+        };
+        Some(c.id.clone())
+    }
+
+    /// The order was cancelled: its reserved coupon can be used again
+    /// (unless it expired meanwhile).
+    pub fn release(&mut self, now_secs: i64, order: &str) -> Option<String> {
+        let c = self.reserved_by(order)?;
+        c.state = if c.expires_at_secs <= now_secs {
+            CouponState::Expired
+        } else {
+            CouponState::Available
+        };
+        Some(c.id.clone())
+    }
+
+    fn reserved_by(&mut self, order: &str) -> Option<&mut Coupon> {
+        self.coupons
+            .iter_mut()
+            .find(|c| matches!(&c.state, CouponState::Reserved { order: o } if o == order))
+    }
+
+    /// Expires what ran out of time (a reserved coupon waits for its
+    /// order) and forgets long-spent coupons.
+    pub fn tidy(&mut self, now_secs: i64) {
+        for c in &mut self.coupons {
+            if c.state == CouponState::Available && c.expires_at_secs <= now_secs {
+                c.state = CouponState::Expired;
+            }
+        }
+        self.coupons.retain(|c| match &c.state {
+            CouponState::Redeemed { at_secs, .. } => at_secs + SPENT_KEPT_SECS > now_secs,
+            CouponState::Expired => c.expires_at_secs + SPENT_KEPT_SECS > now_secs,
+            _ => true,
+        });
+    }
+}
+
+/// The best threshold discount for an amount (none below every minimum).
+pub fn threshold_off(thresholds: &[Threshold], amount_cents: i64) -> i64 {
+    thresholds
+        .iter()
+        .filter(|t| amount_cents >= t.min_spend_cents)
+        .map(|t| t.off_cents)
+        .max()
+        .unwrap_or(0)
+}

@@ -1,0 +1,371 @@
+//! [`Crm`]: runs commands against a store, atomically and idempotently.
+//! For each command: load the customer (and whether its key was used),
+//! apply the rules to a copy, commit with the version it was computed
+//! from. A replayed key answers its first outcome; a version conflict
+//! (someone else wrote) runs the command again on the new state, at most
+//! [`ROUNDS_MAX`] times. Batches go to the store together: one round trip
+//! for the loads and one for the commits, however many customers.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::CrmConfig;
+use super::coupons::{CouponKind, CouponTemplate};
+use super::customer::{Command, Ctx, CustomerState, Outcome, apply};
+use super::loyalty::Entry;
+use super::store::{Commit, Committed, CrmStore, StoreError};
+use super::{CrmError, time};
+
+/// Attempts of one command against concurrent writers before giving up.
+pub const ROUNDS_MAX: usize = 32;
+/// Customers one job call looks at.
+pub const JOB_BATCH_MAX: usize = 10_000;
+
+/// A command for one customer, with its idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub customer: String,
+    pub key: String,
+    pub command: Command,
+}
+
+/// What is kept under an idempotency key.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    fingerprint: String,
+    outcome: Outcome,
+}
+
+/// The CRM: rules, templates and a store.
+pub struct Crm {
+    store: Arc<dyn CrmStore>,
+    cfg: CrmConfig,
+    templates: RwLock<BTreeMap<String, CouponTemplate>>,
+}
+
+/// A result, and whether this call wrote it (not a replay).
+type Ran = (Result<Outcome, CrmError>, bool);
+
+impl Crm {
+    /// Opens the CRM over `store`, adding the configured templates.
+    pub fn open(cfg: CrmConfig, store: Arc<dyn CrmStore>) -> Result<Self, CrmError> {
+        for t in &cfg.templates {
+            store.put_template(t)?;
+        }
+        let templates = store
+            .templates()?
+            .into_iter()
+            .map(|t| (t.id.clone(), t))
+            .collect();
+        Ok(Crm {
+            store,
+            cfg,
+            templates: RwLock::new(templates),
+        })
+    }
+
+    /// The rules in force.
+    pub fn config(&self) -> &CrmConfig {
+        &self.cfg
+    }
+
+    /// The store underneath (reads for the API, jobs).
+    pub fn store(&self) -> &dyn CrmStore {
+        self.store.as_ref()
+    }
+
+    /// Runs one command.
+    pub fn execute(&self, now_secs: i64, request: &Request) -> Result<Outcome, CrmError> {
+        self.execute_batch(now_secs, std::slice::from_ref(request))
+            .pop()
+            .unwrap_or_else(|| Err(CrmError::Contended(request.customer.clone())))
+    }
+
+    /// Runs many commands, in order per customer, with one round trip for
+    /// loads and one for commits per round.
+    pub fn execute_batch(&self, now_secs: i64, requests: &[Request]) -> Vec<Result<Outcome, CrmError>> {
+        let mut results: Vec<Option<Result<Outcome, CrmError>>> = vec![None; requests.len()];
+        let mut plain = Vec::new();
+        for (i, r) in requests.iter().enumerate() {
+            if let Err(e) = check_id("customer", &r.customer).and_then(|_| check_id("key", &r.key)) {
+                results[i] = Some(Err(e));
+            } else if let Some(t) = self.capped_template(&r.command) {
+                results[i] = Some(self.issue_capped(now_secs, r, &t));
+            } else {
+                plain.push(i);
+            }
+        }
+        let picked: Vec<Request> = plain.iter().map(|&i| requests[i].clone()).collect();
+        for (i, (result, _)) in plain.into_iter().zip(self.run(now_secs, &picked)) {
+            results[i] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(CrmError::Contended(String::new()))))
+            .collect()
+    }
+
+    /// A coupon template with a total cap is reserved across customers
+    /// before the customer's wallet changes, and given back if it does not.
+    fn issue_capped(
+        &self,
+        now_secs: i64,
+        request: &Request,
+        template: &CouponTemplate,
+    ) -> Result<Outcome, CrmError> {
+        let loaded = self.store.load(&[(&request.customer, &request.key)])?;
+        if let Some(prior) = loaded.first().and_then(|l| l.prior.as_deref()) {
+            return decode(prior, &request.command, &request.key);
+        }
+        let cap = template.total_cap.unwrap_or(u64::MAX);
+        if !self.store.reserve_total(&template.id, cap)? {
+            return Err(CrmError::CapReached(format!(
+                "all {cap} coupons of {} are issued",
+                template.id
+            )));
+        }
+        let (result, wrote) = self
+            .run(now_secs, std::slice::from_ref(request))
+            .pop()
+            .unwrap_or((Err(CrmError::Contended(request.customer.clone())), false));
+        if !wrote {
+            self.store.release_total(&template.id)?;
+        }
+        result
+    }
+
+    fn capped_template(&self, command: &Command) -> Option<CouponTemplate> {
+        let Command::IssueCoupon { template } = command else {
+            return None;
+        };
+        let templates = self.templates.read().unwrap_or_else(|e| e.into_inner());
+        templates.get(template).filter(|t| t.total_cap.is_some()).cloned()
+    }
+
+    fn run(&self, now_secs: i64, requests: &[Request]) -> Vec<Ran> {
+        let mut results: Vec<Option<Ran>> = vec![None; requests.len()];
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
+        let templates = self.templates.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for _ in 0..ROUNDS_MAX {
+            if pending.is_empty() {
+                break;
+            }
+            match self.round(now_secs, requests, &pending, &templates, &mut results) {
+                Ok(again) => pending = again,
+                Err(e) => {
+                    for &i in &pending {
+                        results[i] = Some((Err(e.clone().into()), false));
+                    }
+                    pending.clear();
+                }
+            }
+        }
+        for i in pending {
+            results[i] = Some((Err(CrmError::Contended(requests[i].customer.clone())), false));
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or((Err(CrmError::Contended(String::new())), false)))
+            .collect()
+    }
+
+    /// One load-apply-commit round over `pending`; returns what must run
+    /// again (version conflicts, a key repeated within the batch).
+    fn round(
+        &self,
+        now_secs: i64,
+        requests: &[Request],
+        pending: &[usize],
+        templates: &BTreeMap<String, CouponTemplate>,
+        results: &mut [Option<Ran>],
+    ) -> Result<Vec<usize>, StoreError> {
+        let asks: Vec<(&str, &str)> = pending
+            .iter()
+            .map(|&i| (requests[i].customer.as_str(), requests[i].key.as_str()))
+            .collect();
+        let loads = self.store.load(&asks)?;
+        let mut states: HashMap<&str, (u64, Option<CustomerState>)> = HashMap::new();
+        let mut keys_seen: HashSet<(&str, &str)> = HashSet::new();
+        let mut again = Vec::new();
+        let mut commits = Vec::new();
+        let mut made: Vec<(usize, Outcome)> = Vec::new();
+        for (&i, loaded) in pending.iter().zip(loads) {
+            let r = &requests[i];
+            if let Some(prior) = &loaded.prior {
+                results[i] = Some((decode(prior, &r.command, &r.key), false));
+                continue;
+            }
+            if !keys_seen.insert((&r.customer, &r.key)) {
+                again.push(i);
+                continue;
+            }
+            let (version, state) = states
+                .entry(r.customer.as_str())
+                .or_insert_with(|| (loaded.version, loaded.state));
+            let mut next = state.clone();
+            let ctx = Ctx {
+                now_secs,
+                key: &r.key,
+                cfg: &self.cfg,
+                templates,
+            };
+            match apply(&mut next, &r.command, &ctx) {
+                Err(e) => results[i] = Some((Err(e), false)),
+                Ok(applied) => {
+                    let Some(new_state) = next.clone() else {
+                        // A sweep of a customer never written: nothing to commit.
+                        results[i] = Some((Ok(applied.outcome), false));
+                        continue;
+                    };
+                    let stored = Stored {
+                        fingerprint: r.command.fingerprint(),
+                        outcome: applied.outcome.clone(),
+                    };
+                    commits.push(Commit {
+                        customer: r.customer.clone(),
+                        expected_version: *version,
+                        key: r.key.clone(),
+                        stored: serde_json::to_string(&stored).unwrap_or_default(),
+                        state: new_state,
+                        entries: applied.entries,
+                        index: applied.index,
+                    });
+                    *version += 1;
+                    *state = next;
+                    made.push((i, applied.outcome));
+                }
+            }
+        }
+        let committed = self.store.commit(&commits)?;
+        for ((i, outcome), c) in made.into_iter().zip(committed) {
+            let r = &requests[i];
+            match c {
+                Committed::Done(_) => results[i] = Some((Ok(outcome), true)),
+                Committed::Replayed(prior) => results[i] = Some((decode(&prior, &r.command, &r.key), false)),
+                Committed::Conflict => again.push(i),
+            }
+        }
+        again.sort_unstable();
+        Ok(again)
+    }
+
+    /// A customer's state and version (None: never seen).
+    pub fn customer(&self, id: &str) -> Result<Option<(u64, CustomerState)>, CrmError> {
+        check_id("customer", id)?;
+        let loaded = self.store.load(&[(id, "")])?;
+        Ok(loaded
+            .into_iter()
+            .next()
+            .and_then(|l| l.state.map(|s| (l.version, s))))
+    }
+
+    /// Ledger entries of a customer, oldest first.
+    pub fn ledger(&self, id: &str, offset: u64, limit: usize) -> Result<Vec<Entry>, CrmError> {
+        check_id("customer", id)?;
+        Ok(self.store.ledger(id, offset, limit)?)
+    }
+
+    /// Adds or replaces a coupon template (a festival campaign, say).
+    pub fn put_template(&self, template: CouponTemplate) -> Result<(), CrmError> {
+        template.check()?;
+        self.store.put_template(&template)?;
+        self.templates
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(template.id.clone(), template);
+        Ok(())
+    }
+
+    /// Every coupon template.
+    pub fn templates(&self) -> Vec<CouponTemplate> {
+        self.templates
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Scheduled expiry: sweeps customers whose soonest lot is due.
+    /// Returns how many were swept.
+    pub fn sweep(&self, now_secs: i64) -> Result<usize, CrmError> {
+        let ids = self.store.expiring(now_secs, JOB_BATCH_MAX)?;
+        let requests: Vec<Request> = ids
+            .into_iter()
+            .map(|customer| Request {
+                customer,
+                key: format!("sweep:{now_secs}"),
+                command: Command::Sweep,
+            })
+            .collect();
+        let done = self.execute_batch(now_secs, &requests);
+        Ok(done.iter().filter(|r| r.is_ok()).count())
+    }
+
+    /// Issues today's birthday coupons (28 February also serves 29
+    /// February in common years). Keyed by year: running it twice a day,
+    /// or on every instance, issues each coupon once. Returns how many
+    /// were issued by this call.
+    pub fn birthdays(&self, now_secs: i64) -> Result<usize, CrmError> {
+        let (year, month, day) = time::civil(now_secs);
+        let mut ids = self.store.born_on(month, day, JOB_BATCH_MAX)?;
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        if (month, day) == (2, 28) && !leap {
+            ids.extend(self.store.born_on(2, 29, JOB_BATCH_MAX)?);
+        }
+        let birthday: Vec<String> = self
+            .templates()
+            .into_iter()
+            .filter(|t| t.kind == CouponKind::Birthday)
+            .map(|t| t.id)
+            .collect();
+        let requests: Vec<Request> = ids
+            .iter()
+            .flat_map(|c| {
+                birthday.iter().map(move |t| Request {
+                    customer: c.clone(),
+                    key: format!("birthday:{t}:{year}"),
+                    command: Command::IssueCoupon { template: t.clone() },
+                })
+            })
+            .collect();
+        let mut issued = 0;
+        for chunk in requests.chunks(1024) {
+            let ran = self.run(now_secs, chunk);
+            issued += ran.iter().filter(|(r, wrote)| r.is_ok() && *wrote).count();
+        }
+        Ok(issued)
+    }
+}
+
+fn decode(stored: &str, command: &Command, key: &str) -> Result<Outcome, CrmError> {
+    let s: Stored = serde_json::from_str(stored).map_err(|e| {
+        CrmError::Store(StoreError::Corrupt {
+            what: format!("outcome of key {key}"),
+            reason: e.to_string(),
+        })
+    })?;
+    if s.fingerprint != command.fingerprint() {
+        return Err(CrmError::KeyReused(key.to_string()));
+    }
+    Ok(s.outcome)
+}
+
+/// Ids and keys become parts of store keys: bounded, no hash-tag braces,
+/// nothing invisible.
+fn check_id(field: &str, id: &str) -> Result<(), CrmError> {
+    if id.is_empty()
+        || id.len() > 128
+        || id
+            .chars()
+            .any(|c| c.is_control() || c == '{' || c == '}' || c.is_whitespace())
+    {
+        return Err(CrmError::BadField {
+            field: field.into(),
+            reason: "1-128 visible characters, no braces or spaces".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! The embedded backend: one redb file, for a single machine with no
+//! server. redb allows one write transaction at a time, which makes every
+//! commit atomic; a batch of commits shares one transaction (one fsync).
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_template, to_json};
+use crate::crm::coupons::CouponTemplate;
+use crate::crm::customer::IndexHint;
+use crate::crm::loyalty::Entry;
+
+/// customer → (version, profile, account, wallet) as one JSON array.
+const CUSTOMERS: TableDefinition<&str, &str> = TableDefinition::new("customers");
+/// (customer, seq) → ledger entry JSON.
+const LEDGER: TableDefinition<(&str, u64), &str> = TableDefinition::new("ledger");
+/// (customer, idempotency key) → stored outcome.
+const IDEM: TableDefinition<(&str, &str), &str> = TableDefinition::new("idem");
+const MERCHANTS: TableDefinition<(&str, &str), u8> = TableDefinition::new("merchant_customers");
+const BIRTHDAYS: TableDefinition<(u16, &str), u8> = TableDefinition::new("birthdays");
+const EXPIRY: TableDefinition<(i64, &str), u8> = TableDefinition::new("expiry");
+const EXPIRY_OF: TableDefinition<&str, i64> = TableDefinition::new("expiry_of");
+const TOTALS: TableDefinition<&str, u64> = TableDefinition::new("template_totals");
+const TEMPLATES: TableDefinition<&str, &str> = TableDefinition::new("templates");
+
+/// CRM state in a redb file.
+pub struct EmbeddedStore {
+    path: String,
+    db: Database,
+}
+
+type Row = (u64, String, String, String, u64);
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Embedded {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| StoreError::Embedded {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let store = EmbeddedStore { path: shown, db };
+        // Create every table up front, so reads never meet a missing one.
+        store.write(|tx| {
+            tx.open_table(CUSTOMERS)?;
+            tx.open_table(LEDGER)?;
+            tx.open_table(IDEM)?;
+            tx.open_table(MERCHANTS)?;
+            tx.open_table(BIRTHDAYS)?;
+            tx.open_table(EXPIRY)?;
+            tx.open_table(EXPIRY_OF)?;
+            tx.open_table(TOTALS)?;
+            tx.open_table(TEMPLATES)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Embedded {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.fail(e))?;
+        let out = f(&tx).map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(out)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.fail(e))?;
+        f(&tx).map_err(|e| self.fail(e))
+    }
+
+    fn row(&self, customer: &str, text: &str) -> Result<Row, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            what: format!("customer {customer}"),
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl CrmStore for EmbeddedStore {
+    fn load(&self, requests: &[(&str, &str)]) -> Result<Vec<Loaded>, StoreError> {
+        let raw: Vec<(Option<String>, Option<String>)> = self.read(|tx| {
+            let customers = tx.open_table(CUSTOMERS)?;
+            let idem = tx.open_table(IDEM)?;
+            requests
+                .iter()
+                .map(|(c, k)| {
+                    let row = customers.get(*c)?.map(|g| g.value().to_string());
+                    let prior = idem.get((*c, *k))?.map(|g| g.value().to_string());
+                    Ok((row, prior))
+                })
+                .collect()
+        })?;
+        requests
+            .iter()
+            .zip(raw)
+            .map(|((customer, _), (row, prior))| {
+                let Some(row) = row else {
+                    return Ok(Loaded {
+                        version: 0,
+                        state: None,
+                        prior,
+                    });
+                };
+                let (version, profile, account, wallet, _) = self.row(customer, &row)?;
+                let state = Docs {
+                    profile,
+                    account,
+                    wallet,
+                }
+                .parse(customer)?;
+                Ok(Loaded {
+                    version,
+                    state: Some(state),
+                    prior,
+                })
+            })
+            .collect()
+    }
+
+    fn commit(&self, commits: &[Commit]) -> Result<Vec<Committed>, StoreError> {
+        if commits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Result<Vec<Result<Committed, StoreError>>, StoreError> = self.write(|tx| {
+            let mut customers = tx.open_table(CUSTOMERS)?;
+            let mut ledger = tx.open_table(LEDGER)?;
+            let mut idem = tx.open_table(IDEM)?;
+            let mut merchants = tx.open_table(MERCHANTS)?;
+            let mut birthdays = tx.open_table(BIRTHDAYS)?;
+            let mut expiry = tx.open_table(EXPIRY)?;
+            let mut expiry_of = tx.open_table(EXPIRY_OF)?;
+            let mut out = Vec::with_capacity(commits.len());
+            for c in commits {
+                let customer = c.customer.as_str();
+                if let Some(prior) = idem.get((customer, c.key.as_str()))? {
+                    out.push(Ok(Committed::Replayed(prior.value().to_string())));
+                    continue;
+                }
+                let old = customers.get(customer)?.map(|g| g.value().to_string());
+                let (version, ledger_len) = match old.map(|t| self.row(customer, &t)) {
+                    None => (0, 0),
+                    Some(Ok((v, _, _, _, n))) => (v, n),
+                    Some(Err(e)) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                };
+                if version != c.expected_version {
+                    out.push(Ok(Committed::Conflict));
+                    continue;
+                }
+                let docs = Docs::of(&c.state);
+                let len = ledger_len + c.entries.len() as u64;
+                let row: Row = (version + 1, docs.profile, docs.account, docs.wallet, len);
+                customers.insert(customer, to_json(&row).as_str())?;
+                for (i, e) in c.entries.iter().enumerate() {
+                    ledger.insert((customer, ledger_len + i as u64), to_json(e).as_str())?;
+                }
+                idem.insert((customer, c.key.as_str()), c.stored.as_str())?;
+                for hint in &c.index {
+                    match hint {
+                        IndexHint::Merchant(m) => {
+                            merchants.insert((m.as_str(), customer), 1)?;
+                        }
+                        IndexHint::Birthday(month, day) => {
+                            birthdays.insert((u16::from(*month) * 100 + u16::from(*day), customer), 1)?;
+                        }
+                        IndexHint::Expiry(at) => {
+                            let before = expiry_of.get(customer)?.map(|g| g.value());
+                            if let Some(b) = before {
+                                expiry.remove((b, customer))?;
+                                expiry_of.remove(customer)?;
+                            }
+                            if let Some(at) = at {
+                                expiry.insert((*at, customer), 1)?;
+                                expiry_of.insert(customer, *at)?;
+                            }
+                        }
+                    }
+                }
+                out.push(Ok(Committed::Done(version + 1)));
+            }
+            Ok(out)
+        });
+        rows?.into_iter().collect()
+    }
+
+    fn ledger(&self, customer: &str, offset: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let texts: Vec<String> = self.read(|tx| {
+            let t = tx.open_table(LEDGER)?;
+            t.range((customer, offset)..=(customer, u64::MAX))?
+                .take(limit)
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        texts.iter().map(|t| parse_entry(customer, t)).collect()
+    }
+
+    fn customers_of(&self, merchant: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|tx| {
+            let t = tx.open_table(MERCHANTS)?;
+            t.range((merchant, "")..)?
+                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().0 == merchant))
+                .take(limit)
+                .map(|r| r.map(|(k, _)| k.value().1.to_string()).map_err(redb::Error::from))
+                .collect()
+        })
+    }
+
+    fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError> {
+        let md = u16::from(month) * 100 + u16::from(day);
+        self.read(|tx| {
+            let t = tx.open_table(BIRTHDAYS)?;
+            t.range((md, "")..)?
+                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().0 == md))
+                .take(limit)
+                .map(|r| r.map(|(k, _)| k.value().1.to_string()).map_err(redb::Error::from))
+                .collect()
+        })
+    }
+
+    fn expiring(&self, secs: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|tx| {
+            let t = tx.open_table(EXPIRY)?;
+            t.range((i64::MIN, "")..)?
+                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().0 <= secs))
+                .take(limit)
+                .map(|r| r.map(|(k, _)| k.value().1.to_string()).map_err(redb::Error::from))
+                .collect()
+        })
+    }
+
+    fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(TOTALS)?;
+            let n = t.get(template)?.map_or(0, |g| g.value());
+            if n >= cap {
+                return Ok(false);
+            }
+            t.insert(template, n + 1)?;
+            Ok(true)
+        })
+    }
+
+    fn release_total(&self, template: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(TOTALS)?;
+            let n = t.get(template)?.map_or(0, |g| g.value());
+            t.insert(template, n.saturating_sub(1))?;
+            Ok(())
+        })
+    }
+
+    fn total_used(&self, template: &str) -> Result<u64, StoreError> {
+        self.read(|tx| Ok(tx.open_table(TOTALS)?.get(template)?.map_or(0, |g| g.value())))
+    }
+
+    fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.open_table(TEMPLATES)?
+                .insert(template.id.as_str(), to_json(template).as_str())?;
+            Ok(())
+        })
+    }
+
+    fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError> {
+        let texts: Vec<String> = self.read(|tx| {
+            tx.open_table(TEMPLATES)?
+                .iter()?
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        texts.iter().map(|t| parse_template(t)).collect()
+    }
+}

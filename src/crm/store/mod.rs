@@ -1,0 +1,148 @@
+//! Where CRM state lives: one trait, [`CrmStore`], with a Redis backend
+//! (production, Cluster-ready layout) and an embedded redb backend (one
+//! machine, no server). Both pass the same conformance suite
+//! (tests/crm_store.rs).
+//!
+//! A store knows nothing of the rules: it loads a customer's state with
+//! its version and a key's earlier outcome, and commits a new state, its
+//! ledger entries and the key's outcome in one atomic step that checks
+//! the version and the key. Index hints (merchant lists, birthdays,
+//! expiry times) are written with the commit; jobs treat them as hints
+//! and check the customer's own state.
+
+mod embedded;
+mod redis_store;
+
+pub use embedded::EmbeddedStore;
+pub use redis_store::RedisStore;
+
+use thiserror::Error;
+
+use super::coupons::CouponTemplate;
+use super::customer::{CustomerState, IndexHint};
+use super::loyalty::Entry;
+
+/// Errors of a CRM store.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum StoreError {
+    #[error("redis at {url}: {reason}")]
+    Redis { url: String, reason: String },
+    #[error("embedded CRM store {path}: {reason}")]
+    Embedded { path: String, reason: String },
+    #[error("stored CRM data is damaged ({what}): {reason}")]
+    Corrupt { what: String, reason: String },
+}
+
+/// A customer as stored: its version (0: never written), its state, and
+/// what an idempotency key already produced, if anything.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub version: u64,
+    pub state: Option<CustomerState>,
+    /// The stored outcome of the key asked about (JSON), if it was used.
+    pub prior: Option<String>,
+}
+
+/// One atomic change to one customer.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub customer: String,
+    /// The version the change was computed from; a different current
+    /// version means someone else wrote first.
+    pub expected_version: u64,
+    pub key: String,
+    /// The outcome to keep under `key` (JSON, with the command's
+    /// fingerprint).
+    pub stored: String,
+    pub state: CustomerState,
+    pub entries: Vec<Entry>,
+    pub index: Vec<IndexHint>,
+}
+
+/// What became of a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Committed {
+    /// Written; the customer is now at this version.
+    Done(u64),
+    /// The key was used already: its stored outcome, nothing written.
+    Replayed(String),
+    /// The customer changed since it was loaded: nothing written.
+    Conflict,
+}
+
+/// The storage every CRM backend offers. Calls take slices so a backend
+/// can pipeline (Redis) or batch in one transaction (redb).
+pub trait CrmStore: Send + Sync {
+    /// Loads each (customer, idempotency key).
+    fn load(&self, requests: &[(&str, &str)]) -> Result<Vec<Loaded>, StoreError>;
+    /// Commits in order; each is atomic on its own. Several commits of one
+    /// customer may follow each other with consecutive versions.
+    fn commit(&self, commits: &[Commit]) -> Result<Vec<Committed>, StoreError>;
+    /// Ledger entries of a customer, oldest first, from `offset`.
+    fn ledger(&self, customer: &str, offset: u64, limit: usize) -> Result<Vec<Entry>, StoreError>;
+    /// Customers of a merchant, in id order, at most `limit`.
+    fn customers_of(&self, merchant: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Customers born on a day of the year.
+    fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Customers with a lot expiring at or before `secs`.
+    fn expiring(&self, secs: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Takes one unit of a template's total cap; false when none is left.
+    fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError>;
+    /// Gives back a unit taken by [`CrmStore::reserve_total`].
+    fn release_total(&self, template: &str) -> Result<(), StoreError>;
+    /// Units of a template's total cap taken so far.
+    fn total_used(&self, template: &str) -> Result<u64, StoreError>;
+    /// Adds or replaces a coupon template.
+    fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError>;
+    /// Every coupon template.
+    fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError>;
+}
+
+/// The parts of a customer's state as stored, one JSON document each.
+pub(super) struct Docs {
+    pub profile: String,
+    pub account: String,
+    pub wallet: String,
+}
+
+impl Docs {
+    pub(super) fn of(state: &CustomerState) -> Self {
+        Docs {
+            profile: to_json(&state.profile),
+            account: to_json(&state.account),
+            wallet: to_json(&state.wallet),
+        }
+    }
+
+    pub(super) fn parse(&self, customer: &str) -> Result<CustomerState, StoreError> {
+        let corrupt = |part: &str, e: serde_json::Error| StoreError::Corrupt {
+            what: format!("customer {customer} {part}"),
+            reason: e.to_string(),
+        };
+        Ok(CustomerState {
+            profile: serde_json::from_str(&self.profile).map_err(|e| corrupt("profile", e))?,
+            account: serde_json::from_str(&self.account).map_err(|e| corrupt("account", e))?,
+            wallet: serde_json::from_str(&self.wallet).map_err(|e| corrupt("wallet", e))?,
+        })
+    }
+}
+
+/// JSON of plain CRM data. Their maps have string keys and their numbers
+/// are integers, so serialising cannot fail.
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+pub(super) fn parse_entry(customer: &str, text: &str) -> Result<Entry, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: format!("ledger entry of customer {customer}"),
+        reason: e.to_string(),
+    })
+}
+
+pub(super) fn parse_template(text: &str) -> Result<CouponTemplate, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: "coupon template".into(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,372 @@
+//! The Redis backend. Every key of one customer carries the hash tag
+//! `{c:<id>}`, so on Redis Cluster they share a slot and one Lua script
+//! can change them atomically; loads are a Lua script too, so a state is
+//! never read half-written. Requests are pipelined: a batch of loads or
+//! commits costs one round trip.
+//!
+//! Keys (prefix `waimai:crm` by default):
+//! - `{p}:{c:<id>}:meta` hash, `v` = version
+//! - `{p}:{c:<id>}:profile|account|wallet` JSON documents
+//! - `{p}:{c:<id>}:ledger` list of JSON entries (append-only)
+//! - `{p}:{c:<id>}:idem` hash, idempotency key → stored outcome
+//! - `{p}:{m:<merchant>}:customers` set; `{p}:{idx:birthday}:<MMDD>` sets;
+//!   `{p}:{idx:expiry}` sorted set (hints, outside the atomic commit)
+//! - `{p}:{t:<template>}:issued` counter; `{p}:{templates}` hash
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use redis::{Connection, Pipeline, Value};
+
+use super::{Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_template, to_json};
+use crate::crm::coupons::CouponTemplate;
+use crate::crm::customer::IndexHint;
+use crate::crm::loyalty::Entry;
+
+const LOAD_LUA: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+local prior = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+local docs = redis.call('MGET', KEYS[3], KEYS[4], KEYS[5])
+return {v, prior, docs[1] or '', docs[2] or '', docs[3] or ''}
+";
+
+const COMMIT_LUA: &str = r"
+local prior = redis.call('HGET', KEYS[2], ARGV[2])
+if prior then return {'replayed', prior} end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return {'conflict', tostring(v)} end
+redis.call('HSET', KEYS[1], 'v', v + 1)
+for i = 0, 2 do
+  if ARGV[4 + i] ~= '' then redis.call('SET', KEYS[3 + i], ARGV[4 + i]) end
+end
+for i = 7, #ARGV do redis.call('RPUSH', KEYS[6], ARGV[i]) end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return {'committed', tostring(v + 1)}
+";
+
+const RESERVE_LUA: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n > tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) return 0 end
+return 1
+";
+
+/// Connections used round-robin, so concurrent callers rarely wait on one
+/// another's round trip.
+const POOL_SIZE: usize = 4;
+
+/// CRM state in Redis.
+pub struct RedisStore {
+    url: String,
+    prefix: String,
+    pool: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+    load_sha: String,
+    commit_sha: String,
+    reserve_sha: String,
+}
+
+impl RedisStore {
+    /// Connects to `url` and loads the scripts. Keys start with `prefix`.
+    pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| err(url, e))?;
+        let mut pool = Vec::with_capacity(POOL_SIZE);
+        for _ in 0..POOL_SIZE {
+            pool.push(Mutex::new(client.get_connection().map_err(|e| err(url, e))?));
+        }
+        let store = RedisStore {
+            url: url.to_string(),
+            prefix: prefix.to_string(),
+            pool,
+            next: AtomicUsize::new(0),
+            load_sha: redis::Script::new(LOAD_LUA).get_hash().to_string(),
+            commit_sha: redis::Script::new(COMMIT_LUA).get_hash().to_string(),
+            reserve_sha: redis::Script::new(RESERVE_LUA).get_hash().to_string(),
+        };
+        store.load_scripts()?;
+        Ok(store)
+    }
+
+    fn load_scripts(&self) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA] {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(lua);
+        }
+        let _: Vec<String> = self.run(&pipe)?;
+        Ok(())
+    }
+
+    /// Runs a pipeline; if the server lost the scripts (a restart), loads
+    /// them and runs it once more.
+    fn run<T: redis::FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, StoreError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        let mut conn = self.pool[i].lock().unwrap_or_else(|e| e.into_inner());
+        match pipe.query(&mut *conn) {
+            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+                let mut load = redis::pipe();
+                for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA] {
+                    load.cmd("SCRIPT").arg("LOAD").arg(lua);
+                }
+                let _: Vec<String> = load.query(&mut *conn).map_err(|e| err(&self.url, e))?;
+                pipe.query(&mut *conn).map_err(|e| err(&self.url, e))
+            }
+            other => other.map_err(|e| err(&self.url, e)),
+        }
+    }
+
+    fn key(&self, customer: &str, part: &str) -> String {
+        format!("{}:{{c:{customer}}}:{part}", self.prefix)
+    }
+
+    fn customer_keys(&self, customer: &str) -> [String; 6] {
+        ["meta", "idem", "profile", "account", "wallet", "ledger"].map(|p| self.key(customer, p))
+    }
+
+    fn merchant_key(&self, merchant: &str) -> String {
+        format!("{}:{{m:{merchant}}}:customers", self.prefix)
+    }
+
+    fn birthday_key(&self, month: u8, day: u8) -> String {
+        format!("{}:{{idx:birthday}}:{month:02}{day:02}", self.prefix)
+    }
+
+    fn expiry_key(&self) -> String {
+        format!("{}:{{idx:expiry}}", self.prefix)
+    }
+
+    fn total_key(&self, template: &str) -> String {
+        format!("{}:{{t:{template}}}:issued", self.prefix)
+    }
+
+    fn templates_key(&self) -> String {
+        format!("{}:{{templates}}", self.prefix)
+    }
+
+    fn add_index(&self, pipe: &mut Pipeline, customer: &str, hint: &IndexHint) {
+        match hint {
+            IndexHint::Merchant(m) => {
+                pipe.cmd("SADD").arg(self.merchant_key(m)).arg(customer).ignore();
+            }
+            IndexHint::Birthday(month, day) => {
+                pipe.cmd("SADD")
+                    .arg(self.birthday_key(*month, *day))
+                    .arg(customer)
+                    .ignore();
+            }
+            IndexHint::Expiry(Some(secs)) => {
+                pipe.cmd("ZADD")
+                    .arg(self.expiry_key())
+                    .arg(*secs)
+                    .arg(customer)
+                    .ignore();
+            }
+            IndexHint::Expiry(None) => {
+                pipe.cmd("ZREM").arg(self.expiry_key()).arg(customer).ignore();
+            }
+        }
+    }
+}
+
+fn err(url: &str, e: redis::RedisError) -> StoreError {
+    StoreError::Redis {
+        url: url.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Int(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl CrmStore for RedisStore {
+    fn load(&self, requests: &[(&str, &str)]) -> Result<Vec<Loaded>, StoreError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (customer, key) in requests {
+            let [meta, idem, profile, account, wallet, _] = self.customer_keys(customer);
+            pipe.cmd("EVALSHA")
+                .arg(&self.load_sha)
+                .arg(5)
+                .arg(meta)
+                .arg(idem)
+                .arg(profile)
+                .arg(account)
+                .arg(wallet)
+                .arg(*key);
+        }
+        let replies: Vec<Vec<Value>> = self.run(&pipe)?;
+        requests
+            .iter()
+            .zip(replies)
+            .map(|((customer, _), reply)| {
+                let [v, prior, profile, account, wallet]: [String; 5] = reply
+                    .iter()
+                    .map(text)
+                    .collect::<Vec<_>>()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt {
+                        what: format!("customer {customer}"),
+                        reason: "load script answered a different shape".into(),
+                    })?;
+                let version = v.parse().map_err(|_| StoreError::Corrupt {
+                    what: format!("customer {customer} version"),
+                    reason: format!("{v:?} is not a number"),
+                })?;
+                let state = if version == 0 {
+                    None
+                } else {
+                    Some(
+                        Docs {
+                            profile,
+                            account,
+                            wallet,
+                        }
+                        .parse(customer)?,
+                    )
+                };
+                Ok(Loaded {
+                    version,
+                    state,
+                    prior: (!prior.is_empty()).then_some(prior),
+                })
+            })
+            .collect()
+    }
+
+    fn commit(&self, commits: &[Commit]) -> Result<Vec<Committed>, StoreError> {
+        if commits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for c in commits {
+            let docs = Docs::of(&c.state);
+            pipe.cmd("EVALSHA")
+                .arg(&self.commit_sha)
+                .arg(6)
+                .arg(&self.customer_keys(&c.customer))
+                .arg(c.expected_version)
+                .arg(&c.key)
+                .arg(&c.stored)
+                .arg(docs.profile)
+                .arg(docs.account)
+                .arg(docs.wallet);
+            for e in &c.entries {
+                pipe.arg(to_json(e));
+            }
+            for hint in &c.index {
+                self.add_index(&mut pipe, &c.customer, hint);
+            }
+        }
+        let replies: Vec<Vec<Value>> = self.run(&pipe)?;
+        Ok(replies
+            .iter()
+            .map(|r| {
+                let word = r.first().map(text).unwrap_or_default();
+                let arg = r.get(1).map(text).unwrap_or_default();
+                match word.as_str() {
+                    "committed" => Committed::Done(arg.parse().unwrap_or(0)),
+                    "replayed" => Committed::Replayed(arg),
+                    _ => Committed::Conflict,
+                }
+            })
+            .collect())
+    }
+
+    fn ledger(&self, customer: &str, offset: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("LRANGE")
+            .arg(self.key(customer, "ledger"))
+            .arg(offset)
+            .arg(offset + limit as u64 - 1);
+        let (lines,): (Vec<String>,) = self.run(&pipe)?;
+        lines.iter().map(|l| parse_entry(customer, l)).collect()
+    }
+
+    fn customers_of(&self, merchant: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(self.merchant_key(merchant));
+        let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
+    fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(self.birthday_key(month, day));
+        let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
+    fn expiring(&self, secs: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZRANGEBYSCORE")
+            .arg(self.expiry_key())
+            .arg("-inf")
+            .arg(secs)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+        let (ids,): (Vec<String>,) = self.run(&pipe)?;
+        Ok(ids)
+    }
+
+    fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVALSHA")
+            .arg(&self.reserve_sha)
+            .arg(1)
+            .arg(self.total_key(template))
+            .arg(cap);
+        let (ok,): (i64,) = self.run(&pipe)?;
+        Ok(ok == 1)
+    }
+
+    fn release_total(&self, template: &str) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DECR").arg(self.total_key(template)).ignore();
+        let () = self.run(&pipe)?;
+        Ok(())
+    }
+
+    fn total_used(&self, template: &str) -> Result<u64, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(self.total_key(template));
+        let (n,): (Option<u64>,) = self.run(&pipe)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET")
+            .arg(self.templates_key())
+            .arg(&template.id)
+            .arg(to_json(template))
+            .ignore();
+        let () = self.run(&pipe)?;
+        Ok(())
+    }
+
+    fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HVALS").arg(self.templates_key());
+        let (texts,): (Vec<String>,) = self.run(&pipe)?;
+        let mut all = texts
+            .iter()
+            .map(|t| parse_template(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+}
