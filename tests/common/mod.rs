@@ -2,6 +2,7 @@
 //! serves as the independent oracle for contraction-hierarchy queries.
 #![allow(dead_code)]
 
+pub mod redis;
 pub mod serve;
 
 use std::path::PathBuf;

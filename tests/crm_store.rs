@@ -1,0 +1,451 @@
+//! The CRM storage conformance suite: every case runs against the
+//! embedded redb store and a real Redis (its own redis-server with AOF, on
+//! a free port), through the same `Crm` service the engine uses.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use common::redis::TestRedis;
+use waimai::config::Config;
+use waimai::crm::coupons::{CouponKind, CouponTemplate};
+use waimai::crm::loyalty::{EntryKind, Ledger};
+use waimai::crm::profile::{Birthday, Contact, Delivered, Item};
+use waimai::crm::store::{Commit, Committed, CrmStore, EmbeddedStore, RedisStore, StoreError};
+use waimai::crm::{Command, Crm, CrmConfig, CrmError, Outcome, Request};
+
+const NOW: i64 = 1_795_000_000; // 2026-11-18, 10:06 UTC
+const DAY: i64 = 86_400;
+
+fn config() -> CrmConfig {
+    Config::load_with_env(None, Vec::new()).unwrap().crm
+}
+
+/// A backend under test; `reopen` gives a second handle on the same data
+/// (as after a restart).
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn CrmStore>,
+    reopen: Box<dyn Fn() -> Arc<dyn CrmStore>>,
+    _redis: Option<TestRedis>,
+}
+
+fn backends(test: &str) -> Vec<Backend> {
+    let dir = std::env::temp_dir().join(format!("waimai-crm-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("crm.redb");
+    let embedded: Arc<dyn CrmStore> = Arc::new(EmbeddedStore::open(&path).unwrap());
+    let redis = TestRedis::start(test);
+    let (url, prefix) = (redis.url.clone(), redis.prefix.clone());
+    let store: Arc<dyn CrmStore> = Arc::new(RedisStore::open(&url, &prefix).unwrap());
+    let embedded_again = embedded.clone();
+    vec![
+        Backend {
+            name: "embedded",
+            store: embedded,
+            // redb allows one open handle per file: the same handle stands
+            // for the reopened process (the file is what persists).
+            reopen: Box::new(move || embedded_again.clone()),
+            _redis: None,
+        },
+        Backend {
+            name: "redis",
+            store,
+            reopen: Box::new(move || Arc::new(RedisStore::open(&url, &prefix).unwrap())),
+            _redis: Some(redis),
+        },
+    ]
+}
+
+fn request(customer: &str, key: &str, command: Command) -> Request {
+    Request {
+        customer: customer.into(),
+        key: key.into(),
+        command,
+    }
+}
+
+fn delivered(order: &str, cents: i64) -> Command {
+    Command::Delivered {
+        order: order.into(),
+        delivered: Delivered {
+            merchant: "m1".into(),
+            amount_cents: cents,
+            items: vec![Item {
+                dish: "mapo tofu".into(),
+                category: "spicy".into(),
+                quantity: 1,
+                price_cents: cents,
+            }],
+            region: Some("centre".into()),
+        },
+    }
+}
+
+fn checkout(order: &str, cents: i64, points: u64) -> Command {
+    Command::Checkout {
+        order: order.into(),
+        merchant: "m1".into(),
+        amount_cents: cents,
+        points,
+        coupon: None,
+    }
+}
+
+fn balance(crm: &Crm, customer: &str) -> u64 {
+    crm.customer(customer).unwrap().unwrap().1.account.balance()
+}
+
+#[test]
+fn a_customer_survives_a_reopen_with_profile_points_and_welcome_coupon() {
+    for b in backends("reopen") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        let contact = Contact {
+            name: Some("Li Wei".into()),
+            phone: Some("13812345678".into()),
+            birthday: Some(Birthday { month: 11, day: 18 }),
+            ..Contact::default()
+        };
+        let out = crm
+            .execute(
+                NOW,
+                &request(
+                    "c1",
+                    "contact-1",
+                    Command::Contact {
+                        merchant: Some("m1".into()),
+                        contact,
+                    },
+                ),
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            Outcome::Contact {
+                created: true,
+                coupons: vec!["welcome-1".into()]
+            },
+            "{}",
+            b.name
+        );
+        // 25.50 spent: 25 whole units at 1 point each (regular tier).
+        crm.execute(NOW, &request("c1", "order-1", delivered("o1", 2550)))
+            .unwrap();
+
+        let again = Crm::open(config(), (b.reopen)()).unwrap();
+        let (version, state) = again.customer("c1").unwrap().unwrap();
+        assert_eq!(version, 2, "{}", b.name);
+        assert_eq!(state.profile.contact.name.as_deref(), Some("Li Wei"));
+        assert_eq!(state.profile.orders.count, 1);
+        assert_eq!(state.account.balance(), 25, "{}", b.name);
+        assert_eq!(state.wallet.coupons.len(), 1);
+        assert_eq!(
+            again.store().customers_of("m1", 10).unwrap(),
+            vec!["c1".to_string()]
+        );
+        assert_eq!(again.store().born_on(11, 18, 10).unwrap(), vec!["c1".to_string()]);
+        assert!(again.customer("nobody").unwrap().is_none());
+    }
+}
+
+#[test]
+fn a_replayed_key_changes_nothing_and_answers_the_same() {
+    for b in backends("replay") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        let first = crm
+            .execute(NOW, &request("c1", "order-1", delivered("o1", 4000)))
+            .unwrap();
+        let ledger_len = crm.ledger("c1", 0, 100).unwrap().len();
+        for _ in 0..3 {
+            let again = crm
+                .execute(NOW + 60, &request("c1", "order-1", delivered("o1", 4000)))
+                .unwrap();
+            assert_eq!(again, first, "{}", b.name);
+        }
+        assert_eq!(crm.ledger("c1", 0, 100).unwrap().len(), ledger_len, "{}", b.name);
+        assert_eq!(balance(&crm, "c1"), 40);
+        // The same key for another command is refused, not answered.
+        let reused = crm.execute(NOW, &request("c1", "order-1", delivered("o1", 9900)));
+        assert_eq!(reused, Err(CrmError::KeyReused("order-1".into())), "{}", b.name);
+        // A batch holding the same key twice applies it once.
+        let twice = [
+            request("c2", "k", delivered("o9", 1000)),
+            request("c2", "k", delivered("o9", 1000)),
+        ];
+        let out = crm.execute_batch(NOW, &twice);
+        assert_eq!(out[0], out[1]);
+        assert_eq!(balance(&crm, "c2"), 10, "{}", b.name);
+    }
+}
+
+#[test]
+fn a_stale_version_is_a_conflict_and_writes_nothing() {
+    for b in backends("conflict") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        crm.execute(NOW, &request("c1", "a", delivered("o1", 1000)))
+            .unwrap();
+        let (version, state) = crm.customer("c1").unwrap().unwrap();
+        let stale = Commit {
+            customer: "c1".into(),
+            expected_version: version - 1,
+            key: "b".into(),
+            stored: "{}".into(),
+            state: state.clone(),
+            entries: Vec::new(),
+            index: Vec::new(),
+        };
+        assert_eq!(
+            b.store.commit(&[stale]).unwrap(),
+            vec![Committed::Conflict],
+            "{}",
+            b.name
+        );
+        let loaded = b.store.load(&[("c1", "b")]).unwrap();
+        assert_eq!(loaded[0].version, version);
+        assert_eq!(loaded[0].prior, None, "{}: a refused commit keeps no key", b.name);
+    }
+}
+
+#[test]
+fn the_ledger_adds_up_to_the_balance_through_a_day_of_orders() {
+    for b in backends("ledger") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        let run = |key: &str, at: i64, c: Command| crm.execute(at, &request("c1", key, c));
+        run("d1", NOW, delivered("o1", 5000)).unwrap(); // +50
+        run("d2", NOW + DAY, delivered("o2", 3000)).unwrap(); // +30
+        // Checkout 60 points: the 50 of o1 (sooner to expire) and 10 of o2.
+        let Outcome::Checkout(p) = run("c3", NOW + 2 * DAY, checkout("o3", 4000, 60)).unwrap() else {
+            panic!("checkout answers a price");
+        };
+        // 40.00, minus 5.00 (spend 30 get 5), minus 60 points of 0.01.
+        assert_eq!(p.payable_cents, 4000 - 500 - 60);
+        let lots = crm.customer("c1").unwrap().unwrap().1.account.lots;
+        assert_eq!(lots.len(), 1, "{}: o1's lot is used up first", b.name);
+        assert_eq!(lots[0].remaining, 20);
+        run("x3", NOW + 2 * DAY, Command::Cancelled { order: "o3".into() }).unwrap();
+        assert_eq!(balance(&crm, "c1"), 80);
+        let short = run("c4", NOW + 3 * DAY, checkout("o4", 2000, 90));
+        assert_eq!(
+            short,
+            Err(CrmError::InsufficientPoints {
+                wanted: 90,
+                available: 80
+            })
+        );
+        run("c5", NOW + 3 * DAY, checkout("o5", 9000, 70)).unwrap();
+        run("d5", NOW + 3 * DAY, delivered("o5", 9000)).unwrap(); // spend 70, earn 90
+        // o5 took 50 (o1's lot) + 20 (o2's), so o2's lot has 10 left. The
+        // refund of o2 claws its 30 back: those 10, then 20 from o5's lot.
+        let refund = run("r2", NOW + 4 * DAY, Command::Refunded { order: "o2".into() }).unwrap();
+        assert_eq!(
+            refund,
+            Outcome::Refunded {
+                clawed_back: 30,
+                debt: 0,
+                restored: 0
+            },
+            "{}",
+            b.name
+        );
+        let state = crm.customer("c1").unwrap().unwrap().1;
+        let entries = crm.ledger("c1", 0, 1000).unwrap();
+        let sums = Ledger::of(&entries);
+        assert_eq!(sums.balance(), Some(state.account.balance()), "{}", b.name);
+        assert_eq!(state.account.balance(), 50 + 30 + 90 - 70 - 30);
+        assert_eq!(sums.spent, 70);
+        assert_eq!(sums.held, 0);
+        // Entries are in the order they were written.
+        assert!(matches!(entries[0].kind, EntryKind::Earn { .. }));
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| matches!(e.kind, EntryKind::Void))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn concurrent_spends_never_exceed_the_balance() {
+    for b in backends("concurrent") {
+        let crm = Arc::new(Crm::open(config(), b.store.clone()).unwrap());
+        crm.execute(NOW, &request("c1", "d", delivered("o0", 10_000)))
+            .unwrap(); // 100 points
+        let threads = 8;
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (crm, barrier) = (crm.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let order = format!("o{}", t + 1);
+                    crm.execute(
+                        NOW,
+                        &request("c1", &format!("checkout-{order}"), checkout(&order, 10_000, 30)),
+                    )
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            won, 3,
+            "{}: 100 points pay for three holds of 30: {results:?}",
+            b.name
+        );
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|e| matches!(e, CrmError::InsufficientPoints { .. })),
+            "{}: {results:?}",
+            b.name
+        );
+        let state = crm.customer("c1").unwrap().unwrap().1;
+        assert_eq!(state.account.balance(), 10, "{}", b.name);
+        assert_eq!(state.account.held(), 90);
+        assert_eq!(Ledger::of(&crm.ledger("c1", 0, 100).unwrap()).balance(), Some(10));
+    }
+}
+
+#[test]
+fn a_total_cap_holds_across_concurrent_customers() {
+    for b in backends("cap") {
+        let crm = Arc::new(Crm::open(config(), b.store.clone()).unwrap());
+        crm.put_template(CouponTemplate {
+            id: "spring".into(),
+            kind: CouponKind::Festival,
+            merchant: None,
+            min_spend_cents: 3000,
+            off_cents: 300,
+            valid_days: 10,
+            starts_at_secs: Some(NOW - DAY),
+            ends_at_secs: Some(NOW + DAY),
+            per_customer_cap: 1,
+            total_cap: Some(5),
+        })
+        .unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|c| {
+                let crm = crm.clone();
+                std::thread::spawn(move || {
+                    let issue = Command::IssueCoupon {
+                        template: "spring".into(),
+                    };
+                    let first = crm.execute(NOW, &request(&format!("c{c}"), "spring", issue.clone()));
+                    let replay = crm.execute(NOW, &request(&format!("c{c}"), "spring", issue));
+                    (first, replay)
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let issued = results.iter().filter(|(r, _)| r.is_ok()).count();
+        assert_eq!(issued, 5, "{}: {results:?}", b.name);
+        assert!(
+            results
+                .iter()
+                .filter(|(r, _)| r.is_ok())
+                .all(|(r, again)| r == again),
+            "replays answer the same"
+        );
+        assert_eq!(
+            crm.store().total_used("spring").unwrap(),
+            5,
+            "{}: replays take nothing",
+            b.name
+        );
+        // Outside its window a campaign issues nothing.
+        let late = crm.execute(
+            NOW + 2 * DAY,
+            &request(
+                "z",
+                "late",
+                Command::IssueCoupon {
+                    template: "spring".into(),
+                },
+            ),
+        );
+        assert!(
+            matches!(late, Err(CrmError::CapReached(_)) | Err(CrmError::NotNow(_))),
+            "{late:?}"
+        );
+    }
+}
+
+#[test]
+fn jobs_expire_lots_on_time_and_give_birthday_coupons_once() {
+    for b in backends("jobs") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        crm.execute(NOW, &request("c1", "d", delivered("o1", 2000)))
+            .unwrap();
+        let contact = Contact {
+            birthday: Some(Birthday { month: 11, day: 20 }),
+            ..Contact::default()
+        };
+        crm.execute(
+            NOW,
+            &request(
+                "c2",
+                "k",
+                Command::Contact {
+                    merchant: None,
+                    contact,
+                },
+            ),
+        )
+        .unwrap();
+        let expiry = NOW + 365 * DAY;
+        assert_eq!(
+            crm.sweep(expiry - 1).unwrap(),
+            0,
+            "{}: nothing due a second early",
+            b.name
+        );
+        assert_eq!(balance(&crm, "c1"), 20);
+        assert_eq!(crm.sweep(expiry).unwrap(), 1, "{}", b.name);
+        assert_eq!(balance(&crm, "c1"), 0);
+        assert_eq!(
+            crm.sweep(expiry + 1).unwrap(),
+            0,
+            "{}: swept customers leave the index",
+            b.name
+        );
+        let sums = Ledger::of(&crm.ledger("c1", 0, 100).unwrap());
+        assert_eq!((sums.earned, sums.expired, sums.balance()), (20, 20, Some(0)));
+        // 2026-11-20 12:00 UTC is c2's birthday: one coupon, however often
+        // the job runs that year.
+        let birthday = 1_795_176_000;
+        assert_eq!(crm.birthdays(birthday).unwrap(), 1, "{}", b.name);
+        assert_eq!(crm.birthdays(birthday + 3600).unwrap(), 0, "{}", b.name);
+        assert_eq!(crm.birthdays(birthday - DAY).unwrap(), 0);
+        let wallet = crm.customer("c2").unwrap().unwrap().1.wallet;
+        assert_eq!(wallet.issued.get("birthday"), Some(&1));
+    }
+}
+
+#[test]
+fn damaged_or_unreachable_redis_is_a_clear_error() {
+    let redis = TestRedis::start("damaged");
+    let store = Arc::new(RedisStore::open(&redis.url, &redis.prefix).unwrap());
+    let crm = Crm::open(config(), store).unwrap();
+    crm.execute(NOW, &request("c1", "d", delivered("o1", 2000)))
+        .unwrap();
+    let mut conn = redis.connection();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}:{{c:c1}}:account", redis.prefix))
+        .arg("not json")
+        .query(&mut conn)
+        .unwrap();
+    match crm.customer("c1") {
+        Err(CrmError::Store(StoreError::Corrupt { what, .. })) => {
+            assert!(what.contains("c1 account"), "{what}")
+        }
+        other => panic!("damaged account must be an error naming it: {other:?}"),
+    }
+    match RedisStore::open("redis://127.0.0.1:1/", "x") {
+        Err(StoreError::Redis { url, .. }) => assert!(url.contains(":1/")),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("nothing listens on port 1"),
+    }
+}
