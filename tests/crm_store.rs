@@ -11,7 +11,7 @@ use waimai::config::Config;
 use waimai::crm::coupons::{CouponKind, CouponTemplate};
 use waimai::crm::loyalty::{EntryKind, Ledger};
 use waimai::crm::profile::{Birthday, Contact, Delivered, Item};
-use waimai::crm::store::{Commit, Committed, CrmStore, EmbeddedStore, RedisStore, StoreError};
+use waimai::crm::store::{Commit, Committed, CrmStore, Docs, EmbeddedStore, RedisStore, StoreError};
 use waimai::crm::{Command, Crm, CrmConfig, CrmError, Outcome, Request};
 
 const NOW: i64 = 1_795_000_000; // 2026-11-18, 10:06 UTC
@@ -190,7 +190,7 @@ fn a_stale_version_is_a_conflict_and_writes_nothing() {
             expected_version: version - 1,
             key: "b".into(),
             stored: "{}".into(),
-            state: state.clone(),
+            docs: Docs::of(&state).changes_from(&Docs::default()),
             entries: Vec::new(),
             index: Vec::new(),
         };

@@ -9,17 +9,21 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::CrmConfig;
 use super::coupons::{CouponKind, CouponTemplate};
 use super::customer::{Command, Ctx, CustomerState, Outcome, apply};
 use super::loyalty::Entry;
-use super::store::{Commit, Committed, CrmStore, StoreError};
+use super::store::{Commit, Committed, CrmStore, Docs, StoreError};
 use super::{CrmError, time};
 
 /// Attempts of one command against concurrent writers before giving up.
 pub const ROUNDS_MAX: usize = 32;
+/// Groups of a batch run in parallel at most (the Redis store has a
+/// connection for each).
+const PARALLEL_MAX: usize = 4;
 /// Customers one job call looks at.
 pub const JOB_BATCH_MAX: usize = 10_000;
 
@@ -97,9 +101,25 @@ impl Crm {
                 plain.push(i);
             }
         }
-        let picked: Vec<Request> = plain.iter().map(|&i| requests[i].clone()).collect();
-        for (i, (result, _)) in plain.into_iter().zip(self.run(now_secs, &picked)) {
-            results[i] = Some(result);
+        // Customers split into groups that run side by side (each its own
+        // round trips); one customer's commands stay in one group, in order.
+        let groups_n = rayon::current_num_threads().clamp(1, PARALLEL_MAX);
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); groups_n];
+        for i in plain {
+            groups[group_of(&requests[i].customer, groups_n)].push(i);
+        }
+        let ran: Vec<(Vec<usize>, Vec<Ran>)> = groups
+            .into_par_iter()
+            .map(|group| {
+                let picked: Vec<Request> = group.iter().map(|&i| requests[i].clone()).collect();
+                let ran = self.run(now_secs, &picked);
+                (group, ran)
+            })
+            .collect();
+        for (group, ran) in ran {
+            for (i, (result, _)) in group.into_iter().zip(ran) {
+                results[i] = Some(result);
+            }
         }
         results
             .into_iter()
@@ -186,7 +206,7 @@ impl Crm {
             .map(|&i| (requests[i].customer.as_str(), requests[i].key.as_str()))
             .collect();
         let loads = self.store.load(&asks)?;
-        let mut states: HashMap<&str, (u64, Option<CustomerState>)> = HashMap::new();
+        let mut states: HashMap<&str, (u64, Option<CustomerState>, Docs)> = HashMap::new();
         let mut keys_seen: HashSet<(&str, &str)> = HashSet::new();
         let mut again = Vec::new();
         let mut commits = Vec::new();
@@ -201,9 +221,9 @@ impl Crm {
                 again.push(i);
                 continue;
             }
-            let (version, state) = states
+            let (version, state, raw) = states
                 .entry(r.customer.as_str())
-                .or_insert_with(|| (loaded.version, loaded.state));
+                .or_insert_with(|| (loaded.version, loaded.state, loaded.raw));
             let mut next = state.clone();
             let ctx = Ctx {
                 now_secs,
@@ -214,7 +234,7 @@ impl Crm {
             match apply(&mut next, &r.command, &ctx) {
                 Err(e) => results[i] = Some((Err(e), false)),
                 Ok(applied) => {
-                    let Some(new_state) = next.clone() else {
+                    let Some(new_state) = &next else {
                         // A sweep of a customer never written: nothing to commit.
                         results[i] = Some((Ok(applied.outcome), false));
                         continue;
@@ -223,12 +243,15 @@ impl Crm {
                         fingerprint: r.command.fingerprint(),
                         outcome: applied.outcome.clone(),
                     };
+                    let docs = Docs::of(new_state);
+                    let changes = docs.clone().changes_from(raw);
+                    *raw = docs;
                     commits.push(Commit {
                         customer: r.customer.clone(),
                         expected_version: *version,
                         key: r.key.clone(),
                         stored: serde_json::to_string(&stored).unwrap_or_default(),
-                        state: new_state,
+                        docs: changes,
                         entries: applied.entries,
                         index: applied.index,
                     });
@@ -338,6 +361,13 @@ impl Crm {
         }
         Ok(issued)
     }
+}
+
+fn group_of(customer: &str, groups: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    customer.hash(&mut h);
+    (h.finish() % groups as u64) as usize
 }
 
 fn decode(stored: &str, command: &Command, key: &str) -> Result<Outcome, CrmError> {

@@ -119,19 +119,20 @@ impl CrmStore for EmbeddedStore {
                         version: 0,
                         state: None,
                         prior,
+                        raw: Docs::default(),
                     });
                 };
                 let (version, profile, account, wallet, _) = self.row(customer, &row)?;
-                let state = Docs {
+                let raw = Docs {
                     profile,
                     account,
                     wallet,
-                }
-                .parse(customer)?;
+                };
                 Ok(Loaded {
                     version,
-                    state: Some(state),
+                    state: Some(raw.parse(customer)?),
                     prior,
+                    raw,
                 })
             })
             .collect()
@@ -157,9 +158,17 @@ impl CrmStore for EmbeddedStore {
                     continue;
                 }
                 let old = customers.get(customer)?.map(|g| g.value().to_string());
-                let (version, ledger_len) = match old.map(|t| self.row(customer, &t)) {
-                    None => (0, 0),
-                    Some(Ok((v, _, _, _, n))) => (v, n),
+                let (version, old_docs, ledger_len) = match old.map(|t| self.row(customer, &t)) {
+                    None => (0, Docs::default(), 0),
+                    Some(Ok((v, profile, account, wallet, n))) => (
+                        v,
+                        Docs {
+                            profile,
+                            account,
+                            wallet,
+                        },
+                        n,
+                    ),
                     Some(Err(e)) => {
                         out.push(Err(e));
                         continue;
@@ -169,9 +178,15 @@ impl CrmStore for EmbeddedStore {
                     out.push(Ok(Committed::Conflict));
                     continue;
                 }
-                let docs = Docs::of(&c.state);
+                let pick = |new: &Option<String>, old: String| new.clone().unwrap_or(old);
                 let len = ledger_len + c.entries.len() as u64;
-                let row: Row = (version + 1, docs.profile, docs.account, docs.wallet, len);
+                let row: Row = (
+                    version + 1,
+                    pick(&c.docs.profile, old_docs.profile),
+                    pick(&c.docs.account, old_docs.account),
+                    pick(&c.docs.wallet, old_docs.wallet),
+                    len,
+                );
                 customers.insert(customer, to_json(&row).as_str())?;
                 for (i, e) in c.entries.iter().enumerate() {
                     ledger.insert((customer, ledger_len + i as u64), to_json(e).as_str())?;

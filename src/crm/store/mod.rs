@@ -41,6 +41,9 @@ pub struct Loaded {
     pub state: Option<CustomerState>,
     /// The stored outcome of the key asked about (JSON), if it was used.
     pub prior: Option<String>,
+    /// The documents as stored (empty for a new customer), so a commit
+    /// can skip those it did not change.
+    pub raw: Docs,
 }
 
 /// One atomic change to one customer.
@@ -54,7 +57,7 @@ pub struct Commit {
     /// The outcome to keep under `key` (JSON, with the command's
     /// fingerprint).
     pub stored: String,
-    pub state: CustomerState,
+    pub docs: Changes,
     pub entries: Vec<Entry>,
     pub index: Vec<IndexHint>,
 }
@@ -99,14 +102,34 @@ pub trait CrmStore: Send + Sync {
 }
 
 /// The parts of a customer's state as stored, one JSON document each.
-pub(super) struct Docs {
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Docs {
     pub profile: String,
     pub account: String,
     pub wallet: String,
 }
 
+/// The documents a commit writes; `None` leaves the stored one as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub profile: Option<String>,
+    pub account: Option<String>,
+    pub wallet: Option<String>,
+}
+
 impl Docs {
-    pub(super) fn of(state: &CustomerState) -> Self {
+    /// The documents that differ from `old`.
+    pub fn changes_from(self, old: &Docs) -> Changes {
+        let changed = |new: String, old: &String| (new != *old).then_some(new);
+        Changes {
+            profile: changed(self.profile, &old.profile),
+            account: changed(self.account, &old.account),
+            wallet: changed(self.wallet, &old.wallet),
+        }
+    }
+
+    /// Serialises a state.
+    pub fn of(state: &CustomerState) -> Self {
         Docs {
             profile: to_json(&state.profile),
             account: to_json(&state.account),
@@ -114,7 +137,8 @@ impl Docs {
         }
     }
 
-    pub(super) fn parse(&self, customer: &str) -> Result<CustomerState, StoreError> {
+    /// Parses the stored documents back into a state.
+    pub fn parse(&self, customer: &str) -> Result<CustomerState, StoreError> {
         let corrupt = |part: &str, e: serde_json::Error| StoreError::Corrupt {
             what: format!("customer {customer} {part}"),
             reason: e.to_string(),

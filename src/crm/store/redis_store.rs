@@ -218,22 +218,21 @@ impl CrmStore for RedisStore {
                     what: format!("customer {customer} version"),
                     reason: format!("{v:?} is not a number"),
                 })?;
+                let raw = Docs {
+                    profile,
+                    account,
+                    wallet,
+                };
                 let state = if version == 0 {
                     None
                 } else {
-                    Some(
-                        Docs {
-                            profile,
-                            account,
-                            wallet,
-                        }
-                        .parse(customer)?,
-                    )
+                    Some(raw.parse(customer)?)
                 };
                 Ok(Loaded {
                     version,
                     state,
                     prior: (!prior.is_empty()).then_some(prior),
+                    raw,
                 })
             })
             .collect()
@@ -245,7 +244,7 @@ impl CrmStore for RedisStore {
         }
         let mut pipe = redis::pipe();
         for c in commits {
-            let docs = Docs::of(&c.state);
+            let docs = &c.docs;
             pipe.cmd("EVALSHA")
                 .arg(&self.commit_sha)
                 .arg(6)
@@ -253,9 +252,9 @@ impl CrmStore for RedisStore {
                 .arg(c.expected_version)
                 .arg(&c.key)
                 .arg(&c.stored)
-                .arg(docs.profile)
-                .arg(docs.account)
-                .arg(docs.wallet);
+                .arg(docs.profile.as_deref().unwrap_or(""))
+                .arg(docs.account.as_deref().unwrap_or(""))
+                .arg(docs.wallet.as_deref().unwrap_or(""));
             for e in &c.entries {
                 pipe.arg(to_json(e));
             }
