@@ -201,6 +201,16 @@ impl Account {
         self.lots.iter().map(|l| l.remaining).sum()
     }
 
+    /// Points available at `now_secs`: the stored balance less lots that
+    /// expired since the last write (expiry is applied on the next one).
+    pub fn balance_at(&self, now_secs: i64) -> Points {
+        self.lots
+            .iter()
+            .filter(|l| l.expires_at_secs > now_secs)
+            .map(|l| l.remaining)
+            .sum()
+    }
+
     /// Points held by checkouts not yet delivered or cancelled.
     pub fn held(&self) -> Points {
         self.holds.values().flat_map(|h| &h.taken).map(|t| t.points).sum()
