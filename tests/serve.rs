@@ -406,6 +406,8 @@ async fn orders_survive_a_restart_with_the_redis_store() {
     let mut config = server_config();
     config.server.store = "redis".into();
     config.server.redis_key = key.clone();
+    config.crm.store = "redis".into();
+    config.crm.redis_prefix = format!("{key}:crm");
     let server = spawn_with(&config, None).await;
     let merchant = token(&server, Role::Merchant("r2".into()));
     let (status, card, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("redis-1")).await;

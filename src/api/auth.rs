@@ -1,4 +1,4 @@
-//! Who is calling: rider, merchant and operator tokens.
+//! Who is calling: rider, merchant, operator, support and finance tokens.
 //!
 //! A token is `<role>.<subject>.<signature>`, the signature being the
 //! first 128 bits of HMAC-SHA256 over `<role>.<subject>` with the server's
@@ -19,8 +19,13 @@ pub enum Role {
     Rider(RiderId),
     /// One merchant's orders (its restaurants).
     Merchant(String),
-    /// Everything, read and write (console, support).
+    /// Everything, read and write (console, administration).
     Operator,
+    /// Customer support: reads customers with masked phone numbers,
+    /// issues coupons (service recovery).
+    Support,
+    /// Finance: reads points ledgers, posts refunds.
+    Finance,
 }
 
 /// Why a token was refused.
@@ -75,6 +80,8 @@ impl Tokens {
                 .map_err(|_| AuthError::BadSubject(format!("rider id {subject:?} is not a number"))),
             "merchant" => Ok(Role::Merchant(subject.to_string())),
             "operator" => Ok(Role::Operator),
+            "support" => Ok(Role::Support),
+            "finance" => Ok(Role::Finance),
             _ => Err(AuthError::Malformed),
         }
     }
@@ -106,6 +113,8 @@ fn claim_of(role: &Role) -> Result<String, AuthError> {
             Ok(format!("merchant.{m}"))
         }
         Role::Operator => Ok("operator.all".into()),
+        Role::Support => Ok("support.all".into()),
+        Role::Finance => Ok("finance.all".into()),
     }
 }
 
@@ -124,6 +133,8 @@ mod tests {
             Role::Rider(RiderId(42)),
             Role::Merchant("r7".into()),
             Role::Operator,
+            Role::Support,
+            Role::Finance,
         ] {
             let token = t.issue(&role).unwrap();
             assert_eq!(t.verify(&token), Ok(role));

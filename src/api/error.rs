@@ -57,6 +57,12 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", None, message)
     }
+
+    /// The same error, naming the field it is about.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -104,6 +110,31 @@ impl From<LiveError> for ApiError {
             LiveError::Stopped | LiveError::Store(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None, message)
             }
+        }
+    }
+}
+
+impl From<crate::crm::CrmError> for ApiError {
+    fn from(e: crate::crm::CrmError) -> Self {
+        use crate::crm::CrmError as E;
+        let message = e.to_string();
+        let conflict =
+            |code, field: Option<&str>| Self::new(StatusCode::CONFLICT, code, field, message.clone());
+        let missing = |field| Self::new(StatusCode::NOT_FOUND, "not_found", Some(field), message.clone());
+        match &e {
+            E::BadField { field, .. } => Self::invalid(field, message),
+            E::InsufficientPoints { .. } => conflict("insufficient_points", Some("points")),
+            E::AlreadyDone(_) => conflict("invalid_state", Some("order")),
+            E::UnknownCustomer(_) => missing("id"),
+            E::UnknownOrder(_) => missing("order"),
+            E::UnknownCoupon(_) => missing("coupon"),
+            E::UnknownTemplate(_) => missing("template"),
+            E::CouponUnusable(_) => conflict("coupon_unusable", Some("coupon")),
+            E::CapReached(_) => conflict("cap_reached", None),
+            E::NotNow(_) => conflict("not_now", None),
+            E::KeyReused(_) => conflict("conflict", Some("Idempotency-Key")),
+            E::Contended(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", None, message),
+            E::Store(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None, message),
         }
     }
 }

@@ -54,7 +54,9 @@ pub(super) fn scope(state: &AppState, headers: &HeaderMap) -> Result<Scope, ApiE
     match state.role(headers, None)? {
         super::auth::Role::Merchant(m) => Ok(Scope::Merchant(m)),
         super::auth::Role::Operator => Ok(Scope::Operator),
-        super::auth::Role::Rider(_) => Err(ApiError::forbidden("rider tokens cannot use the merchant API")),
+        _ => Err(ApiError::forbidden(
+            "only merchant and operator tokens can use the orders API",
+        )),
     }
 }
 

@@ -5,14 +5,17 @@
 //! errors) and per-rider outbox (`outbox`: sequence numbers, acks, replay),
 //! tokens (`auth`), and the axum server (`server`): the merchant HTTP API
 //! (`merchant`), the rider WebSocket (`rider_ws`), the web console
-//! (`console`), `/metrics`, `/health` and `/openapi.json`. Handlers only
+//! (`console`), the CRM API (`crm`: customers, ledgers, coupons, with
+//! role checks), `/metrics`, `/health` and `/openapi.json`. Handlers only
 //! parse, check and forward to the live engine (`live`), or read its read
-//! model; they never block on the engine. May call: `live`, `engine`
+//! model; they never block on the engine (CRM store calls run on the
+//! blocking pool). May call: `live`, `crm`, `engine`
 //! (ids, errors), `map` (coordinates, geometry), `config`, `sim::fixture`
 //! (the restaurants file).
 
 pub mod auth;
 mod console;
+mod crm;
 pub mod error;
 mod merchant;
 mod openapi;

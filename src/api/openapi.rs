@@ -5,14 +5,17 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{merchant, server};
+use super::{crm, merchant, server};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "waimai", description = "Merchant API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
-    paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics),
+    info(title = "waimai", description = "Merchant and CRM API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
+    paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics,
+        crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
-        crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail)),
+        crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,
+        crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
+        crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

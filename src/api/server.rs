@@ -21,7 +21,7 @@ use tracing::info;
 
 use super::auth::{AuthError, Role, Tokens};
 use super::error::ApiError;
-use super::{console, merchant, openapi, rider_ws};
+use super::{console, crm, merchant, openapi, rider_ws};
 use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
@@ -41,6 +41,8 @@ pub enum ServeError {
     Start(String),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
+    #[error("CRM: {0}")]
+    Crm(#[from] crate::crm::CrmError),
 }
 
 /// Rider link settings for socket tasks.
@@ -61,6 +63,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The road network's geometry for the console (JSON, built once).
     pub geometry: Bytes,
+    /// Customers, points and coupons.
+    pub crm: Arc<crate::crm::Crm>,
 }
 
 impl AppState {
@@ -152,6 +156,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
     let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
         .await
         .map_err(|e| ServeError::Start(e.to_string()))??;
+    let crm = open_crm(
+        config,
+        options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone()),
+    )
+    .await?;
     let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
     let listener = TcpListener::bind(&addr).await.map_err(|e| ServeError::Listen {
         addr: addr.clone(),
@@ -174,6 +183,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         }),
         shutdown: shutdown_rx.clone(),
         geometry: console::geometry_json(&network).into(),
+        crm,
     };
     let app = router(state);
     let mut stop = shutdown_rx;
@@ -193,6 +203,24 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         shutdown,
         task,
     })
+}
+
+/// Opens the CRM on its configured store: a redb file in the data dir,
+/// or Redis.
+async fn open_crm(config: &Config, data_dir: std::path::PathBuf) -> Result<Arc<crate::crm::Crm>, ServeError> {
+    use crate::crm::store::{CrmStore, EmbeddedStore, RedisStore};
+    let cfg = config.crm.clone();
+    let crm = tokio::task::spawn_blocking(move || {
+        let store: Arc<dyn CrmStore> = if cfg.store == "redis" {
+            Arc::new(RedisStore::open(&cfg.redis_url, &cfg.redis_prefix)?)
+        } else {
+            Arc::new(EmbeddedStore::open(&data_dir.join("crm.redb"))?)
+        };
+        crate::crm::Crm::open(cfg, store)
+    })
+    .await
+    .map_err(|e| ServeError::Start(e.to_string()))??;
+    Ok(Arc::new(crm))
 }
 
 /// Restaurants from a fixture file's restaurant lines (each is its own
@@ -231,6 +259,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/cancel", post(merchant::cancel))
         .route("/v1/orders/{id}/ready", post(merchant::ready))
         .route("/v1/riders/ws", get(rider_ws::upgrade))
+        .route("/v1/customers/{id}", get(crm::customer))
+        .route("/v1/customers/{id}/ledger", get(crm::ledger))
+        .route("/v1/customers/{id}/coupons", get(crm::coupons))
+        .route("/v1/customers/{id}/commands", post(crm::command))
+        .route("/v1/merchants/me/customers", get(crm::my_customers))
+        .route(
+            "/v1/coupon-templates",
+            get(crm::templates).post(crm::put_template),
+        )
         .route("/console", get(console::page))
         .route("/v1/console/state", get(console::state))
         .route("/v1/map/geometry", get(console::geometry))

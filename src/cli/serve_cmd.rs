@@ -67,6 +67,8 @@ pub enum TokenRole {
     Rider,
     Merchant,
     Operator,
+    Support,
+    Finance,
 }
 
 /// `waimai token` flags.
@@ -93,6 +95,8 @@ pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
         )),
         TokenRole::Merchant => Role::Merchant(args.subject.clone()),
         TokenRole::Operator => Role::Operator,
+        TokenRole::Support => Role::Support,
+        TokenRole::Finance => Role::Finance,
     };
     let token = Tokens::new(&config.server.secret)
         .issue(&role)

@@ -1,0 +1,343 @@
+//! The CRM over HTTP: customers, points ledgers, coupons and templates,
+//! with role checks. A merchant sees only customers who ordered from it
+//! (or that it entered); support sees masked phone numbers and may issue
+//! coupons; finance reads ledgers and posts refunds; operators do all.
+//! The CRM does store I/O, so every call runs on the blocking pool.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Role;
+use super::error::{ApiError, parse_json};
+use super::server::AppState;
+use crate::crm::coupons::{Coupon, CouponTemplate};
+use crate::crm::loyalty::{Entry, Lot, Tier};
+use crate::crm::profile::{Contact, Frequency, Grade, MealTimes, OrderSummary};
+use crate::crm::{Command, Crm, CrmError, CustomerState, Outcome, Request};
+
+/// Ledger entries one call returns at most.
+const LEDGER_PAGE_MAX: usize = 1000;
+
+/// A customer as the caller may see them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CustomerView {
+    pub id: String,
+    /// Phone masked for support and finance.
+    #[schema(value_type = Object)]
+    pub contact: Contact,
+    pub merchants: Vec<String>,
+    #[schema(value_type = Object)]
+    pub orders: OrderSummary,
+    pub average_order_cents: Option<i64>,
+    #[schema(value_type = Object)]
+    pub meal_times: MealTimes,
+    pub favourite_dishes: Vec<(String, u32)>,
+    pub favourite_categories: Vec<(String, u32)>,
+    pub regions: Vec<(String, u32)>,
+    pub tags: Vec<String>,
+    pub frequency: Frequency,
+    pub grade: Grade,
+    pub tier: Tier,
+    pub points: u64,
+    pub points_held: u64,
+    pub points_debt: u64,
+    #[schema(value_type = Vec<Object>)]
+    pub lots: Vec<Lot>,
+}
+
+/// `?offset=&limit=`.
+#[derive(Deserialize)]
+pub struct Page {
+    pub offset: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+async fn blocking<T: Send + 'static>(
+    crm: &Arc<Crm>,
+    f: impl FnOnce(&Crm) -> Result<T, CrmError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let crm = crm.clone();
+    tokio::task::spawn_blocking(move || f(&crm))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+                e.to_string(),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+fn top(map: &std::collections::BTreeMap<String, u32>, n: usize) -> Vec<(String, u32)> {
+    let mut v: Vec<(String, u32)> = map.iter().map(|(k, c)| (k.clone(), *c)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        Some("id"),
+        format!("customer {id} not found"),
+    )
+}
+
+/// Loads a customer the caller may see: a merchant's other customers are
+/// a 404, as if they did not exist.
+async fn visible(state: &AppState, role: &Role, id: &str) -> Result<CustomerState, ApiError> {
+    if matches!(role, Role::Rider(_)) {
+        return Err(ApiError::forbidden("rider tokens cannot read customers"));
+    }
+    let id_owned = id.to_string();
+    let found = blocking(&state.crm, move |crm| crm.customer(&id_owned)).await?;
+    let (_, customer) = found.ok_or_else(|| not_found(id))?;
+    if let Role::Merchant(m) = role
+        && !customer.profile.merchants.contains(m)
+    {
+        return Err(not_found(id));
+    }
+    Ok(customer)
+}
+
+/// One customer: profile, habits, grade, tier and points.
+#[utoipa::path(get, path = "/v1/customers/{id}", params(("id" = String, Path, description = "Customer id")),
+    responses((status = 200, body = CustomerView), (status = 403, body = super::error::ErrorBody),
+              (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn customer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<CustomerView>, ApiError> {
+    let role = state.role(&headers, None)?;
+    let c = visible(&state, &role, &id).await?;
+    let now = now_secs();
+    let rules = &state.crm.config().grades;
+    let mut contact = c.profile.contact.clone();
+    if matches!(role, Role::Support | Role::Finance) {
+        contact.phone = contact.masked_phone();
+    }
+    Ok(Json(CustomerView {
+        id,
+        contact,
+        merchants: c.profile.merchants.iter().cloned().collect(),
+        orders: c.profile.orders.clone(),
+        average_order_cents: c.profile.average_cents(),
+        meal_times: c.profile.meal_times.clone(),
+        favourite_dishes: top(&c.profile.dishes, 10),
+        favourite_categories: top(&c.profile.categories, 10),
+        regions: top(&c.profile.regions, 10),
+        tags: c.profile.tags.iter().cloned().collect(),
+        frequency: c.profile.frequency(now, rules),
+        grade: c.profile.grade(now, rules),
+        tier: c.account.tier,
+        points: c.account.balance_at(now),
+        points_held: c.account.held(),
+        points_debt: c.account.debt,
+        lots: c
+            .account
+            .lots
+            .iter()
+            .filter(|l| l.expires_at_secs > now)
+            .cloned()
+            .collect(),
+    }))
+}
+
+/// A customer's points ledger, oldest first (finance and operators).
+#[utoipa::path(get, path = "/v1/customers/{id}/ledger",
+    params(("id" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "at most 1000")),
+    responses((status = 200, body = Vec<Object>), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ledger(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Entry>>, ApiError> {
+    let role = state.role(&headers, None)?;
+    if !matches!(role, Role::Finance | Role::Operator) {
+        return Err(ApiError::forbidden(
+            "points ledgers are for finance and operator tokens",
+        ));
+    }
+    let limit = page.limit.unwrap_or(100).min(LEDGER_PAGE_MAX);
+    let offset = page.offset.unwrap_or(0);
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.ledger(&id, offset, limit)).await?,
+    ))
+}
+
+/// A customer's coupons.
+#[utoipa::path(get, path = "/v1/customers/{id}/coupons", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<Coupon>), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn coupons(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Coupon>>, ApiError> {
+    let role = state.role(&headers, None)?;
+    let c = visible(&state, &role, &id).await?;
+    Ok(Json(c.wallet.coupons))
+}
+
+/// Runs a command for a customer: contact details, checkout (hold points,
+/// reserve a coupon, price), delivered, cancelled, refunded, issue a
+/// coupon. `Idempotency-Key` is required: a retry answers the first
+/// outcome and changes nothing; the same key on another command is a 409.
+#[utoipa::path(post, path = "/v1/customers/{id}/commands", request_body = Command,
+    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "required; 1-128 characters")),
+    responses((status = 200, body = Outcome), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn command(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Outcome>, ApiError> {
+    let role = state.role(&headers, None)?;
+    let key = headers
+        .get("idempotency-key")
+        .ok_or_else(|| ApiError::invalid("Idempotency-Key", "required: every CRM write carries one"))?
+        .to_str()
+        .map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?
+        .to_string();
+    let mut command: Command = parse_json(&body)?;
+    allowed(&state, &role, &id, &mut command).await?;
+    let request = Request {
+        customer: id,
+        key,
+        command,
+    };
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.execute(now_secs(), &request)).await?,
+    ))
+}
+
+/// Who may run which command; a merchant acts as itself only.
+async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command) -> Result<(), ApiError> {
+    let deny = |what: &str| Err(ApiError::forbidden(format!("this token cannot {what}")));
+    match (role, &mut *command) {
+        (Role::Operator, _) => Ok(()),
+        (Role::Support, Command::IssueCoupon { .. }) => Ok(()),
+        (Role::Finance, Command::Refunded { .. }) => Ok(()),
+        (Role::Merchant(m), Command::Contact { merchant, .. }) => {
+            *merchant = Some(m.clone());
+            Ok(())
+        }
+        (Role::Merchant(m), Command::Checkout { merchant, .. }) => same_merchant(m, merchant),
+        (Role::Merchant(m), Command::Delivered { delivered, .. }) => same_merchant(m, &delivered.merchant),
+        (Role::Merchant(_), Command::Cancelled { .. } | Command::Refunded { .. }) => {
+            visible(state, role, id).await.map(|_| ())
+        }
+        (Role::Merchant(m), Command::IssueCoupon { template }) => {
+            let own = state
+                .crm
+                .templates()
+                .iter()
+                .any(|t| t.id == *template && t.merchant.as_deref() == Some(m.as_str()));
+            if own {
+                Ok(())
+            } else {
+                deny("issue another merchant's coupons")
+            }
+        }
+        _ => deny("run this command"),
+    }
+}
+
+fn same_merchant(caller: &str, named: &str) -> Result<(), ApiError> {
+    if caller == named {
+        Ok(())
+    } else {
+        Err(
+            ApiError::forbidden(format!("merchant {caller} cannot act for merchant {named}"))
+                .with_field("merchant"),
+        )
+    }
+}
+
+/// The calling merchant's customers, by id.
+#[utoipa::path(get, path = "/v1/merchants/me/customers", params(("limit" = Option<usize>, Query)),
+    responses((status = 200, body = Vec<String>), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn my_customers(
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let Role::Merchant(m) = state.role(&headers, None)? else {
+        return Err(ApiError::forbidden(
+            "only a merchant token has customers of its own",
+        ));
+    };
+    let limit = page.limit.unwrap_or(1000).min(10_000);
+    Ok(Json(
+        blocking(&state.crm, move |crm| Ok(crm.store().customers_of(&m, limit)?)).await?,
+    ))
+}
+
+/// Coupon templates (operators see all, a merchant its own and the
+/// platform's).
+#[utoipa::path(get, path = "/v1/coupon-templates", responses((status = 200, body = Vec<CouponTemplate>)),
+    security(("bearer" = [])))]
+pub async fn templates(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<CouponTemplate>>, ApiError> {
+    let role = state.role(&headers, None)?;
+    let all = state.crm.templates();
+    Ok(Json(match role {
+        Role::Merchant(m) => all
+            .into_iter()
+            .filter(|t| t.merchant.as_ref().is_none_or(|x| *x == m))
+            .collect(),
+        Role::Rider(_) => return Err(ApiError::forbidden("rider tokens cannot read coupon templates")),
+        _ => all,
+    }))
+}
+
+/// Adds or replaces a coupon template (a festival campaign with its
+/// window and caps). A merchant's templates are its own.
+#[utoipa::path(post, path = "/v1/coupon-templates", request_body = CouponTemplate,
+    responses((status = 201, body = CouponTemplate), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_template(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CouponTemplate>), ApiError> {
+    let role = state.role(&headers, None)?;
+    let mut template: CouponTemplate = parse_json(&body)?;
+    match &role {
+        Role::Operator => {}
+        Role::Merchant(m) => template.merchant = Some(m.clone()),
+        _ => {
+            return Err(ApiError::forbidden(
+                "only operators and merchants create coupon templates",
+            ));
+        }
+    }
+    let t = template.clone();
+    blocking(&state.crm, move |crm| crm.put_template(t)).await?;
+    Ok((StatusCode::CREATED, Json(template)))
+}

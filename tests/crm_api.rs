@@ -1,0 +1,184 @@
+//! The CRM over HTTP against a real server on port 0 (embedded store):
+//! a customer's day through the API, and what each role may see and do.
+
+mod common;
+
+use common::serve::{get, post, spawn, tempdir, token};
+use serde_json::{Value, json};
+use waimai::api::auth::Role;
+use waimai::engine::RiderId;
+
+fn delivered() -> Value {
+    json!({"type": "delivered", "order": "o1", "merchant": "r1", "amount_cents": 3500,
+           "items": [{"dish": "dan dan noodles", "category": "spicy", "quantity": 2, "price_cents": 1750}],
+           "region": "monte-carlo"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_through_the_api_with_role_checks() {
+    let dir = tempdir("crm-api");
+    let server = spawn(&dir).await;
+    let r1 = token(&server, Role::Merchant("r1".into()));
+    let r2 = token(&server, Role::Merchant("r2".into()));
+    let support = token(&server, Role::Support);
+    let finance = token(&server, Role::Finance);
+    let rider = token(&server, Role::Rider(RiderId(1)));
+    let cmd = "/v1/customers/c1/commands";
+
+    let contact = json!({"type": "contact", "contact": {"name": "Li Wei", "phone": "13812345678"}});
+    let (status, body, _) = post(&server, &r1, cmd, contact.clone(), None).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("Idempotency-Key")),
+        "{body}"
+    );
+    let (status, out, _) = post(&server, &r1, cmd, contact, Some("contact-1")).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        out,
+        json!({"type": "contact", "created": true, "coupons": ["welcome-1"]})
+    );
+
+    // 35.00 with the welcome coupon (5.00 off from 20.00) and the 30-5
+    // threshold discount: 25.00 to pay.
+    let checkout = json!({"type": "checkout", "order": "o1", "merchant": "r1", "amount_cents": 3500, "coupon": "welcome-1"});
+    let (status, price, _) = post(&server, &r1, cmd, checkout, Some("checkout-o1")).await;
+    assert_eq!(status, 200, "{price}");
+    assert_eq!(
+        (
+            price["threshold_off_cents"].as_i64(),
+            price["coupon_off_cents"].as_i64()
+        ),
+        (Some(500), Some(500))
+    );
+    assert_eq!(price["payable_cents"], 2500);
+
+    let as_r2 = json!({"type": "checkout", "order": "o9", "merchant": "r2", "amount_cents": 3500});
+    let (status, body, _) = post(&server, &r1, cmd, as_r2, Some("x")).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (403, Some("merchant")),
+        "{body}"
+    );
+
+    let (status, first, _) = post(&server, &r1, cmd, delivered(), Some("delivered-o1")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        (first["earned"].as_u64(), first["coupon"].as_str()),
+        (Some(35), Some("welcome-1"))
+    );
+    let (status, again, _) = post(&server, &r1, cmd, delivered(), Some("delivered-o1")).await;
+    assert_eq!(
+        (status, &again),
+        (200, &first),
+        "a retry answers the first outcome"
+    );
+    let mut other = delivered();
+    other["amount_cents"] = json!(9900);
+    let (status, body, _) = post(&server, &r1, cmd, other, Some("delivered-o1")).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (409, Some("Idempotency-Key")),
+        "{body}"
+    );
+
+    for (bad, field) in [
+        (
+            json!({"type": "checkout", "order": "o2", "merchant": "r1", "amount_cents": -5}),
+            "amount_cents",
+        ),
+        (
+            json!({"type": "checkout", "order": "o2", "merchant": "r1", "amount_cents": 500, "points": 99}),
+            "points",
+        ),
+        (
+            json!({"type": "contact", "contact": {"phone": "call me"}}),
+            "phone",
+        ),
+        (
+            json!({"type": "contact", "contact": {"birthday": {"month": 2, "day": 30}}}),
+            "birthday",
+        ),
+    ] {
+        let (status, body, _) = post(&server, &r1, cmd, bad.clone(), Some(&format!("bad-{field}"))).await;
+        assert_eq!(body["error"]["field"].as_str(), Some(field), "{bad} -> {body}");
+        assert!(status == 400 || status == 409, "{bad} -> {status}");
+    }
+    let (status, body, _) = post(&server, &r1, cmd, json!({"type": "teleport"}), Some("t")).await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, seen) = get(&server, &r1, "/v1/customers/c1").await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(
+        (seen["contact"]["phone"].as_str(), seen["points"].as_u64()),
+        (Some("13812345678"), Some(35))
+    );
+    assert_eq!(seen["orders"]["count"], 1);
+    assert_eq!(seen["favourite_categories"][0], json!(["spicy", 2]));
+    let (status, masked) = get(&server, &support, "/v1/customers/c1").await;
+    assert_eq!(
+        (status, masked["contact"]["phone"].as_str()),
+        (200, Some("138****5678"))
+    );
+    assert_eq!(
+        get(&server, &r2, "/v1/customers/c1").await.0,
+        404,
+        "another merchant's customer"
+    );
+    assert_eq!(get(&server, &rider, "/v1/customers/c1").await.0, 403);
+
+    assert_eq!(get(&server, &support, "/v1/customers/c1/ledger").await.0, 403);
+    assert_eq!(get(&server, &r1, "/v1/customers/c1/ledger").await.0, 403);
+    let (status, ledger) = get(&server, &finance, "/v1/customers/c1/ledger").await;
+    assert_eq!(status, 200, "{ledger}");
+    let earned: u64 = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "earn")
+        .map(|e| e["points"].as_u64().unwrap())
+        .sum();
+    assert_eq!(earned, 35);
+
+    let (_, coupons) = get(&server, &r1, "/v1/customers/c1/coupons").await;
+    assert_eq!(coupons[0]["state"], "redeemed", "{coupons}");
+    let (_, mine) = get(&server, &r1, "/v1/merchants/me/customers").await;
+    assert_eq!(mine, json!(["c1"]));
+    let (_, theirs) = get(&server, &r2, "/v1/merchants/me/customers").await;
+    assert_eq!(theirs, json!([]));
+
+    // Finance refunds: the 35 points the order earned go back.
+    let (status, refund, _) = post(
+        &server,
+        &finance,
+        cmd,
+        json!({"type": "refunded", "order": "o1"}),
+        Some("refund-o1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!(refund["clawed_back"], 35);
+    assert_eq!(
+        post(
+            &server,
+            &support,
+            cmd,
+            json!({"type": "refunded", "order": "o1"}),
+            Some("r")
+        )
+        .await
+        .0,
+        403
+    );
+
+    let (_, doc) = get(&server, &r1, "/openapi.json").await;
+    for path in [
+        "/v1/customers/{id}",
+        "/v1/customers/{id}/commands",
+        "/v1/customers/{id}/ledger",
+        "/v1/coupon-templates",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} not documented");
+    }
+    server.stop().await;
+}
