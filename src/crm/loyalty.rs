@@ -505,3 +505,85 @@ impl Account {
         self.lots.insert(at, lot);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const T0: i64 = 1_795_000_000;
+
+    fn cfg() -> CrmConfig {
+        Config::load_with_env(None, Vec::new())
+            .expect("embedded config")
+            .crm
+    }
+
+    fn op<'a>(cfg: &'a CrmConfig, now_secs: i64, key: &'a str) -> Op<'a> {
+        Op { now_secs, key, cfg }
+    }
+
+    #[test]
+    fn twenty_orders_make_silver_at_once_and_it_drops_only_after_keep_days() {
+        let cfg = cfg();
+        let mut a = Account::default();
+        for i in 0..19 {
+            a.earn(&op(&cfg, T0 + i, "k"), &format!("o{i}"), 1000).unwrap();
+        }
+        assert_eq!(a.tier, Tier::Regular, "19 orders and 190.00 reach nothing");
+        let entries = a.earn(&op(&cfg, T0 + 19, "k"), "o19", 1000).unwrap();
+        assert_eq!(a.tier, Tier::Silver);
+        assert!(entries.iter().any(|e| e.kind
+            == EntryKind::Tier {
+                from: Tier::Regular,
+                to: Tier::Silver
+            }));
+        // Silver earns 125%: 10.00 gives 12 points, not 10.
+        let e = a.earn(&op(&cfg, T0 + 20, "k"), "o20", 1000).unwrap();
+        assert_eq!(e[0].points, 12);
+        // A year and a day later the window is empty: down, since the tier
+        // is older than keep_days.
+        assert!(!a.review_tier(&op(&cfg, T0 + 366 * DAY_SECS, "k")).is_empty());
+        assert_eq!(a.tier, Tier::Regular);
+    }
+
+    #[test]
+    fn a_new_tier_is_kept_for_keep_days() {
+        let mut cfg = cfg();
+        cfg.tiers.window_days = 10;
+        let mut a = Account::default();
+        a.earn(&op(&cfg, T0, "k"), "big", 400_000).unwrap();
+        assert_eq!(a.tier, Tier::Gold);
+        // The 10-day window is empty after 11 days, but gold was reached
+        // 11 days ago, less than keep_days (30): kept.
+        a.review_tier(&op(&cfg, T0 + 11 * DAY_SECS, "k"));
+        assert_eq!(a.tier, Tier::Gold);
+        a.review_tier(&op(&cfg, T0 + 31 * DAY_SECS, "k"));
+        assert_eq!(a.tier, Tier::Regular);
+    }
+
+    #[test]
+    fn a_refund_of_spent_points_becomes_debt_paid_by_the_next_earnings() {
+        let cfg = cfg();
+        let mut a = Account::default();
+        a.earn(&op(&cfg, T0, "k"), "o1", 5000).unwrap(); // 50
+        a.hold(&op(&cfg, T0, "k"), "o2", 50).unwrap();
+        a.post(&op(&cfg, T0, "k"), "o2");
+        let refund = a.refund(&op(&cfg, T0 + 1, "k"), "o1").unwrap();
+        assert_eq!(
+            refund
+                .iter()
+                .find(|e| e.kind == EntryKind::Debt)
+                .map(|e| e.points),
+            Some(50)
+        );
+        assert_eq!((a.balance(), a.debt), (0, 50));
+        // 80 earned next: 50 pay the debt, 30 are available.
+        a.earn(&op(&cfg, T0 + 2, "k"), "o3", 8000).unwrap();
+        assert_eq!((a.balance(), a.debt), (30, 0));
+        assert_eq!(
+            a.refund(&op(&cfg, T0 + 3, "k"), "o1"),
+            Err(CrmError::AlreadyDone("order o1 already refunded".into()))
+        );
+    }
+}

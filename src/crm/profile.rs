@@ -352,3 +352,53 @@ fn bump(map: &mut BTreeMap<String, u32>, key: &str, by: u32, max: usize) {
     }
     map.insert(key.chars().take(FIELD_LEN_MAX).collect(), by);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const T0: i64 = 1_795_000_000 - 1_795_000_000 % DAY_SECS + 12 * 3600; // noon UTC
+
+    fn order(cents: i64, category: &str) -> Delivered {
+        Delivered {
+            merchant: "m".into(),
+            amount_cents: cents,
+            items: vec![Item {
+                dish: "d".into(),
+                category: category.into(),
+                quantity: 1,
+                price_cents: cents,
+            }],
+            region: None,
+        }
+    }
+
+    #[test]
+    fn phones_are_masked_keeping_the_ends() {
+        assert_eq!(mask("13812345678"), "138****5678");
+        assert_eq!(mask("+33 6 12 34 56 78"), "+33**********6 78");
+        assert_eq!(mask("1234"), "**34");
+    }
+
+    #[test]
+    fn grades_and_frequency_follow_the_thresholds() {
+        let rules = Config::load_with_env(None, Vec::new()).unwrap().crm.grades;
+        let mut p = Profile::default();
+        assert_eq!(p.grade(T0, &rules), Grade::C);
+        for day in 0..8 {
+            p.record(T0 + day * DAY_SECS, &order(5000, "spicy"));
+        }
+        let now = T0 + 8 * DAY_SECS;
+        // 8 orders in 30 days, 400.00 in 90 days, last 1 day ago.
+        assert_eq!(p.frequency(now, &rules), Frequency::High);
+        assert_eq!(p.grade(now, &rules), Grade::A);
+        assert_eq!(p.meal_times.lunch, 8);
+        assert!(p.tags.contains("likes:spicy"));
+        // 60 days of silence: no longer recent enough for A or B... B
+        // allows 45 days, so C.
+        let later = now + 60 * DAY_SECS;
+        assert_eq!(p.frequency(later, &rules), Frequency::Low);
+        assert_eq!(p.grade(later, &rules), Grade::C);
+    }
+}
