@@ -182,3 +182,125 @@ async fn a_customer_through_the_api_with_role_checks() {
     }
     server.stop().await;
 }
+
+/// Polls a customer until `ready` holds (the CRM is told after the
+/// engine's journal write, on its own thread); panics after 10 s.
+async fn customer_when(
+    server: &waimai::api::server::RunningServer,
+    token: &str,
+    id: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..100 {
+        let (status, c) = get(server, token, &format!("/v1/customers/{id}")).await;
+        if status == 200 && ready(&c) {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("customer {id} never reached the expected state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold() {
+    use common::serve::{CUSTOMER, R2, go_online, next, rider, send};
+    let dir = tempdir("crm-engine");
+    let server = spawn(&dir).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let operator = token(&server, Role::Operator);
+    let order = |amount: i64, order_ref: &str| {
+        json!({"restaurant": "r2", "customer": {"lat": CUSTOMER.0, "lng": CUSTOMER.1}, "ready_in_secs": 0,
+               "crm": {"customer_id": "alice", "order_ref": order_ref, "amount_cents": amount,
+                       "items": [{"dish": "pho", "category": "noodles", "quantity": 1, "price_cents": amount}]}})
+    };
+    let (status, body, _) = post(&server, &merchant, "/v1/orders", json!({"restaurant": "r2",
+        "customer": {"lat": CUSTOMER.0, "lng": CUSTOMER.1}, "crm": {"customer_id": "a b", "amount_cents": 1}}), None).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("crm.customer_id")),
+        "{body}"
+    );
+
+    let mut ws = rider(&server, 1, 0).await;
+    go_online(&mut ws, R2).await;
+    let (status, card, _) = post(&server, &merchant, "/v1/orders", order(4200, "pos-1"), Some("p1")).await;
+    assert_eq!(status, 201, "{card}");
+    let id = card["id"].as_u64().unwrap().to_string();
+    let m = next(&mut ws).await;
+    assert_eq!(m["type"], "assignment", "{m}");
+    send(
+        &mut ws,
+        json!({"v": 1, "type": "accept", "assignment": m["assignment"]}),
+    )
+    .await;
+    send(&mut ws, json!({"v": 1, "type": "picked_up", "order": id})).await;
+    assert_eq!(next(&mut ws).await["type"], "route_update");
+    send(&mut ws, json!({"v": 1, "type": "delivered", "order": id})).await;
+
+    // 42.00 delivered: 42 points, and the profile learned the order.
+    let c = customer_when(&server, &operator, "alice", |c| c["points"] == 42).await;
+    assert_eq!(
+        (c["orders"]["count"].as_u64(), c["merchants"][0].as_str()),
+        (Some(1), Some("r2"))
+    );
+
+    // Hold 30 points at checkout for a second order, then cancel the
+    // order: the hold is voided by the engine's cancellation.
+    let checkout =
+        json!({"type": "checkout", "order": "pos-2", "merchant": "r2", "amount_cents": 2000, "points": 30});
+    let (status, price, _) = post(
+        &server,
+        &merchant,
+        "/v1/customers/alice/commands",
+        checkout,
+        Some("pos-2:checkout"),
+    )
+    .await;
+    assert_eq!(status, 200, "{price}");
+    let (status, card, _) = post(&server, &merchant, "/v1/orders", order(2000, "pos-2"), Some("p2")).await;
+    assert_eq!(status, 201, "{card}");
+    let path = format!("/v1/orders/{}/cancel", card["id"]);
+    let (status, _, _) = post(
+        &server,
+        &merchant,
+        &path,
+        json!({"reason": "customer changed their mind"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    customer_when(&server, &operator, "alice", |c| {
+        c["points"] == 42 && c["points_held"] == 0
+    })
+    .await;
+    server.stop().await;
+
+    // After a restart every delivered order is sent to the CRM again: the
+    // keys make it a no-op, so the points are not doubled.
+    let server = spawn(&dir).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let finance = token(&server, Role::Finance);
+    let (_, ledger) = get(&server, &finance, "/v1/customers/alice/ledger").await;
+    let earned: u64 = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "earn")
+        .map(|e| e["points"].as_u64().unwrap())
+        .sum();
+    assert_eq!(earned, 42, "{ledger}");
+    let (_, metrics) = reqwest::Client::new()
+        .get(format!("http://{}/metrics", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| ((), t))
+        .unwrap();
+    assert!(
+        metrics.contains("waimai_crm_order_events_applied_total"),
+        "{metrics}"
+    );
+    server.stop().await;
+}

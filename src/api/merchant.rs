@@ -25,6 +25,11 @@ pub struct CreateOrder {
     /// 14400).
     #[serde(default)]
     pub ready_in_secs: i64,
+    /// The customer's CRM account and what the order holds: when the order
+    /// is delivered it earns points and updates the profile; cancelled, it
+    /// releases held points and coupons (docs/crm.md).
+    #[serde(default)]
+    pub crm: Option<crate::live::CrmOrder>,
 }
 
 /// A WGS84 position in degrees.
@@ -129,6 +134,7 @@ pub async fn create(
         customer,
         ready_in_secs: req.ready_in_secs,
         idempotency_key,
+        crm: req.crm,
     };
     let reply = state.live.place(scope, order).await?;
     Ok(reply_response(reply, true))

@@ -127,6 +127,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
     )?);
     let sv = &config.server;
     let (restaurants, header) = read_restaurants(&sv.restaurants)?;
+    let crm = open_crm(
+        config,
+        options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone()),
+    )
+    .await?;
     let setup = LiveSetup {
         network: network.clone(),
         restaurants,
@@ -152,15 +157,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
                     .join("journal.jsonl"),
             ),
         },
+        crm: Some(crm.clone()),
     };
     let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
         .await
         .map_err(|e| ServeError::Start(e.to_string()))??;
-    let crm = open_crm(
-        config,
-        options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone()),
-    )
-    .await?;
     let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
     let listener = TcpListener::bind(&addr).await.map_err(|e| ServeError::Listen {
         addr: addr.clone(),

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use super::clock::EngineClock;
+use super::crm_feed::{self, CrmFeed, CrmOrder};
 use super::metrics::Metrics;
 use super::records::{self, LiveRecord, OrderMeta};
 use super::riders::RiderLink;
@@ -82,6 +83,9 @@ struct Actor {
     deferred: Vec<Deferred>,
     touched_orders: BTreeSet<OrderId>,
     touched_riders: BTreeSet<RiderId>,
+    /// Delivered and cancelled orders for the CRM, sent after the journal.
+    crm_feed: Option<CrmFeed>,
+    crm_out: Vec<crate::crm::Request>,
     /// Orders whose state a decision of this batch changed.
     decided_orders: BTreeSet<OrderId>,
     messages: Vec<(RiderId, ServerMessage)>,
@@ -108,6 +112,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         restaurants,
         options,
         log,
+        crm,
     } = setup;
     let (journal, history) = Log::open::<LiveRecord>(&log)?;
     let places = restaurants
@@ -173,10 +178,20 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         deferred: Vec::new(),
         touched_orders: BTreeSet::new(),
         touched_riders: BTreeSet::new(),
+        crm_feed: None,
+        crm_out: Vec::new(),
         decided_orders: BTreeSet::new(),
         messages: Vec::new(),
         decided: HashMap::new(),
     };
+    if let Some(crm) = crm {
+        let feed = CrmFeed::start(crm, metrics.clone()).map_err(|e| crate::store::StoreError::Io {
+            path: "waimai-crm".into(),
+            reason: format!("cannot start the CRM thread: {e}"),
+        })?;
+        actor.crm_feed = Some(feed);
+        actor.resend_crm();
+    }
     actor.touched_orders = actor.orders.keys().copied().collect();
     actor.refresh_view();
     actor.view.put_console(actor.console_json().into());
@@ -229,6 +244,9 @@ impl Actor {
                 break;
             }
             if let Some(reply) = stop {
+                if let Some(feed) = self.crm_feed.take() {
+                    feed.close();
+                }
                 for link in self.links.values_mut() {
                     link.send(Frame::Close);
                 }
@@ -308,10 +326,21 @@ impl Actor {
                 format!("must be within 0..={READY_IN_SECS_MAX}"),
             ));
         }
+        if let Some(Err((field, reason))) = o.crm.as_ref().map(CrmOrder::check) {
+            return Err(invalid(field, reason));
+        }
+        let crm_json = o
+            .crm
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_default());
         let request_hash = crate::map::file::fnv1a(
             format!(
-                "{}|{}|{}|{}",
-                o.restaurant, o.customer.lat, o.customer.lng, o.ready_in_secs
+                "{}|{}|{}|{}|{}",
+                o.restaurant,
+                o.customer.lat,
+                o.customer.lng,
+                o.ready_in_secs,
+                crm_json.unwrap_or_default()
             )
             .as_bytes(),
         );
@@ -367,6 +396,7 @@ impl Actor {
             merchant: merchant.clone(),
             idempotency_key: o.idempotency_key.clone(),
             request_hash,
+            crm: o.crm.clone(),
         });
         self.orders.insert(
             id,
@@ -375,10 +405,44 @@ impl Actor {
                 customer: o.customer,
                 idempotency_key: o.idempotency_key,
                 request_hash,
+                crm: o.crm,
             },
         );
         self.touched_orders.insert(id);
         Ok((id, false))
+    }
+
+    /// Queues the CRM request of an order's end (sent after the journal
+    /// write, with the rest of the batch's effects).
+    fn tell_crm(&mut self, id: OrderId, delivered: bool) {
+        if self.crm_feed.is_none() {
+            return;
+        }
+        if let Some(meta) = self.orders.get(&id)
+            && let Some(crm) = &meta.crm
+        {
+            self.crm_out
+                .push(crm_feed::request(id.0, &meta.merchant, crm, delivered));
+        }
+    }
+
+    /// After a restart: every delivered or cancelled order of the journal
+    /// goes to the CRM again (idempotent), so none is missed because the
+    /// process died between its journal write and the CRM's commit.
+    fn resend_crm(&mut self) {
+        let ended: Vec<(OrderId, bool)> = self
+            .orders
+            .iter()
+            .filter(|(_, m)| m.crm.is_some())
+            .filter_map(|(id, _)| match self.engine.order_status(*id) {
+                Some(OrderStatus::Delivered { .. }) => Some((*id, true)),
+                Some(OrderStatus::Cancelled { .. }) => Some((*id, false)),
+                _ => None,
+            })
+            .collect();
+        for (id, delivered) in ended {
+            self.tell_crm(id, delivered);
+        }
     }
 
     /// The order, if `scope` may see it (others' orders are not found).
@@ -403,6 +467,7 @@ impl Actor {
         };
         let now = self.clock.now_secs();
         self.apply_event(now, Event::OrderCancelled { order: id, reason })?;
+        self.tell_crm(id, false);
         self.touched_orders.insert(id);
         self.etas.remove(&id);
         if let (Some(rider), Some(OrderStatus::Cancelled { reason, .. })) =
@@ -612,6 +677,7 @@ impl Actor {
         let id = self.order_of(rider, order)?;
         self.apply_event(now, Event::Delivered { rider, order: id })
             .map_err(|e| ProtocolError::new("not_allowed", Some("order"), e.to_string()))?;
+        self.tell_crm(id, true);
         self.etas.remove(&id);
         self.decided_orders.insert(id);
         self.touched_riders.insert(rider);
@@ -777,6 +843,11 @@ impl Actor {
                 .journal_records
                 .fetch_add(self.records.len() as u64, std::sync::atomic::Ordering::Relaxed);
             self.records.clear();
+        }
+        if let Some(feed) = &self.crm_feed {
+            for request in self.crm_out.drain(..) {
+                feed.send(request);
+            }
         }
         // Orders whose state a decision changed, then riders: a merchant
         // never sees an order open after its rider was told. Cards whose

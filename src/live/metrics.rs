@@ -63,6 +63,10 @@ pub struct Metrics {
     pub ws_errors_sent: AtomicU64,
     pub http_requests: AtomicU64,
     pub journal_records: AtomicU64,
+    /// Order events the CRM applied, refused, or could not be queued.
+    pub crm_applied: AtomicU64,
+    pub crm_refused: AtomicU64,
+    pub crm_dropped: AtomicU64,
     /// Planner time per tick.
     pub dispatch_tick: Histogram,
     /// From a dispatch decision to its frame written on the rider's socket.
@@ -83,6 +87,9 @@ impl Default for Metrics {
             ws_errors_sent: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
             journal_records: AtomicU64::new(0),
+            crm_applied: AtomicU64::new(0),
+            crm_refused: AtomicU64::new(0),
+            crm_dropped: AtomicU64::new(0),
             dispatch_tick: Histogram::new(),
             assignment_push: Histogram::new(),
             assignment_queued: Histogram::new(),
@@ -136,6 +143,21 @@ impl Metrics {
                 "waimai_journal_records_total",
                 "Records fsynced to the journal.",
                 &self.journal_records,
+            ),
+            (
+                "waimai_crm_order_events_applied_total",
+                "Delivered and cancelled orders applied to the CRM.",
+                &self.crm_applied,
+            ),
+            (
+                "waimai_crm_order_events_refused_total",
+                "Order events the CRM refused (logged).",
+                &self.crm_refused,
+            ),
+            (
+                "waimai_crm_order_events_dropped_total",
+                "Order events not queued for the CRM (sent again at restart).",
+                &self.crm_dropped,
             ),
         ];
         for (name, help, v) in counters {

@@ -15,6 +15,7 @@
 
 mod actor;
 mod clock;
+mod crm_feed;
 mod metrics;
 mod records;
 mod riders;
@@ -34,6 +35,7 @@ use crate::map::{LatLng, RoadNetwork};
 use crate::store::StoreError;
 
 pub use clock::EngineClock;
+pub use crm_feed::CrmOrder;
 pub use metrics::Metrics;
 pub use records::LiveRecord;
 pub use view::{Card, CardBody, EtaBody, View};
@@ -111,6 +113,8 @@ pub struct NewOrder {
     /// Seconds from now until the food is expected to be ready.
     pub ready_in_secs: Secs,
     pub idempotency_key: Option<String>,
+    /// Whose order it is for the CRM: delivered, it earns points.
+    pub crm: Option<CrmOrder>,
 }
 
 /// What the actor answers to an order request: the order's card and
@@ -293,6 +297,8 @@ pub struct LiveSetup {
     pub options: LiveOptions,
     /// Where the journal is.
     pub log: crate::store::LogLocation,
+    /// The CRM, told of delivered and cancelled orders (None: not told).
+    pub crm: Option<Arc<crate::crm::Crm>>,
 }
 
 /// What restoring the journal found, for the start-up log.

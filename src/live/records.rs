@@ -28,6 +28,9 @@ pub enum LiveRecord {
         merchant: String,
         idempotency_key: Option<String>,
         request_hash: u64,
+        /// The order's CRM details, if the merchant gave them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crm: Option<super::CrmOrder>,
     },
     /// Anything else the engine was told (cancel, ready, riders on and
     /// off, deliveries).
@@ -43,6 +46,7 @@ pub(super) struct OrderMeta {
     pub customer: LatLng,
     pub idempotency_key: Option<String>,
     pub request_hash: u64,
+    pub crm: Option<super::CrmOrder>,
 }
 
 /// Snaps the places of an event journaled as coordinates.
@@ -103,6 +107,7 @@ pub(super) fn replay(
                 merchant,
                 idempotency_key,
                 request_hash,
+                crm,
             } => {
                 out.last_secs = out.last_secs.max(at_secs);
                 let meta = OrderMeta {
@@ -110,6 +115,7 @@ pub(super) fn replay(
                     customer: order.customer,
                     idempotency_key,
                     request_hash,
+                    crm,
                 };
                 let id = order.id;
                 // Only accepted orders are journaled: a refusal now means

@@ -1,0 +1,186 @@
+//! Hands delivered and cancelled orders to the CRM (points, profile,
+//! coupons) on a thread of its own, so the actor never waits for the CRM's
+//! store. Requests are idempotent (keyed by order and event), so sending
+//! one twice is harmless: after a restart every delivered or cancelled
+//! order of the journal is sent again, which makes "at least once" exactly
+//! once.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use super::Metrics;
+use crate::crm::profile::{Delivered, Item};
+use crate::crm::{Command, Crm, CrmError, Request};
+
+/// Requests waiting for the CRM at most; past this the actor drops the
+/// newest (each is sent again at the next restart) and counts it.
+pub const QUEUE_MAX: usize = 100_000;
+/// Requests applied together at most.
+const BATCH_MAX: usize = 1024;
+/// Tries of a batch the store refused (unreachable), a second apart.
+const TRIES_MAX: usize = 30;
+
+/// What an order tells the CRM: whose it is and what was in it. Given
+/// with the order (optional) and journaled with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrmOrder {
+    /// The CRM's customer id.
+    pub customer_id: String,
+    /// The reference the merchant used at checkout (default: the order id).
+    #[serde(default)]
+    pub order_ref: Option<String>,
+    pub amount_cents: i64,
+    #[serde(default)]
+    pub items: Vec<Item>,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+impl CrmOrder {
+    /// What the CRM would refuse later is refused now, at the order's POST.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let id_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 128
+                && !s
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '{' || c == '}')
+        };
+        if !id_ok(&self.customer_id) {
+            return Err((
+                "crm.customer_id",
+                "1-128 visible characters, no braces or spaces".into(),
+            ));
+        }
+        if self.order_ref.as_deref().is_some_and(|r| !id_ok(r)) {
+            return Err((
+                "crm.order_ref",
+                "1-128 visible characters, no braces or spaces".into(),
+            ));
+        }
+        if self.amount_cents < 0 {
+            return Err(("crm.amount_cents", "must not be negative".into()));
+        }
+        if self.items.len() > 100 {
+            return Err(("crm.items", "at most 100".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The actor's end of the feed.
+pub struct CrmFeed {
+    tx: SyncSender<Request>,
+    metrics: Arc<Metrics>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl CrmFeed {
+    /// Starts the feeding thread.
+    pub fn start(crm: Arc<Crm>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+        let (tx, rx) = sync_channel(QUEUE_MAX);
+        let m = metrics.clone();
+        let thread = std::thread::Builder::new()
+            .name("waimai-crm".into())
+            .spawn(move || feed(&crm, &rx, &m))?;
+        Ok(CrmFeed { tx, metrics, thread })
+    }
+
+    /// Applies what is queued, then stops (and lets go of the CRM's store).
+    pub fn close(self) {
+        drop(self.tx);
+        let _ = self.thread.join();
+    }
+
+    /// Queues a request without waiting.
+    pub fn send(&self, request: Request) {
+        match self.tx.try_send(request) {
+            Ok(()) => {}
+            Err(TrySendError::Full(r)) => {
+                self.metrics.crm_dropped.fetch_add(1, Ordering::Relaxed);
+                warn!(key = r.key, "CRM queue full: sent again at the next restart");
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.metrics.crm_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The CRM request for an order's end: delivered or cancelled.
+pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> Request {
+    let order = o.order_ref.clone().unwrap_or_else(|| order_id.to_string());
+    let (key, command) = if delivered {
+        let command = Command::Delivered {
+            order: order.clone(),
+            delivered: Delivered {
+                merchant: merchant.to_string(),
+                amount_cents: o.amount_cents,
+                items: o.items.clone(),
+                region: o.region.clone(),
+            },
+        };
+        (format!("order:{order}:delivered"), command)
+    } else {
+        (
+            format!("order:{order}:cancelled"),
+            Command::Cancelled { order: order.clone() },
+        )
+    };
+    Request {
+        customer: o.customer_id.clone(),
+        key,
+        command,
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn feed(crm: &Crm, rx: &Receiver<Request>, metrics: &Metrics) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        for _ in 0..TRIES_MAX {
+            let results = crm.execute_batch(now_secs(), &batch);
+            let mut again = Vec::new();
+            for (request, result) in batch.into_iter().zip(results) {
+                match result {
+                    Ok(_) => {
+                        metrics.crm_applied.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(CrmError::Store(_) | CrmError::Contended(_)) => again.push(request),
+                    Err(e) => {
+                        metrics.crm_refused.fetch_add(1, Ordering::Relaxed);
+                        warn!(key = request.key, error = %e, "the CRM refused an order event");
+                    }
+                }
+            }
+            batch = again;
+            if batch.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        if !batch.is_empty() {
+            warn!(
+                n = batch.len(),
+                "CRM store unreachable: these order events are sent again at the next restart"
+            );
+        }
+    }
+}
