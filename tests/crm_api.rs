@@ -131,13 +131,7 @@ async fn a_customer_through_the_api_with_role_checks() {
     assert_eq!(get(&server, &r1, "/v1/customers/c1/ledger").await.0, 403);
     let (status, ledger) = get(&server, &finance, "/v1/customers/c1/ledger").await;
     assert_eq!(status, 200, "{ledger}");
-    let earned: u64 = ledger
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "earn")
-        .map(|e| e["points"].as_u64().unwrap())
-        .sum();
+    let earned = earned_in(&ledger);
     assert_eq!(earned, 35);
 
     let (_, coupons) = get(&server, &r1, "/v1/customers/c1/coupons").await;
@@ -181,6 +175,17 @@ async fn a_customer_through_the_api_with_role_checks() {
         assert!(doc["paths"][path].is_object(), "{path} not documented");
     }
     server.stop().await;
+}
+
+/// Points the ledger's `earn` entries add up to.
+fn earned_in(ledger: &Value) -> u64 {
+    ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "earn")
+        .map(|e| e["points"].as_u64().unwrap())
+        .sum()
 }
 
 /// Polls a customer until `ready` holds (the CRM is told after the
@@ -281,22 +286,13 @@ async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold(
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let finance = token(&server, Role::Finance);
     let (_, ledger) = get(&server, &finance, "/v1/customers/alice/ledger").await;
-    let earned: u64 = ledger
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "earn")
-        .map(|e| e["points"].as_u64().unwrap())
-        .sum();
+    let earned = earned_in(&ledger);
     assert_eq!(earned, 42, "{ledger}");
-    let (_, metrics) = reqwest::Client::new()
-        .get(format!("http://{}/metrics", server.addr))
-        .send()
+    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
         .await
         .unwrap()
         .text()
         .await
-        .map(|t| ((), t))
         .unwrap();
     assert!(
         metrics.contains("waimai_crm_order_events_applied_total"),
