@@ -300,3 +300,52 @@ async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold(
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_gives_birthday_coupons_on_the_day_and_only_once() {
+    use common::serve::{server_config, spawn_with};
+    let dir = tempdir("crm-jobs");
+    let mut config = server_config();
+    config.crm.jobs_every_secs = 1;
+    let server = spawn_with(&config, Some(&dir)).await;
+    let operator = token(&server, Role::Operator);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (_, month, day) = waimai::crm::time::civil(now);
+    let contact =
+        json!({"type": "contact", "contact": {"name": "Bo", "birthday": {"month": month, "day": day}}});
+    let (status, out, _) = post(
+        &server,
+        &operator,
+        "/v1/customers/bo/commands",
+        contact,
+        Some("c"),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    let birthday_coupons = |coupons: &Value| {
+        coupons
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["template"] == "birthday")
+            .count()
+    };
+    let mut found = 0;
+    for _ in 0..50 {
+        let (_, coupons) = get(&server, &operator, "/v1/customers/bo/coupons").await;
+        found = birthday_coupons(&coupons);
+        if found > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, 1, "a birthday coupon within 5 s");
+    // Two more runs of the jobs: still one.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (_, coupons) = get(&server, &operator, "/v1/customers/bo/coupons").await;
+    assert_eq!(birthday_coupons(&coupons), 1, "{coupons}");
+    server.stop().await;
+}

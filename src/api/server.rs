@@ -186,6 +186,7 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         geometry: console::geometry_json(&network).into(),
         crm,
     };
+    spawn_crm_jobs(state.crm.clone(), config.crm.jobs_every_secs, shutdown_rx.clone());
     let app = router(state);
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
@@ -222,6 +223,38 @@ async fn open_crm(config: &Config, data_dir: std::path::PathBuf) -> Result<Arc<c
     .await
     .map_err(|e| ServeError::Start(e.to_string()))??;
     Ok(Arc::new(crm))
+}
+
+/// Runs the CRM's scheduled jobs (points expiry, birthday coupons) on the
+/// blocking pool every `every_secs`, from start until shutdown.
+fn spawn_crm_jobs(crm: Arc<crate::crm::Crm>, every_secs: u64, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(every_secs));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let crm = crm.clone();
+            let ran = tokio::task::spawn_blocking(move || {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                (crm.sweep(now), crm.birthdays(now))
+            })
+            .await;
+            match ran {
+                Ok((Ok(swept), Ok(birthdays))) if swept + birthdays > 0 => {
+                    info!(swept, birthdays, "CRM jobs");
+                }
+                Ok((Ok(_), Ok(_))) => {}
+                Ok((sweep, birthdays)) => {
+                    tracing::warn!(sweep = ?sweep.err(), birthdays = ?birthdays.err(), "CRM jobs failed; next run retries");
+                }
+                Err(e) => tracing::warn!(error = %e, "CRM jobs did not run"),
+            }
+        }
+    });
 }
 
 /// Restaurants from a fixture file's restaurant lines (each is its own

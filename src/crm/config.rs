@@ -14,6 +14,9 @@ pub struct CrmConfig {
     pub redis_url: String,
     /// Prefix of every Redis key, so several deployments share a server.
     pub redis_prefix: String,
+    /// How often `waimai serve` runs the expiry sweep and the birthday
+    /// coupons (both idempotent).
+    pub jobs_every_secs: u64,
     pub points: PointsRules,
     pub tiers: TierRules,
     pub grades: GradeRules,
@@ -99,6 +102,9 @@ impl CrmConfig {
         }
         if t.gold_spend_cents < t.silver_spend_cents || t.gold_orders < t.silver_orders {
             return Err("crm.tiers: gold thresholds must be at least silver's".into());
+        }
+        if self.jobs_every_secs == 0 {
+            return Err("crm.jobs_every_secs must be positive".into());
         }
         if self.store != "embedded" && self.store != "redis" {
             return Err(format!("crm.store {:?}: \"embedded\" or \"redis\"", self.store));
