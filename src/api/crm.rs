@@ -57,12 +57,6 @@ pub struct Page {
     pub limit: Option<usize>,
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 async fn blocking<T: Send + 'static>(
     crm: &Arc<Crm>,
     f: impl FnOnce(&Crm) -> Result<T, CrmError> + Send + 'static,
@@ -126,7 +120,7 @@ pub async fn customer(
 ) -> Result<Json<CustomerView>, ApiError> {
     let role = state.role(&headers, None)?;
     let c = visible(&state, &role, &id).await?;
-    let now = now_secs();
+    let now = crate::crm::time::now_secs();
     let rules = &state.crm.config().grades;
     let mut contact = c.profile.contact.clone();
     if matches!(role, Role::Support | Role::Finance) {
@@ -228,7 +222,10 @@ pub async fn command(
         command,
     };
     Ok(Json(
-        blocking(&state.crm, move |crm| crm.execute(now_secs(), &request)).await?,
+        blocking(&state.crm, move |crm| {
+            crm.execute(crate::crm::time::now_secs(), &request)
+        })
+        .await?,
     ))
 }
 

@@ -237,9 +237,7 @@ fn spawn_crm_jobs(crm: Arc<crate::crm::Crm>, every_secs: u64, mut stop: watch::R
             }
             let crm = crm.clone();
             let ran = tokio::task::spawn_blocking(move || {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
+                let now = crate::crm::time::now_secs();
                 (crm.sweep(now), crm.birthdays(now))
             })
             .await;

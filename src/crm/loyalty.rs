@@ -331,7 +331,7 @@ impl Account {
                 });
             }
         }
-        self.add_day(op, spend_cents, 1);
+        self.add_day(op.now_secs, spend_cents, 1);
         entries.extend(self.review_tier(op));
         Ok(entries)
     }
@@ -359,20 +359,12 @@ impl Account {
             let from_lot = owed.min(self.lots[i].remaining);
             self.lots[i].remaining -= from_lot;
             owed -= from_lot;
-            let others = self.take(owed.min(self.balance()));
-            owed -= others.iter().map(|t| t.points).sum::<Points>();
-            self.lots.retain(|l| l.remaining > 0);
-            let clawed = record.earned - owed;
-            if clawed > 0 {
-                entries.push(op.entry(Some(order), clawed, EntryKind::Clawback));
-            }
-        } else {
-            let others = self.take(owed.min(self.balance()));
-            let clawed: Points = others.iter().map(|t| t.points).sum();
-            owed -= clawed;
-            if clawed > 0 {
-                entries.push(op.entry(Some(order), clawed, EntryKind::Clawback));
-            }
+        }
+        let others = self.take(owed.min(self.balance()));
+        owed -= others.iter().map(|t| t.points).sum::<Points>();
+        let clawed = record.earned - owed;
+        if clawed > 0 {
+            entries.push(op.entry(Some(order), clawed, EntryKind::Clawback));
         }
         if owed > 0 {
             self.debt += owed;
@@ -384,7 +376,7 @@ impl Account {
             r.spent.clear();
         }
         if record.lot.is_some() {
-            self.add_day_at(record.at_secs, op, -record.spend_cents, -1);
+            self.add_day(record.at_secs, -record.spend_cents, -1);
         }
         entries.extend(self.review_tier(op));
         Ok(entries)
@@ -415,25 +407,19 @@ impl Account {
         vec![op.entry(None, 0, EntryKind::Tier { from, to: target })]
     }
 
-    fn add_day(&mut self, op: &Op, spend_cents: i64, orders: i32) {
-        self.add_day_at(op.now_secs, op, spend_cents, orders);
-    }
-
-    fn add_day_at(&mut self, at_secs: i64, _op: &Op, spend_cents: i64, orders: i32) {
+    /// Adds to (or, for a refund, takes from) the day's spend and orders.
+    fn add_day(&mut self, at_secs: i64, spend_cents: i64, orders: i32) {
         let day = at_secs / DAY_SECS;
-        let slot = match self.days.iter().position(|d| d.day == day) {
-            Some(i) => i,
-            None => {
-                self.days.push(DaySpend {
-                    day,
-                    spend_cents: 0,
-                    orders: 0,
-                });
-                self.days.sort_by_key(|d| d.day);
-                self.days.iter().position(|d| d.day == day).unwrap_or(0)
-            }
-        };
-        let d = &mut self.days[slot];
+        let at = self.days.partition_point(|d| d.day < day);
+        if self.days.get(at).is_none_or(|d| d.day != day) {
+            let empty = DaySpend {
+                day,
+                spend_cents: 0,
+                orders: 0,
+            };
+            self.days.insert(at, empty);
+        }
+        let d = &mut self.days[at];
         d.spend_cents = (d.spend_cents + spend_cents).max(0);
         d.orders = d.orders.saturating_add_signed(orders);
     }

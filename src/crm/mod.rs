@@ -30,6 +30,19 @@ pub use service::{Crm, Request};
 
 use thiserror::Error;
 
+/// What a customer id, order reference or idempotency key may be: they
+/// become parts of store keys.
+pub const ID_RULE: &str = "1-128 visible characters, no braces or spaces";
+
+/// Whether `id` follows [`ID_RULE`].
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && !id
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '{' || c == '}')
+}
+
 /// Why a CRM command was refused, or could not run.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CrmError {

@@ -46,7 +46,8 @@ struct Stored {
 pub struct Crm {
     store: Arc<dyn CrmStore>,
     cfg: CrmConfig,
-    templates: RwLock<BTreeMap<String, CouponTemplate>>,
+    /// Replaced whole on a change, so a batch takes a snapshot for free.
+    templates: RwLock<Arc<BTreeMap<String, CouponTemplate>>>,
 }
 
 /// A result, and whether this call wrote it (not a replay).
@@ -66,7 +67,7 @@ impl Crm {
         Ok(Crm {
             store,
             cfg,
-            templates: RwLock::new(templates),
+            templates: RwLock::new(Arc::new(templates)),
         })
     }
 
@@ -90,11 +91,20 @@ impl Crm {
     /// Runs many commands, in order per customer, with one round trip for
     /// loads and one for commits per round.
     pub fn execute_batch(&self, now_secs: i64, requests: &[Request]) -> Vec<Result<Outcome, CrmError>> {
-        let mut results: Vec<Option<Result<Outcome, CrmError>>> = vec![None; requests.len()];
+        self.ran_batch(now_secs, requests)
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
+    }
+
+    /// [`Crm::execute_batch`], also saying which commands this call wrote
+    /// (not replays).
+    fn ran_batch(&self, now_secs: i64, requests: &[Request]) -> Vec<Ran> {
+        let mut results: Vec<Option<Ran>> = vec![None; requests.len()];
         let mut plain = Vec::new();
         for (i, r) in requests.iter().enumerate() {
             if let Err(e) = check_id("customer", &r.customer).and_then(|_| check_id("key", &r.key)) {
-                results[i] = Some(Err(e));
+                results[i] = Some((Err(e), false));
             } else if let Some(t) = self.capped_template(&r.command) {
                 results[i] = Some(self.issue_capped(now_secs, r, &t));
             } else {
@@ -111,63 +121,69 @@ impl Crm {
         let ran: Vec<(Vec<usize>, Vec<Ran>)> = groups
             .into_par_iter()
             .map(|group| {
-                let picked: Vec<Request> = group.iter().map(|&i| requests[i].clone()).collect();
+                let picked: Vec<&Request> = group.iter().map(|&i| &requests[i]).collect();
                 let ran = self.run(now_secs, &picked);
                 (group, ran)
             })
             .collect();
         for (group, ran) in ran {
-            for (i, (result, _)) in group.into_iter().zip(ran) {
-                results[i] = Some(result);
+            for (i, r) in group.into_iter().zip(ran) {
+                results[i] = Some(r);
             }
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(CrmError::Contended(String::new()))))
+            .map(|r| r.unwrap_or_else(|| (Err(CrmError::Contended(String::new())), false)))
             .collect()
     }
 
     /// A coupon template with a total cap is reserved across customers
     /// before the customer's wallet changes, and given back if it does not.
-    fn issue_capped(
-        &self,
-        now_secs: i64,
-        request: &Request,
-        template: &CouponTemplate,
-    ) -> Result<Outcome, CrmError> {
-        let loaded = self.store.load(&[(&request.customer, &request.key)])?;
+    fn issue_capped(&self, now_secs: i64, request: &Request, template: &CouponTemplate) -> Ran {
+        let loaded = match self.store.load(&[(&request.customer, &request.key)]) {
+            Ok(l) => l,
+            Err(e) => return (Err(e.into()), false),
+        };
         if let Some(prior) = loaded.first().and_then(|l| l.prior.as_deref()) {
-            return decode(prior, &request.command, &request.key);
+            return (decode(prior, &request.command, &request.key), false);
         }
         let cap = template.total_cap.unwrap_or(u64::MAX);
-        if !self.store.reserve_total(&template.id, cap)? {
-            return Err(CrmError::CapReached(format!(
-                "all {cap} coupons of {} are issued",
-                template.id
-            )));
+        match self.store.reserve_total(&template.id, cap) {
+            Ok(true) => {}
+            Ok(false) => {
+                let full = format!("all {cap} coupons of {} are issued", template.id);
+                return (Err(CrmError::CapReached(full)), false);
+            }
+            Err(e) => return (Err(e.into()), false),
         }
         let (result, wrote) = self
-            .run(now_secs, std::slice::from_ref(request))
+            .run(now_secs, &[request])
             .pop()
             .unwrap_or((Err(CrmError::Contended(request.customer.clone())), false));
-        if !wrote {
-            self.store.release_total(&template.id)?;
+        if !wrote && let Err(e) = self.store.release_total(&template.id) {
+            return (Err(e.into()), false);
         }
-        result
+        (result, wrote)
     }
 
     fn capped_template(&self, command: &Command) -> Option<CouponTemplate> {
         let Command::IssueCoupon { template } = command else {
             return None;
         };
-        let templates = self.templates.read().unwrap_or_else(|e| e.into_inner());
-        templates.get(template).filter(|t| t.total_cap.is_some()).cloned()
+        self.snapshot()
+            .get(template)
+            .filter(|t| t.total_cap.is_some())
+            .cloned()
     }
 
-    fn run(&self, now_secs: i64, requests: &[Request]) -> Vec<Ran> {
+    fn snapshot(&self) -> Arc<BTreeMap<String, CouponTemplate>> {
+        self.templates.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn run(&self, now_secs: i64, requests: &[&Request]) -> Vec<Ran> {
         let mut results: Vec<Option<Ran>> = vec![None; requests.len()];
         let mut pending: Vec<usize> = (0..requests.len()).collect();
-        let templates = self.templates.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let templates = self.snapshot();
         for _ in 0..ROUNDS_MAX {
             if pending.is_empty() {
                 break;
@@ -196,7 +212,7 @@ impl Crm {
     fn round(
         &self,
         now_secs: i64,
-        requests: &[Request],
+        requests: &[&Request],
         pending: &[usize],
         templates: &BTreeMap<String, CouponTemplate>,
         results: &mut [Option<Ran>],
@@ -244,7 +260,7 @@ impl Crm {
                         outcome: applied.outcome.clone(),
                     };
                     let docs = Docs::of(new_state);
-                    let changes = docs.clone().changes_from(raw);
+                    let changes = docs.changes_from(raw);
                     *raw = docs;
                     commits.push(Commit {
                         customer: r.customer.clone(),
@@ -294,21 +310,14 @@ impl Crm {
     pub fn put_template(&self, template: CouponTemplate) -> Result<(), CrmError> {
         template.check()?;
         self.store.put_template(&template)?;
-        self.templates
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(template.id.clone(), template);
+        let mut templates = self.templates.write().unwrap_or_else(|e| e.into_inner());
+        Arc::make_mut(&mut templates).insert(template.id.clone(), template);
         Ok(())
     }
 
     /// Every coupon template.
     pub fn templates(&self) -> Vec<CouponTemplate> {
-        self.templates
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.snapshot().values().cloned().collect()
     }
 
     /// Scheduled expiry: sweeps customers whose soonest lot is due.
@@ -356,7 +365,7 @@ impl Crm {
             .collect();
         let mut issued = 0;
         for chunk in requests.chunks(1024) {
-            let ran = self.run(now_secs, chunk);
+            let ran = self.ran_batch(now_secs, chunk);
             issued += ran.iter().filter(|(r, wrote)| r.is_ok() && *wrote).count();
         }
         Ok(issued)
@@ -386,15 +395,10 @@ fn decode(stored: &str, command: &Command, key: &str) -> Result<Outcome, CrmErro
 /// Ids and keys become parts of store keys: bounded, no hash-tag braces,
 /// nothing invisible.
 fn check_id(field: &str, id: &str) -> Result<(), CrmError> {
-    if id.is_empty()
-        || id.len() > 128
-        || id
-            .chars()
-            .any(|c| c.is_control() || c == '{' || c == '}' || c.is_whitespace())
-    {
+    if !super::valid_id(id) {
         return Err(CrmError::BadField {
             field: field.into(),
-            reason: "1-128 visible characters, no braces or spaces".into(),
+            reason: super::ID_RULE.into(),
         });
     }
     Ok(())

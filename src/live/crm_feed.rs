@@ -45,24 +45,12 @@ pub struct CrmOrder {
 impl CrmOrder {
     /// What the CRM would refuse later is refused now, at the order's POST.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let id_ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 128
-                && !s
-                    .chars()
-                    .any(|c| c.is_control() || c.is_whitespace() || c == '{' || c == '}')
-        };
-        if !id_ok(&self.customer_id) {
-            return Err((
-                "crm.customer_id",
-                "1-128 visible characters, no braces or spaces".into(),
-            ));
+        use crate::crm::{ID_RULE, valid_id};
+        if !valid_id(&self.customer_id) {
+            return Err(("crm.customer_id", ID_RULE.into()));
         }
-        if self.order_ref.as_deref().is_some_and(|r| !id_ok(r)) {
-            return Err((
-                "crm.order_ref",
-                "1-128 visible characters, no braces or spaces".into(),
-            ));
+        if self.order_ref.as_deref().is_some_and(|r| !valid_id(r)) {
+            return Err(("crm.order_ref", ID_RULE.into()));
         }
         if self.amount_cents < 0 {
             return Err(("crm.amount_cents", "must not be negative".into()));
@@ -140,12 +128,6 @@ pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> 
     }
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn feed(crm: &Crm, rx: &Receiver<Request>, metrics: &Metrics) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -156,7 +138,7 @@ fn feed(crm: &Crm, rx: &Receiver<Request>, metrics: &Metrics) {
             }
         }
         for _ in 0..TRIES_MAX {
-            let results = crm.execute_batch(now_secs(), &batch);
+            let results = crm.execute_batch(crate::crm::time::now_secs(), &batch);
             let mut again = Vec::new();
             for (request, result) in batch.into_iter().zip(results) {
                 match result {

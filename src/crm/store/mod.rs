@@ -118,13 +118,13 @@ pub struct Changes {
 }
 
 impl Docs {
-    /// The documents that differ from `old`.
-    pub fn changes_from(self, old: &Docs) -> Changes {
-        let changed = |new: String, old: &String| (new != *old).then_some(new);
+    /// The documents that differ from `old` (only those are copied).
+    pub fn changes_from(&self, old: &Docs) -> Changes {
+        let changed = |new: &String, old: &String| (new != old).then(|| new.clone());
         Changes {
-            profile: changed(self.profile, &old.profile),
-            account: changed(self.account, &old.account),
-            wallet: changed(self.wallet, &old.wallet),
+            profile: changed(&self.profile, &old.profile),
+            account: changed(&self.account, &old.account),
+            wallet: changed(&self.wallet, &old.wallet),
         }
     }
 

@@ -82,17 +82,8 @@ impl RedisStore {
             commit_sha: redis::Script::new(COMMIT_LUA).get_hash().to_string(),
             reserve_sha: redis::Script::new(RESERVE_LUA).get_hash().to_string(),
         };
-        store.load_scripts()?;
+        let _: Vec<String> = store.run(&script_loads())?;
         Ok(store)
-    }
-
-    fn load_scripts(&self) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA] {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(lua);
-        }
-        let _: Vec<String> = self.run(&pipe)?;
-        Ok(())
     }
 
     /// Runs a pipeline; if the server lost the scripts (a restart), loads
@@ -102,11 +93,7 @@ impl RedisStore {
         let mut conn = self.pool[i].lock().unwrap_or_else(|e| e.into_inner());
         match pipe.query(&mut *conn) {
             Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                let mut load = redis::pipe();
-                for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA] {
-                    load.cmd("SCRIPT").arg("LOAD").arg(lua);
-                }
-                let _: Vec<String> = load.query(&mut *conn).map_err(|e| err(&self.url, e))?;
+                let _: Vec<String> = script_loads().query(&mut *conn).map_err(|e| err(&self.url, e))?;
                 pipe.query(&mut *conn).map_err(|e| err(&self.url, e))
             }
             other => other.map_err(|e| err(&self.url, e)),
@@ -164,6 +151,15 @@ impl RedisStore {
             }
         }
     }
+}
+
+/// Loads the three scripts (their SHA1s are computed locally).
+fn script_loads() -> Pipeline {
+    let mut pipe = redis::pipe();
+    for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA] {
+        pipe.cmd("SCRIPT").arg("LOAD").arg(lua);
+    }
+    pipe
 }
 
 fn err(url: &str, e: redis::RedisError) -> StoreError {
