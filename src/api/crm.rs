@@ -16,6 +16,7 @@ use super::auth::Role;
 use super::error::{ApiError, parse_json};
 use super::server::AppState;
 use crate::crm::coupons::{Coupon, CouponTemplate};
+use crate::crm::feedback::Channel;
 use crate::crm::loyalty::{Entry, Lot, Tier};
 use crate::crm::profile::{Contact, Frequency, Grade, MealTimes, OrderSummary};
 use crate::crm::{Command, Crm, CrmError, CustomerState, Outcome, Request};
@@ -136,7 +137,7 @@ pub async fn customer(
         favourite_dishes: top(&c.profile.dishes, 10),
         favourite_categories: top(&c.profile.categories, 10),
         regions: top(&c.profile.regions, 10),
-        tags: c.profile.tags.iter().cloned().collect(),
+        tags: c.profile.all_tags().into_iter().collect(),
         frequency: c.profile.frequency(now, rules),
         grade: c.profile.grade(now, rules),
         tier: c.account.tier,
@@ -233,9 +234,12 @@ pub async fn command(
 async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command) -> Result<(), ApiError> {
     let deny = |what: &str| Err(ApiError::forbidden(format!("this token cannot {what}")));
     match (role, &mut *command) {
-        (Role::Operator, _) => Ok(()),
+        (Role::Operator, c) if !is_dispatch_feedback(c) => Ok(()),
         (Role::Support, Command::IssueCoupon { .. }) => Ok(()),
         (Role::Finance, Command::Refunded { .. }) => Ok(()),
+        (_, c) if is_dispatch_feedback(c) => deny("report a lateness (the engine does)"),
+        (Role::Support, Command::Feedback { .. }) => Ok(()),
+        (Role::Merchant(m), Command::Feedback { review, .. }) => same_merchant(m, &review.merchant),
         (Role::Merchant(m), Command::Contact { merchant, .. }) => {
             *merchant = Some(m.clone());
             Ok(())
@@ -259,6 +263,10 @@ async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command)
         }
         _ => deny("run this command"),
     }
+}
+
+fn is_dispatch_feedback(c: &Command) -> bool {
+    matches!(c, Command::Feedback { review, .. } if review.channel == Channel::Dispatch)
 }
 
 fn same_merchant(caller: &str, named: &str) -> Result<(), ApiError> {

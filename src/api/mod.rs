@@ -6,7 +6,8 @@
 //! tokens (`auth`), and the axum server (`server`): the merchant HTTP API
 //! (`merchant`), the rider WebSocket (`rider_ws`), the web console
 //! (`console`), the CRM API (`crm`: customers, ledgers, coupons, with
-//! role checks), `/metrics`, `/health` and `/openapi.json`. Handlers only
+//! role checks), feedback (`feedback`: reviews, statistics, merchants'
+//! alerts polled or pushed over `/v1/merchants/ws`), `/metrics`, `/health` and `/openapi.json`. Handlers only
 //! parse, check and forward to the live engine (`live`), or read its read
 //! model; they never block on the engine (CRM store calls run on the
 //! blocking pool). May call: `live`, `crm`, `engine`
@@ -17,6 +18,7 @@ pub mod auth;
 mod console;
 mod crm;
 pub mod error;
+mod feedback;
 mod merchant;
 mod openapi;
 pub mod outbox;

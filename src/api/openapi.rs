@@ -5,17 +5,19 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{crm, merchant, server};
+use super::{crm, feedback, merchant, server};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "waimai", description = "Merchant and CRM API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
     paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics,
-        crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template),
+        crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template,
+        feedback::list, feedback::stats, feedback::alerts),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
         crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,
         crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
-        crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon)),
+        crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon,
+        crate::crm::feedback::Review, crate::crm::feedback::Stats, crate::crm::feedback::Tally)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

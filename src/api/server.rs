@@ -21,7 +21,7 @@ use tracing::info;
 
 use super::auth::{AuthError, Role, Tokens};
 use super::error::ApiError;
-use super::{console, crm, merchant, openapi, rider_ws};
+use super::{console, crm, feedback, merchant, openapi, rider_ws};
 use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
@@ -65,6 +65,8 @@ pub struct AppState {
     pub geometry: Bytes,
     /// Customers, points and coupons.
     pub crm: Arc<crate::crm::Crm>,
+    /// Negative reviews on their way to merchants' sockets.
+    pub alerts: feedback::Alerts,
 }
 
 impl AppState {
@@ -185,7 +187,9 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         shutdown: shutdown_rx.clone(),
         geometry: console::geometry_json(&network).into(),
         crm,
+        alerts: feedback::Alerts::default(),
     };
+    state.crm.set_alert_sink(state.alerts.sink());
     spawn_crm_jobs(state.crm.clone(), config.crm.jobs_every_secs, shutdown_rx.clone());
     let app = router(state);
     let mut stop = shutdown_rx;
@@ -296,6 +300,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/coupons", get(crm::coupons))
         .route("/v1/customers/{id}/commands", post(crm::command))
         .route("/v1/merchants/me/customers", get(crm::my_customers))
+        .route("/v1/merchants/me/alerts", get(feedback::alerts))
+        .route("/v1/merchants/ws", get(feedback::upgrade))
+        .route("/v1/feedback", get(feedback::list))
+        .route("/v1/feedback/stats", get(feedback::stats))
         .route(
             "/v1/coupon-templates",
             get(crm::templates).post(crm::put_template),

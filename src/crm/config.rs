@@ -25,6 +25,8 @@ pub struct CrmConfig {
     pub thresholds: Vec<Threshold>,
     /// Coupon templates every deployment starts with (new-user, birthday).
     pub templates: Vec<super::coupons::CouponTemplate>,
+    /// How reviews are classified and answered.
+    pub feedback: super::feedback::FeedbackRules,
 }
 
 /// How points are earned, kept and given back.
@@ -123,6 +125,18 @@ impl CrmConfig {
         }
         for t in &self.templates {
             t.check().map_err(|e| format!("crm.templates: {e}"))?;
+        }
+        self.feedback.check()?;
+        let apology = &self.feedback.apology_template;
+        if !apology.is_empty()
+            && self
+                .templates
+                .iter()
+                .all(|t| &t.id != apology || t.total_cap.is_some())
+        {
+            return Err(format!(
+                "crm.feedback.apology_template {apology:?}: must name a template of crm.templates without a total cap"
+            ));
         }
         Ok(())
     }

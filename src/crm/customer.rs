@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::CrmError;
 use super::config::CrmConfig;
 use super::coupons::{Coupon, CouponKind, CouponTemplate, Wallet, threshold_off};
+use super::feedback::{Review, Submitted};
 use super::loyalty::{Account, Entry, Op, Points, Tier};
 use super::profile::{Contact, Delivered, Profile};
 
@@ -61,6 +62,14 @@ pub enum Command {
     Refunded { order: String },
     /// Issue one coupon of a template.
     IssueCoupon { template: String },
+    /// A rating or review of an order (or the engine's lateness report):
+    /// classified, kept for the merchant's statistics and alerts, and
+    /// answered with an apology coupon when negative.
+    Feedback {
+        order: String,
+        #[serde(flatten)]
+        review: Submitted,
+    },
     /// Scheduled upkeep: expire lots and coupons, review the tier.
     Sweep,
 }
@@ -105,6 +114,7 @@ pub enum Outcome {
         expired: Points,
         tier: Tier,
     },
+    Feedback(Review),
 }
 
 /// A lookup entry kept outside the customer's own keys, so jobs can find
@@ -117,6 +127,8 @@ pub enum IndexHint {
     Birthday(u8, u8),
     /// The soonest lot expiry (None: nothing to expire).
     Expiry(Option<i64>),
+    /// A review, listed by time for statistics and merchants' alerts.
+    Review(Box<Review>),
 }
 
 /// Everything a command produced, ready to commit.
@@ -130,6 +142,8 @@ pub struct Applied {
 /// What rules and reference data a command runs with.
 pub struct Ctx<'a> {
     pub now_secs: i64,
+    /// The customer the command is for.
+    pub customer: &'a str,
     pub key: &'a str,
     pub cfg: &'a CrmConfig,
     pub templates: &'a BTreeMap<String, CouponTemplate>,
@@ -177,6 +191,12 @@ impl Command {
                     return bad("items", "at most 100");
                 }
                 Ok(())
+            }
+            Command::Feedback { order, review } => {
+                if !order_ok(order) {
+                    return bad("order", "1-128 bytes");
+                }
+                review.check()
             }
             Command::Cancelled { order } | Command::Refunded { order } if !order_ok(order) => {
                 bad("order", "1-128 bytes")
@@ -323,6 +343,11 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
                 .ok_or_else(|| CrmError::UnknownTemplate(template.clone()))?;
             Outcome::Coupon(s.wallet.issue(ctx.now_secs, t)?)
         }
+        Command::Feedback { order, review } => {
+            let r = feedback(s, order, review, ctx);
+            index.push(IndexHint::Review(Box::new(r.clone())));
+            Outcome::Feedback(r)
+        }
         Command::Sweep => {
             let expired = entries.iter().map(|e| e.points).sum();
             entries.extend(s.account.review_tier(&op));
@@ -338,4 +363,32 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
         entries,
         index,
     })
+}
+
+/// Classifies a review, learns its interest tags and, when it is negative,
+/// gives the apology coupon (once per review: the command's key is the
+/// review's identity).
+fn feedback(s: &mut CustomerState, order: &str, review: &Submitted, ctx: &Ctx) -> Review {
+    let rules = &ctx.cfg.feedback;
+    let class = rules.classify(review);
+    for tag in &class.tags {
+        s.profile.add_review_tag(tag);
+    }
+    let coupon = if class.negative {
+        ctx.templates
+            .get(&rules.apology_template)
+            .and_then(|t| s.wallet.issue(ctx.now_secs, t).ok())
+            .map(|c| c.id)
+    } else {
+        None
+    };
+    Review {
+        id: format!("{}/{}", ctx.customer, ctx.key),
+        customer: ctx.customer.to_string(),
+        order: order.to_string(),
+        at_secs: ctx.now_secs,
+        submitted: review.clone(),
+        class,
+        coupon,
+    }
 }

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod coupons;
 pub mod customer;
+pub mod feedback;
 pub mod loyalty;
 pub mod profile;
 mod service;
@@ -26,7 +27,7 @@ pub mod time;
 
 pub use config::CrmConfig;
 pub use customer::{Command, CustomerState, Outcome};
-pub use service::{Crm, Request};
+pub use service::{AlertSink, Crm, REVIEWS_MAX, Request};
 
 use thiserror::Error;
 

@@ -115,6 +115,10 @@ pub struct Profile {
     pub categories: BTreeMap<String, u32>,
     pub regions: BTreeMap<String, u32>,
     pub tags: BTreeSet<String>,
+    /// Interest tags learned from the customer's own reviews ("the spicy
+    /// noodles were great"): kept apart, as order mix never retracts them.
+    #[serde(default)]
+    pub review_tags: BTreeSet<String>,
     /// The last [`RECENT_DAYS_MAX`] days with orders.
     pub recent: VecDeque<Day>,
 }
@@ -275,6 +279,18 @@ impl Profile {
             self.recent.pop_front();
         }
         self.retag();
+    }
+
+    /// Adds an interest tag from a review (bounded like the others).
+    pub fn add_review_tag(&mut self, tag: &str) {
+        if self.review_tags.len() < TAGS_MAX {
+            self.review_tags.insert(tag.to_string());
+        }
+    }
+
+    /// Every interest tag: from the order mix and from reviews.
+    pub fn all_tags(&self) -> BTreeSet<String> {
+        self.tags.union(&self.review_tags).cloned().collect()
     }
 
     /// Interest tags: a category that is at least 30% of three or more

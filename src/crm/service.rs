@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::config::CrmConfig;
 use super::coupons::{CouponKind, CouponTemplate};
 use super::customer::{Command, Ctx, CustomerState, Outcome, apply};
+use super::feedback::Review;
 use super::loyalty::Entry;
 use super::store::{Commit, Committed, CrmStore, Docs, StoreError};
 use super::{CrmError, time};
@@ -48,7 +49,16 @@ pub struct Crm {
     cfg: CrmConfig,
     /// Replaced whole on a change, so a batch takes a snapshot for free.
     templates: RwLock<Arc<BTreeMap<String, CouponTemplate>>>,
+    /// Told of every negative review as it is written (the merchants'
+    /// real-time alerts); must not block.
+    alerts: RwLock<Option<AlertSink>>,
 }
+
+/// Where negative reviews go the moment they are stored.
+pub type AlertSink = Arc<dyn Fn(&Review) + Send + Sync>;
+
+/// Reviews one statistics or alerts query reads at most.
+pub const REVIEWS_MAX: usize = 100_000;
 
 /// A result, and whether this call wrote it (not a replay).
 type Ran = (Result<Outcome, CrmError>, bool);
@@ -68,6 +78,7 @@ impl Crm {
             store,
             cfg,
             templates: RwLock::new(Arc::new(templates)),
+            alerts: RwLock::new(None),
         })
     }
 
@@ -91,10 +102,36 @@ impl Crm {
     /// Runs many commands, in order per customer, with one round trip for
     /// loads and one for commits per round.
     pub fn execute_batch(&self, now_secs: i64, requests: &[Request]) -> Vec<Result<Outcome, CrmError>> {
-        self.ran_batch(now_secs, requests)
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect()
+        let ran = self.ran_batch(now_secs, requests);
+        let sink = self.alerts.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(sink) = sink {
+            for (r, wrote) in &ran {
+                if let (Ok(Outcome::Feedback(review)), true) = (r, wrote)
+                    && review.class.negative
+                {
+                    sink(review);
+                }
+            }
+        }
+        ran.into_iter().map(|(r, _)| r).collect()
+    }
+
+    /// Sends every negative review, once it is stored (never a replay), to
+    /// `sink`: how merchants hear of them in real time.
+    pub fn set_alert_sink(&self, sink: AlertSink) {
+        *self.alerts.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    /// Reviews of `[from_secs, to_secs)`, oldest first, that `keep` wants
+    /// (at most [`REVIEWS_MAX`] read).
+    pub fn reviews(
+        &self,
+        from_secs: i64,
+        to_secs: i64,
+        keep: impl Fn(&Review) -> bool,
+    ) -> Result<Vec<Review>, CrmError> {
+        let all = self.store.reviews(from_secs, to_secs, REVIEWS_MAX)?;
+        Ok(all.into_iter().filter(|r| keep(r)).collect())
     }
 
     /// [`Crm::execute_batch`], also saying which commands this call wrote
@@ -243,6 +280,7 @@ impl Crm {
             let mut next = state.clone();
             let ctx = Ctx {
                 now_secs,
+                customer: &r.customer,
                 key: &r.key,
                 cfg: &self.cfg,
                 templates,

@@ -415,14 +415,29 @@ impl Actor {
     /// Queues the CRM request of an order's end (sent after the journal
     /// write, with the rest of the batch's effects).
     fn tell_crm(&mut self, id: OrderId, delivered: bool) {
-        if self.crm_feed.is_none() {
+        let Some(feed) = &self.crm_feed else {
             return;
-        }
-        if let Some(meta) = self.orders.get(&id)
-            && let Some(crm) = &meta.crm
+        };
+        let Some(meta) = self.orders.get(&id) else {
+            return;
+        };
+        let Some(crm) = &meta.crm else {
+            return;
+        };
+        self.crm_out
+            .push(crm_feed::request(id.0, &meta.merchant, crm, delivered));
+        if let Some((
+            spec,
+            OrderStatus::Delivered {
+                rider, dropoff_secs, ..
+            },
+        )) = self.engine.order(id)
         {
-            self.crm_out
-                .push(crm_feed::request(id.0, &meta.merchant, crm, delivered));
+            let late_secs = dropoff_secs - spec.placed_secs - feed.promise_secs;
+            if late_secs > 0 {
+                self.crm_out
+                    .push(crm_feed::lateness(id.0, &meta.merchant, crm, rider.0, late_secs));
+            }
         }
     }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::Metrics;
+use crate::crm::feedback::{Channel, Submitted};
 use crate::crm::profile::{Delivered, Item};
 use crate::crm::{Command, Crm, CrmError, Request};
 
@@ -65,6 +66,9 @@ impl CrmOrder {
 /// The actor's end of the feed.
 pub struct CrmFeed {
     tx: SyncSender<Request>,
+    /// Click-to-door promise: a delivery later than this is reported to
+    /// the CRM as feedback on delivery speed (`[crm.feedback] promise_secs`).
+    pub promise_secs: i64,
     metrics: Arc<Metrics>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -73,11 +77,17 @@ impl CrmFeed {
     /// Starts the feeding thread.
     pub fn start(crm: Arc<Crm>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(QUEUE_MAX);
+        let promise_secs = crm.config().feedback.promise_secs;
         let m = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("waimai-crm".into())
             .spawn(move || feed(&crm, &rx, &m))?;
-        Ok(CrmFeed { tx, metrics, thread })
+        Ok(CrmFeed {
+            tx,
+            promise_secs,
+            metrics,
+            thread,
+        })
     }
 
     /// Applies what is queued, then stops (and lets go of the CRM's store).
@@ -125,6 +135,27 @@ pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> 
         customer: o.customer_id.clone(),
         key,
         command,
+    }
+}
+
+/// The engine's own feedback on a late delivery: `late_secs` past the
+/// promise, by `rider`. Keyed by the order, so it is reported once.
+pub fn lateness(order_id: u64, merchant: &str, o: &CrmOrder, rider: u64, late_secs: i64) -> Request {
+    let order = o.order_ref.clone().unwrap_or_else(|| order_id.to_string());
+    Request {
+        customer: o.customer_id.clone(),
+        key: format!("order:{order}:late"),
+        command: Command::Feedback {
+            order,
+            review: Submitted {
+                merchant: merchant.to_string(),
+                rider: Some(rider.to_string()),
+                channel: Channel::Dispatch,
+                rating: None,
+                text: String::new(),
+                late_secs: Some(late_secs),
+            },
+        },
     }
 }
 

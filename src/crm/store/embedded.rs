@@ -6,9 +6,12 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_template, to_json};
+use super::{
+    Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_review, parse_template, to_json,
+};
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
+use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
 
 /// customer → (version, profile, account, wallet) as one JSON array.
@@ -23,6 +26,8 @@ const EXPIRY: TableDefinition<(i64, &str), u8> = TableDefinition::new("expiry");
 const EXPIRY_OF: TableDefinition<&str, i64> = TableDefinition::new("expiry_of");
 const TOTALS: TableDefinition<&str, u64> = TableDefinition::new("template_totals");
 const TEMPLATES: TableDefinition<&str, &str> = TableDefinition::new("templates");
+/// (at_secs, review id) → review JSON.
+const REVIEWS: TableDefinition<(i64, &str), &str> = TableDefinition::new("reviews");
 
 /// CRM state in a redb file.
 pub struct EmbeddedStore {
@@ -58,6 +63,7 @@ impl EmbeddedStore {
             tx.open_table(EXPIRY_OF)?;
             tx.open_table(TOTALS)?;
             tx.open_table(TEMPLATES)?;
+            tx.open_table(REVIEWS)?;
             Ok(())
         })?;
         Ok(store)
@@ -150,6 +156,7 @@ impl CrmStore for EmbeddedStore {
             let mut birthdays = tx.open_table(BIRTHDAYS)?;
             let mut expiry = tx.open_table(EXPIRY)?;
             let mut expiry_of = tx.open_table(EXPIRY_OF)?;
+            let mut reviews = tx.open_table(REVIEWS)?;
             let mut out = Vec::with_capacity(commits.len());
             for c in commits {
                 let customer = c.customer.as_str();
@@ -211,6 +218,9 @@ impl CrmStore for EmbeddedStore {
                                 expiry_of.insert(customer, *at)?;
                             }
                         }
+                        IndexHint::Review(r) => {
+                            reviews.insert((r.at_secs, r.id.as_str()), to_json(r).as_str())?;
+                        }
                     }
                 }
                 out.push(Ok(Committed::Done(version + 1)));
@@ -263,6 +273,18 @@ impl CrmStore for EmbeddedStore {
                 .map(|r| r.map(|(k, _)| k.value().1.to_string()).map_err(redb::Error::from))
                 .collect()
         })
+    }
+
+    fn reviews(&self, from_secs: i64, to_secs: i64, limit: usize) -> Result<Vec<Review>, StoreError> {
+        let texts: Vec<String> = self.read(|tx| {
+            let t = tx.open_table(REVIEWS)?;
+            t.range((from_secs, "")..)?
+                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().0 < to_secs))
+                .take(limit)
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        texts.iter().map(|t| parse_review(t)).collect()
     }
 
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {

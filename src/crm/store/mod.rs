@@ -20,6 +20,7 @@ use thiserror::Error;
 
 use super::coupons::CouponTemplate;
 use super::customer::{CustomerState, IndexHint};
+use super::feedback::Review;
 use super::loyalty::Entry;
 
 /// Errors of a CRM store.
@@ -89,6 +90,9 @@ pub trait CrmStore: Send + Sync {
     fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Customers with a lot expiring at or before `secs`.
     fn expiring(&self, secs: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Reviews with `from_secs <= at_secs < to_secs`, oldest first, at most
+    /// `limit`.
+    fn reviews(&self, from_secs: i64, to_secs: i64, limit: usize) -> Result<Vec<Review>, StoreError>;
     /// Takes one unit of a template's total cap; false when none is left.
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError>;
     /// Gives back a unit taken by [`CrmStore::reserve_total`].
@@ -167,6 +171,13 @@ pub(super) fn parse_entry(customer: &str, text: &str) -> Result<Entry, StoreErro
 pub(super) fn parse_template(text: &str) -> Result<CouponTemplate, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
         what: "coupon template".into(),
+        reason: e.to_string(),
+    })
+}
+
+pub(super) fn parse_review(text: &str) -> Result<Review, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: "review".into(),
         reason: e.to_string(),
     })
 }

@@ -12,15 +12,21 @@
 //! - `{p}:{m:<merchant>}:customers` set; `{p}:{idx:birthday}:<MMDD>` sets;
 //!   `{p}:{idx:expiry}` sorted set (hints, outside the atomic commit)
 //! - `{p}:{t:<template>}:issued` counter; `{p}:{templates}` hash
+//! - `{p}:{fb}:reviews` hash, review id → JSON; `{p}:{fb}:by_time` sorted
+//!   set of review ids by time (written with the commit, keyed by the
+//!   review's id, so a retried command writes the same review again)
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use redis::{Connection, Pipeline, Value};
 
-use super::{Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_template, to_json};
+use super::{
+    Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_review, parse_template, to_json,
+};
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
+use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
 
 const LOAD_LUA: &str = r"
@@ -124,6 +130,14 @@ impl RedisStore {
         format!("{}:{{t:{template}}}:issued", self.prefix)
     }
 
+    fn reviews_key(&self) -> String {
+        format!("{}:{{fb}}:reviews", self.prefix)
+    }
+
+    fn reviews_by_time_key(&self) -> String {
+        format!("{}:{{fb}}:by_time", self.prefix)
+    }
+
     fn templates_key(&self) -> String {
         format!("{}:{{templates}}", self.prefix)
     }
@@ -148,6 +162,18 @@ impl RedisStore {
             }
             IndexHint::Expiry(None) => {
                 pipe.cmd("ZREM").arg(self.expiry_key()).arg(customer).ignore();
+            }
+            IndexHint::Review(r) => {
+                pipe.cmd("HSET")
+                    .arg(self.reviews_key())
+                    .arg(&r.id)
+                    .arg(to_json(r))
+                    .ignore();
+                pipe.cmd("ZADD")
+                    .arg(self.reviews_by_time_key())
+                    .arg(r.at_secs)
+                    .arg(&r.id)
+                    .ignore();
             }
         }
     }
@@ -315,6 +341,29 @@ impl CrmStore for RedisStore {
             .arg(limit);
         let (ids,): (Vec<String>,) = self.run(&pipe)?;
         Ok(ids)
+    }
+
+    fn reviews(&self, from_secs: i64, to_secs: i64, limit: usize) -> Result<Vec<Review>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZRANGE")
+            .arg(self.reviews_by_time_key())
+            .arg(from_secs)
+            .arg(format!("({to_secs}"))
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+        let (ids,): (Vec<String>,) = self.run(&pipe)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET").arg(self.reviews_key()).arg(&ids);
+        let (texts,): (Vec<Option<String>>,) = self.run(&pipe)?;
+        texts.iter().flatten().map(|t| parse_review(t)).collect()
     }
 
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {

@@ -1,0 +1,268 @@
+//! Feedback over HTTP and the merchant's alert socket: reviews listed and
+//! counted by category, merchant, rider and period; negative reviews as
+//! alerts, polled (`GET /v1/merchants/me/alerts`) or pushed the moment
+//! they are stored (`GET /v1/merchants/ws`, a WebSocket).
+//!
+//! Reviews come in as CRM commands (`POST /v1/customers/{id}/commands`,
+//! `type: feedback`); the CRM tells [`Alerts`] of each negative one once it
+//! is written, and every connected socket of that merchant gets it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use super::auth::Role;
+use super::error::ApiError;
+use super::server::AppState;
+use crate::crm::feedback::{self, Category, Review, Stats};
+
+/// Alerts queued for slow sockets before they miss some (they can poll).
+const ALERTS_QUEUED_MAX: usize = 1024;
+/// Reviews one list call returns at most.
+const LIST_MAX: usize = 1000;
+const DAY_SECS: i64 = 86_400;
+
+/// The fan-out of negative reviews to merchants' sockets.
+#[derive(Clone)]
+pub struct Alerts {
+    tx: broadcast::Sender<Arc<Review>>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            tx: broadcast::channel(ALERTS_QUEUED_MAX).0,
+        }
+    }
+}
+
+impl Alerts {
+    /// The CRM's sink: never blocks (a full queue drops the oldest for
+    /// lagging sockets).
+    pub fn sink(&self) -> crate::crm::AlertSink {
+        let tx = self.tx.clone();
+        Arc::new(move |r: &Review| {
+            let _ = tx.send(Arc::new(r.clone()));
+        })
+    }
+}
+
+/// `?from_secs=&to_secs=&merchant=&rider=&category=&negative=&period_secs=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReviewQuery {
+    /// Default: 30 days ago.
+    pub from_secs: Option<i64>,
+    /// Default: now (exclusive).
+    pub to_secs: Option<i64>,
+    /// Operators and support only; a merchant always sees its own.
+    pub merchant: Option<String>,
+    pub rider: Option<String>,
+    pub category: Option<Category>,
+    pub negative: Option<bool>,
+    /// Period of the statistics' `by_period` (default a day).
+    pub period_secs: Option<i64>,
+}
+
+impl ReviewQuery {
+    fn window(&self) -> Result<(i64, i64), ApiError> {
+        let now = crate::crm::time::now_secs();
+        let to = self.to_secs.unwrap_or(now + 1);
+        let from = self.from_secs.unwrap_or(to - 30 * DAY_SECS);
+        if from > to {
+            return Err(ApiError::invalid("from_secs", "must not be after to_secs"));
+        }
+        Ok((from, to))
+    }
+
+    fn keeps(&self, r: &Review) -> bool {
+        self.merchant.as_ref().is_none_or(|m| *m == r.submitted.merchant)
+            && self
+                .rider
+                .as_ref()
+                .is_none_or(|x| r.submitted.rider.as_ref() == Some(x))
+            && self.category.is_none_or(|c| r.class.categories.contains(&c))
+            && self.negative.is_none_or(|n| n == r.class.negative)
+    }
+
+    /// Narrows the query to what the caller may see.
+    fn scoped(mut self, role: &Role) -> Result<Self, ApiError> {
+        match role {
+            Role::Operator | Role::Support => Ok(self),
+            Role::Merchant(m) => {
+                if self.merchant.as_ref().is_some_and(|x| x != m) {
+                    return Err(
+                        ApiError::forbidden("a merchant sees its own reviews only").with_field("merchant")
+                    );
+                }
+                self.merchant = Some(m.clone());
+                Ok(self)
+            }
+            _ => Err(ApiError::forbidden(
+                "reviews are for merchants, support and operators",
+            )),
+        }
+    }
+}
+
+async fn matching(state: &AppState, q: ReviewQuery) -> Result<(ReviewQuery, Vec<Review>), ApiError> {
+    let (from, to) = q.window()?;
+    let crm = state.crm.clone();
+    tokio::task::spawn_blocking(move || {
+        let found = crm.reviews(from, to, |r| q.keeps(r));
+        (q, found)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            None,
+            e.to_string(),
+        )
+    })
+    .and_then(|(q, found)| Ok((q, found.map_err(ApiError::from)?)))
+}
+
+/// Reviews, oldest first (at most 1,000; narrow the window for more).
+#[utoipa::path(get, path = "/v1/feedback", params(ReviewQuery),
+    responses((status = 200, body = Vec<Review>), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ReviewQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Review>>, ApiError> {
+    let q = q.scoped(&state.role(&headers, None)?)?;
+    let (_, mut found) = matching(&state, q).await?;
+    found.truncate(LIST_MAX);
+    Ok(Json(found))
+}
+
+/// Review counts, negatives and mean ratings by category, merchant, rider
+/// and period.
+#[utoipa::path(get, path = "/v1/feedback/stats", params(ReviewQuery),
+    responses((status = 200, body = Stats), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn stats(
+    State(state): State<AppState>,
+    Query(q): Query<ReviewQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Stats>, ApiError> {
+    let q = q.scoped(&state.role(&headers, None)?)?;
+    let period = q.period_secs.unwrap_or(DAY_SECS);
+    if period <= 0 {
+        return Err(ApiError::invalid("period_secs", "must be positive"));
+    }
+    let (_, found) = matching(&state, q).await?;
+    Ok(Json(feedback::stats(&found, period)))
+}
+
+/// `?since_secs=` of the alerts poll.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AlertQuery {
+    /// Alerts stored at or after this (default: the last day).
+    pub since_secs: Option<i64>,
+}
+
+/// The calling merchant's negative reviews since `since_secs`, oldest
+/// first: the polling twin of the alert socket (and how a socket catches
+/// up after a reconnect).
+#[utoipa::path(get, path = "/v1/merchants/me/alerts", params(AlertQuery),
+    responses((status = 200, body = Vec<Review>), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    Query(a): Query<AlertQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Review>>, ApiError> {
+    let role = state.role(&headers, None)?;
+    let Role::Merchant(_) = role else {
+        return Err(ApiError::forbidden("alerts are for merchant tokens"));
+    };
+    let now = crate::crm::time::now_secs();
+    let q = ReviewQuery {
+        from_secs: Some(a.since_secs.unwrap_or(now - DAY_SECS)),
+        to_secs: Some(now + 1),
+        merchant: None,
+        rider: None,
+        category: None,
+        negative: Some(true),
+        period_secs: None,
+    }
+    .scoped(&role)?;
+    let (_, mut found) = matching(&state, q).await?;
+    found.truncate(LIST_MAX);
+    Ok(Json(found))
+}
+
+/// `GET /v1/merchants/ws` query: the token (browsers cannot set headers).
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    pub token: Option<String>,
+}
+
+/// The merchant's alert socket: each negative review of this merchant is
+/// sent as `{"type":"alert","review":{...}}` the moment it is stored. A
+/// socket too slow to keep up gets `{"type":"lagged","missed":n}` and
+/// should poll `/v1/merchants/me/alerts`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let Role::Merchant(merchant) = state.role(&headers, q.token.as_deref())? else {
+        return Err(ApiError::forbidden(
+            "only merchant tokens open the merchant WebSocket",
+        ));
+    };
+    let rx = state.alerts.tx.subscribe();
+    let stop = state.shutdown.clone();
+    Ok(ws
+        .max_message_size(4 * 1024)
+        .on_upgrade(move |socket| push(socket, merchant, rx, stop)))
+}
+
+async fn push(
+    socket: WebSocket,
+    merchant: String,
+    mut rx: broadcast::Receiver<Arc<Review>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let (mut tx, mut incoming) = socket.split();
+    loop {
+        let frame = tokio::select! {
+            got = rx.recv() => match got {
+                Ok(r) if r.submitted.merchant == merchant => {
+                    serde_json::json!({"type": "alert", "review": &*r})
+                }
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => serde_json::json!({"type": "lagged", "missed": n}),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            msg = incoming.next() => match msg {
+                // The merchant says nothing on this socket but pings and close.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        if tx
+            .send(Message::Text(Utf8Bytes::from(frame.to_string())))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = tx.send(Message::Close(None)).await;
+}
