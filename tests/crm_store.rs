@@ -9,6 +9,7 @@ use std::sync::{Arc, Barrier};
 use common::redis::TestRedis;
 use waimai::config::Config;
 use waimai::crm::coupons::{CouponKind, CouponTemplate};
+use waimai::crm::feedback::{Channel, Submitted};
 use waimai::crm::loyalty::{EntryKind, Ledger};
 use waimai::crm::profile::{Birthday, Contact, Delivered, Item};
 use waimai::crm::store::{Commit, Committed, CrmStore, Docs, EmbeddedStore, RedisStore, StoreError};
@@ -447,5 +448,75 @@ fn damaged_or_unreachable_redis_is_a_clear_error() {
         Err(StoreError::Redis { url, .. }) => assert!(url.contains(":1/")),
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("nothing listens on port 1"),
+    }
+}
+
+fn feedback(order: &str, rating: u8, text: &str) -> Command {
+    Command::Feedback {
+        order: order.into(),
+        review: Submitted {
+            merchant: "m1".into(),
+            rider: Some("7".into()),
+            channel: Channel::OrderRating,
+            rating: Some(rating),
+            text: text.into(),
+            late_secs: None,
+        },
+    }
+}
+
+#[test]
+fn reviews_are_stored_once_listed_by_time_and_a_negative_one_earns_one_apology() {
+    for b in backends("feedback") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = alerts.clone();
+        crm.set_alert_sink(Arc::new(move |r| seen.lock().unwrap().push(r.id.clone())));
+        let bad = request("c1", "review:o1", feedback("o1", 1, "cold noodles, rude rider"));
+        let first = crm.execute(NOW, &bad).unwrap();
+        let Outcome::Feedback(review) = &first else {
+            panic!("{first:?}")
+        };
+        assert!(review.class.negative, "{}", b.name);
+        let coupon = review.coupon.clone().expect("an apology coupon");
+        // A replay answers the same, issues nothing and alerts nobody.
+        assert_eq!(crm.execute(NOW + 5, &bad).unwrap(), first, "{}", b.name);
+        let good = request("c1", "review:o2", feedback("o2", 5, "great spicy noodles"));
+        crm.execute(NOW + DAY, &good).unwrap();
+        assert_eq!(
+            *alerts.lock().unwrap(),
+            vec!["c1/review:o1".to_string()],
+            "{}",
+            b.name
+        );
+
+        let crm = Crm::open(config(), (b.reopen)()).unwrap();
+        let all = crm.reviews(NOW, NOW + 2 * DAY, |_| true).unwrap();
+        let orders: Vec<&str> = all.iter().map(|r| r.order.as_str()).collect();
+        assert_eq!(orders, ["o1", "o2"], "{}", b.name);
+        assert_eq!(all[0], *review, "{}: stored as answered", b.name);
+        // The window is [from, to).
+        assert_eq!(
+            crm.reviews(NOW + 1, NOW + DAY, |_| true).unwrap().len(),
+            0,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            crm.reviews(NOW, NOW + DAY + 1, |_| true).unwrap().len(),
+            2,
+            "{}",
+            b.name
+        );
+        let (_, state) = crm.customer("c1").unwrap().unwrap();
+        let apologies: Vec<&str> = state
+            .wallet
+            .coupons
+            .iter()
+            .filter(|c| c.template == "apology")
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(apologies, [coupon.as_str()], "{}", b.name);
+        assert!(state.profile.all_tags().contains("likes:spicy"), "{}", b.name);
     }
 }
