@@ -20,9 +20,11 @@ pub mod coupons;
 pub mod customer;
 pub mod feedback;
 pub mod loyalty;
+pub mod managers;
 pub mod profile;
 mod service;
 pub mod store;
+mod teams;
 pub mod time;
 
 pub use config::CrmConfig;

@@ -7,12 +7,14 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_review, parse_template, to_json,
+    Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry, parse_review,
+    parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
 use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
+use crate::crm::managers::{AuditEntry, Ownership, Team};
 
 /// customer → (version, profile, account, wallet) as one JSON array.
 const CUSTOMERS: TableDefinition<&str, &str> = TableDefinition::new("customers");
@@ -26,6 +28,14 @@ const EXPIRY: TableDefinition<(i64, &str), u8> = TableDefinition::new("expiry");
 const EXPIRY_OF: TableDefinition<&str, i64> = TableDefinition::new("expiry_of");
 const TOTALS: TableDefinition<&str, u64> = TableDefinition::new("template_totals");
 const TEMPLATES: TableDefinition<&str, &str> = TableDefinition::new("templates");
+/// merchant → (version, team) JSON.
+const TEAMS: TableDefinition<&str, &str> = TableDefinition::new("teams");
+/// (merchant, customer) → ownership JSON.
+const OWNERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("owners");
+/// (merchant, manager, customer): the customers a manager owns.
+const OWNED: TableDefinition<(&str, &str, &str), u8> = TableDefinition::new("owned");
+/// (merchant, seq) → audit entry JSON.
+const AUDIT: TableDefinition<(&str, u64), &str> = TableDefinition::new("ownership_audit");
 /// (at_secs, review id) → review JSON.
 const REVIEWS: TableDefinition<(i64, &str), &str> = TableDefinition::new("reviews");
 
@@ -64,6 +74,10 @@ impl EmbeddedStore {
             tx.open_table(TOTALS)?;
             tx.open_table(TEMPLATES)?;
             tx.open_table(REVIEWS)?;
+            tx.open_table(TEAMS)?;
+            tx.open_table(OWNERS)?;
+            tx.open_table(OWNED)?;
+            tx.open_table(AUDIT)?;
             Ok(())
         })?;
         Ok(store)
@@ -285,6 +299,103 @@ impl CrmStore for EmbeddedStore {
                 .collect()
         })?;
         texts.iter().map(|t| parse_review(t)).collect()
+    }
+
+    fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError> {
+        let text = self.read(|tx| {
+            Ok(tx
+                .open_table(TEAMS)?
+                .get(merchant)?
+                .map(|g| g.value().to_string()))
+        })?;
+        match text {
+            None => Ok((0, None)),
+            Some(t) => {
+                let (v, team): (u64, Team) = parse_doc(&format!("team of {merchant}"), &t)?;
+                Ok((v, Some(team)))
+            }
+        }
+    }
+
+    fn owners(&self, merchant: &str, customers: &[&str]) -> Result<Vec<Option<Ownership>>, StoreError> {
+        let texts: Vec<Option<String>> = self.read(|tx| {
+            let t = tx.open_table(OWNERS)?;
+            customers
+                .iter()
+                .map(|c| Ok(t.get((merchant, *c))?.map(|g| g.value().to_string())))
+                .collect()
+        })?;
+        texts
+            .iter()
+            .map(|t| t.as_deref().map(|t| parse_doc("ownership", t)).transpose())
+            .collect()
+    }
+
+    fn owned_by(&self, merchant: &str, manager: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|tx| {
+            let t = tx.open_table(OWNED)?;
+            t.range((merchant, manager, "")..)?
+                .take_while(|r| {
+                    r.as_ref()
+                        .map_or(true, |(k, _)| k.value().0 == merchant && k.value().1 == manager)
+                })
+                .take(limit)
+                .map(|r| r.map(|(k, _)| k.value().2.to_string()).map_err(redb::Error::from))
+                .collect()
+        })
+    }
+
+    fn commit_team(&self, change: &TeamCommit) -> Result<bool, StoreError> {
+        let merchant = change.team.merchant.as_str();
+        // A damaged team document is an error here, not an endless conflict below.
+        self.team(merchant)?;
+        self.write(|tx| {
+            let mut teams = tx.open_table(TEAMS)?;
+            let version = match teams.get(merchant)? {
+                None => 0,
+                Some(g) => {
+                    serde_json::from_str::<(u64, serde_json::Value)>(g.value()).map_or(u64::MAX, |(v, _)| v)
+                }
+            };
+            if version != change.expected_version {
+                return Ok(false);
+            }
+            teams.insert(merchant, to_json(&(version + 1, &change.team)).as_str())?;
+            let mut owners = tx.open_table(OWNERS)?;
+            let mut owned = tx.open_table(OWNED)?;
+            for (o, before) in &change.owners {
+                if let Some(b) = before {
+                    owned.remove((merchant, b.as_str(), o.customer.as_str()))?;
+                }
+                owned.insert((merchant, o.manager.as_str(), o.customer.as_str()), 1)?;
+                owners.insert((merchant, o.customer.as_str()), to_json(o).as_str())?;
+            }
+            let mut audit = tx.open_table(AUDIT)?;
+            let mut next = audit
+                .range((merchant, 0)..=(merchant, u64::MAX))?
+                .next_back()
+                .transpose()?
+                .map_or(0, |(k, _)| k.value().1 + 1);
+            for a in &change.audit {
+                audit.insert((merchant, next), to_json(a).as_str())?;
+                next += 1;
+            }
+            Ok(true)
+        })
+    }
+
+    fn audit(&self, merchant: &str, offset: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let texts: Vec<String> = self.read(|tx| {
+            let t = tx.open_table(AUDIT)?;
+            t.range((merchant, offset)..=(merchant, u64::MAX))?
+                .take(limit)
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        texts
+            .iter()
+            .map(|t| parse_doc("ownership audit entry", t))
+            .collect()
     }
 
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {

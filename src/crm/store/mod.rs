@@ -22,6 +22,7 @@ use super::coupons::CouponTemplate;
 use super::customer::{CustomerState, IndexHint};
 use super::feedback::Review;
 use super::loyalty::Entry;
+use super::managers::{AuditEntry, Ownership, Team};
 
 /// Errors of a CRM store.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -63,6 +64,17 @@ pub struct Commit {
     pub index: Vec<IndexHint>,
 }
 
+/// One atomic change to a merchant's team: its document, the ownerships
+/// that changed (with their manager before, to move them in the
+/// manager's index) and the audit lines.
+#[derive(Debug, Clone)]
+pub struct TeamCommit {
+    pub expected_version: u64,
+    pub team: Team,
+    pub owners: Vec<(Ownership, Option<String>)>,
+    pub audit: Vec<AuditEntry>,
+}
+
 /// What became of a commit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Committed {
@@ -93,6 +105,17 @@ pub trait CrmStore: Send + Sync {
     /// Reviews with `from_secs <= at_secs < to_secs`, oldest first, at most
     /// `limit`.
     fn reviews(&self, from_secs: i64, to_secs: i64, limit: usize) -> Result<Vec<Review>, StoreError>;
+    /// A merchant's team and its version (0 and None: no team yet).
+    fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError>;
+    /// Who owns each of these customers of a merchant.
+    fn owners(&self, merchant: &str, customers: &[&str]) -> Result<Vec<Option<Ownership>>, StoreError>;
+    /// Customers a manager owns, in id order, at most `limit`.
+    fn owned_by(&self, merchant: &str, manager: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Writes a team change atomically if the team is still at its
+    /// expected version; false (nothing written) if someone wrote first.
+    fn commit_team(&self, change: &TeamCommit) -> Result<bool, StoreError>;
+    /// The merchant's ownership audit trail, oldest first, from `offset`.
+    fn audit(&self, merchant: &str, offset: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Takes one unit of a template's total cap; false when none is left.
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError>;
     /// Gives back a unit taken by [`CrmStore::reserve_total`].
@@ -178,6 +201,13 @@ pub(super) fn parse_template(text: &str) -> Result<CouponTemplate, StoreError> {
 pub(super) fn parse_review(text: &str) -> Result<Review, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
         what: "review".into(),
+        reason: e.to_string(),
+    })
+}
+
+pub(super) fn parse_doc<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: what.into(),
         reason: e.to_string(),
     })
 }

@@ -12,6 +12,9 @@
 //! - `{p}:{m:<merchant>}:customers` set; `{p}:{idx:birthday}:<MMDD>` sets;
 //!   `{p}:{idx:expiry}` sorted set (hints, outside the atomic commit)
 //! - `{p}:{t:<template>}:issued` counter; `{p}:{templates}` hash
+//! - `{p}:{mgr:<merchant>}:team` hash (`v`, `doc`), `:owners` hash
+//!   customer → ownership, `:of:<manager>` sets, `:audit` list: one Lua
+//!   script changes them together, checking the team's version
 //! - `{p}:{fb}:reviews` hash, review id → JSON; `{p}:{fb}:by_time` sorted
 //!   set of review ids by time (written with the commit, keyed by the
 //!   review's id, so a retried command writes the same review again)
@@ -22,12 +25,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use redis::{Connection, Pipeline, Value};
 
 use super::{
-    Commit, Committed, CrmStore, Docs, Loaded, StoreError, parse_entry, parse_review, parse_template, to_json,
+    Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry, parse_review,
+    parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
 use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
+use crate::crm::managers::{AuditEntry, Ownership, Team};
 
 const LOAD_LUA: &str = r"
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
@@ -50,6 +55,24 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return {'committed', tostring(v + 1)}
 ";
 
+/// KEYS: team, owners, audit, then (set before, set after) per ownership.
+/// ARGV: expected version, team JSON, n, n × (customer, ownership JSON),
+/// audit lines.
+const TEAM_LUA: &str = r"
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'doc', ARGV[2])
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local customer = ARGV[2 + 2 * i]
+  redis.call('HSET', KEYS[2], customer, ARGV[3 + 2 * i])
+  redis.call('SREM', KEYS[2 + 2 * i], customer)
+  redis.call('SADD', KEYS[3 + 2 * i], customer)
+end
+for i = 4 + 2 * n, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+return 1
+";
+
 const RESERVE_LUA: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n > tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) return 0 end
@@ -69,6 +92,7 @@ pub struct RedisStore {
     load_sha: String,
     commit_sha: String,
     reserve_sha: String,
+    team_sha: String,
 }
 
 impl RedisStore {
@@ -87,6 +111,7 @@ impl RedisStore {
             load_sha: redis::Script::new(LOAD_LUA).get_hash().to_string(),
             commit_sha: redis::Script::new(COMMIT_LUA).get_hash().to_string(),
             reserve_sha: redis::Script::new(RESERVE_LUA).get_hash().to_string(),
+            team_sha: redis::Script::new(TEAM_LUA).get_hash().to_string(),
         };
         let _: Vec<String> = store.run(&script_loads())?;
         Ok(store)
@@ -128,6 +153,11 @@ impl RedisStore {
 
     fn total_key(&self, template: &str) -> String {
         format!("{}:{{t:{template}}}:issued", self.prefix)
+    }
+
+    /// Every key of a merchant's team shares the tag `{mgr:<merchant>}`.
+    fn team_key(&self, merchant: &str, part: &str) -> String {
+        format!("{}:{{mgr:{merchant}}}:{part}", self.prefix)
     }
 
     fn reviews_key(&self) -> String {
@@ -179,10 +209,10 @@ impl RedisStore {
     }
 }
 
-/// Loads the three scripts (their SHA1s are computed locally).
+/// Loads the scripts (their SHA1s are computed locally).
 fn script_loads() -> Pipeline {
     let mut pipe = redis::pipe();
-    for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA] {
+    for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA, TEAM_LUA] {
         pipe.cmd("SCRIPT").arg("LOAD").arg(lua);
     }
     pipe
@@ -364,6 +394,93 @@ impl CrmStore for RedisStore {
         pipe.cmd("HMGET").arg(self.reviews_key()).arg(&ids);
         let (texts,): (Vec<Option<String>>,) = self.run(&pipe)?;
         texts.iter().flatten().map(|t| parse_review(t)).collect()
+    }
+
+    fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET")
+            .arg(self.team_key(merchant, "team"))
+            .arg("v")
+            .arg("doc");
+        let ((v, doc),): ((Option<u64>, Option<String>),) = self.run(&pipe)?;
+        match doc {
+            None => Ok((0, None)),
+            Some(d) => Ok((
+                v.unwrap_or(0),
+                Some(parse_doc(&format!("team of {merchant}"), &d)?),
+            )),
+        }
+    }
+
+    fn owners(&self, merchant: &str, customers: &[&str]) -> Result<Vec<Option<Ownership>>, StoreError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET")
+            .arg(self.team_key(merchant, "owners"))
+            .arg(customers);
+        let (texts,): (Vec<Option<String>>,) = self.run(&pipe)?;
+        texts
+            .iter()
+            .map(|t| t.as_deref().map(|t| parse_doc("ownership", t)).transpose())
+            .collect()
+    }
+
+    fn owned_by(&self, merchant: &str, manager: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS")
+            .arg(self.team_key(merchant, &format!("of:{manager}")));
+        let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
+    fn commit_team(&self, change: &TeamCommit) -> Result<bool, StoreError> {
+        let m = change.team.merchant.as_str();
+        let set = |manager: &str| self.team_key(m, &format!("of:{manager}"));
+        let mut keys = vec![
+            self.team_key(m, "team"),
+            self.team_key(m, "owners"),
+            self.team_key(m, "audit"),
+        ];
+        let mut args = vec![
+            change.expected_version.to_string(),
+            to_json(&change.team),
+            change.owners.len().to_string(),
+        ];
+        for (o, before) in &change.owners {
+            keys.push(set(before.as_deref().unwrap_or(&o.manager)));
+            keys.push(set(&o.manager));
+            args.push(o.customer.clone());
+            args.push(to_json(o));
+        }
+        args.extend(change.audit.iter().map(to_json));
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVALSHA")
+            .arg(&self.team_sha)
+            .arg(keys.len())
+            .arg(&keys)
+            .arg(&args);
+        let (done,): (i64,) = self.run(&pipe)?;
+        Ok(done == 1)
+    }
+
+    fn audit(&self, merchant: &str, offset: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("LRANGE")
+            .arg(self.team_key(merchant, "audit"))
+            .arg(offset)
+            .arg(offset + limit as u64 - 1);
+        let (lines,): (Vec<String>,) = self.run(&pipe)?;
+        lines
+            .iter()
+            .map(|l| parse_doc("ownership audit entry", l))
+            .collect()
     }
 
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {
