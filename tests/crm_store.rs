@@ -520,3 +520,73 @@ fn reviews_are_stored_once_listed_by_time_and_a_negative_one_earns_one_apology()
         assert!(state.profile.all_tags().contains("likes:spicy"), "{}", b.name);
     }
 }
+
+#[test]
+fn concurrent_assignments_split_evenly_and_a_leaving_managers_book_moves_whole() {
+    use waimai::crm::managers::{Event, Rule};
+    for b in backends("teams") {
+        let crm = Arc::new(Crm::open(config(), b.store.clone()).unwrap());
+        let members = vec!["ann".to_string(), "bo".to_string(), "cy".to_string()];
+        crm.set_team("m1", members, Rule::EvenSplitDaily, 0).unwrap();
+        let (threads, each) = (4, 30);
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (crm, barrier) = (crm.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for i in 0..each {
+                        let c = format!("c{t}-{i}");
+                        // Asked twice: the second answer is the first owner.
+                        let first = crm.own(NOW, "m1", &c, &Event::Assign).unwrap();
+                        let again = crm.own(NOW, "m1", &c, &Event::Assign).unwrap();
+                        assert_eq!(first, again);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let total = threads * each;
+        let book = |m: &str| b.store.owned_by("m1", m, 10_000).unwrap();
+        let sizes: Vec<usize> = ["ann", "bo", "cy"].iter().map(|m| book(m).len()).collect();
+        assert_eq!(
+            sizes,
+            [40, 40, 40],
+            "{}: an even split, no customer twice",
+            b.name
+        );
+        let team = crm.team("m1").unwrap().unwrap();
+        assert_eq!(team.assigned.values().sum::<u64>(), total as u64, "{}", b.name);
+        assert_eq!(team.owned.values().sum::<u64>(), total as u64, "{}", b.name);
+        let audit = crm.ownership_audit("m1", 0, 10_000).unwrap();
+        assert_eq!(audit.len(), total, "{}: one line per assignment", b.name);
+
+        // ann leaves: her 40 customers move, each audited, nobody lost.
+        let ann = book("ann");
+        let moved = crm.leave(NOW + 60, "m1", "ann", None).unwrap();
+        assert_eq!(moved, 40, "{}", b.name);
+        assert!(book("ann").is_empty(), "{}", b.name);
+        assert_eq!((book("bo").len(), book("cy").len()), (60, 60), "{}", b.name);
+        for c in &ann {
+            let o = crm.owner("m1", c).unwrap().unwrap();
+            assert!(o.manager == "bo" || o.manager == "cy", "{}", b.name);
+        }
+        let audit = crm.ownership_audit("m1", total as u64, 10_000).unwrap();
+        assert_eq!(audit.len(), 40, "{}", b.name);
+        assert!(
+            audit
+                .iter()
+                .all(|a| a.why == "transfer" && a.from.as_deref() == Some("ann"))
+        );
+        let team = crm.team("m1").unwrap().unwrap();
+        assert_eq!(team.members, ["bo", "cy"], "{}", b.name);
+        // A reopened store has the same book.
+        let crm = Crm::open(config(), (b.reopen)()).unwrap();
+        assert_eq!(
+            crm.owner("m1", &ann[0]).unwrap().map(|o| o.customer),
+            Some(ann[0].clone())
+        );
+    }
+}

@@ -58,7 +58,7 @@ pub struct Page {
     pub limit: Option<usize>,
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     crm: &Arc<Crm>,
     f: impl FnOnce(&Crm) -> Result<T, CrmError> + Send + 'static,
 ) -> Result<T, ApiError> {

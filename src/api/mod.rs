@@ -7,7 +7,8 @@
 //! (`merchant`), the rider WebSocket (`rider_ws`), the web console
 //! (`console`), the CRM API (`crm`: customers, ledgers, coupons, with
 //! role checks), feedback (`feedback`: reviews, statistics, merchants'
-//! alerts polled or pushed over `/v1/merchants/ws`), `/metrics`, `/health` and `/openapi.json`. Handlers only
+//! alerts polled or pushed over `/v1/merchants/ws`), account managers
+//! (`teams`: ownership rules, hand-over, audit), `/metrics`, `/health` and `/openapi.json`. Handlers only
 //! parse, check and forward to the live engine (`live`), or read its read
 //! model; they never block on the engine (CRM store calls run on the
 //! blocking pool). May call: `live`, `crm`, `engine`
@@ -25,5 +26,6 @@ pub mod outbox;
 pub mod protocol;
 mod rider_ws;
 pub mod server;
+mod teams;
 
 pub use openapi::ApiDoc;

@@ -5,19 +5,22 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{crm, feedback, merchant, server};
+use super::{crm, feedback, merchant, server, teams};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "waimai", description = "Merchant and CRM API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
     paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics,
         crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template,
-        feedback::list, feedback::stats, feedback::alerts),
+        feedback::list, feedback::stats, feedback::alerts,
+        teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
         crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,
         crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
         crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon,
-        crate::crm::feedback::Review, crate::crm::feedback::Stats, crate::crm::feedback::Tally)),
+        crate::crm::feedback::Review, crate::crm::feedback::Stats, crate::crm::feedback::Tally,
+        teams::TeamBody, teams::LeaveBody, teams::Moved, crate::crm::managers::Team, crate::crm::managers::Ownership,
+        crate::crm::managers::Event, crate::crm::managers::AuditEntry, crate::crm::managers::Rule)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

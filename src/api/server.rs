@@ -21,7 +21,7 @@ use tracing::info;
 
 use super::auth::{AuthError, Role, Tokens};
 use super::error::ApiError;
-use super::{console, crm, feedback, merchant, openapi, rider_ws};
+use super::{console, crm, feedback, merchant, openapi, rider_ws, teams};
 use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
@@ -302,6 +302,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/merchants/me/customers", get(crm::my_customers))
         .route("/v1/merchants/me/alerts", get(feedback::alerts))
         .route("/v1/merchants/ws", get(feedback::upgrade))
+        .route(
+            "/v1/merchants/{merchant}/team",
+            get(teams::get_team).put(teams::put_team),
+        )
+        .route(
+            "/v1/merchants/{merchant}/customers/{id}/owner",
+            get(teams::owner).post(teams::own),
+        )
+        .route(
+            "/v1/merchants/{merchant}/managers/{manager}/leave",
+            post(teams::leave),
+        )
+        .route("/v1/merchants/{merchant}/ownership-audit", get(teams::audit))
         .route("/v1/feedback", get(feedback::list))
         .route("/v1/feedback/stats", get(feedback::stats))
         .route(

@@ -97,6 +97,12 @@ impl Crm {
             let batch = self.store().owned_by(merchant, manager, TRANSFER_BATCH_MAX)?;
             let n = self.with_team(merchant, |team| {
                 let mut team = team.ok_or_else(|| no_team(merchant))?;
+                if team.members.iter().all(|m| m == manager) {
+                    return Err(CrmError::BadField {
+                        field: "manager".into(),
+                        reason: "the last manager of a team cannot leave".into(),
+                    });
+                }
                 let ids: Vec<&str> = batch.iter().map(String::as_str).collect();
                 let mut owners = Vec::new();
                 let mut audit = Vec::new();
@@ -110,12 +116,6 @@ impl Crm {
                 }
                 // The member leaves even when they own nobody.
                 team.members.retain(|m| m != manager);
-                if team.members.is_empty() {
-                    return Err(CrmError::BadField {
-                        field: "manager".into(),
-                        reason: "the last manager of a team cannot leave".into(),
-                    });
-                }
                 team.owned.remove(manager);
                 let n = owners.len();
                 Ok((team, owners, audit, n))

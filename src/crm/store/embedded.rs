@@ -371,14 +371,13 @@ impl CrmStore for EmbeddedStore {
                 owners.insert((merchant, o.customer.as_str()), to_json(o).as_str())?;
             }
             let mut audit = tx.open_table(AUDIT)?;
-            let mut next = audit
+            let next = audit
                 .range((merchant, 0)..=(merchant, u64::MAX))?
                 .next_back()
                 .transpose()?
                 .map_or(0, |(k, _)| k.value().1 + 1);
-            for a in &change.audit {
-                audit.insert((merchant, next), to_json(a).as_str())?;
-                next += 1;
+            for (seq, a) in (next..).zip(&change.audit) {
+                audit.insert((merchant, seq), to_json(a).as_str())?;
             }
             Ok(true)
         })

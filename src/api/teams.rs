@@ -1,0 +1,197 @@
+//! Account managers over HTTP: a merchant's team and its ownership rule,
+//! who owns a customer (assign by the rule, touch, move), a leaving
+//! manager's book handed over, the audit trail. A merchant token acts on
+//! its own team only; operators on any. CRM store calls run on the
+//! blocking pool.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use super::auth::Role;
+use super::crm::{Page, blocking};
+use super::error::{ApiError, parse_json};
+use super::server::AppState;
+use crate::crm::managers::{AuditEntry, Event, Ownership, Rule, Team};
+
+/// Audit lines one call returns at most.
+const AUDIT_PAGE_MAX: usize = 1000;
+
+/// `PUT /v1/merchants/{merchant}/team` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamBody {
+    /// Managers in rotation order.
+    pub members: Vec<String>,
+    pub rule: Rule,
+    /// Customers who spent this much (cents) are locked to their owner; 0 never.
+    #[serde(default)]
+    pub value_lock_cents: i64,
+}
+
+/// `POST .../managers/{manager}/leave` body.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveBody {
+    /// Who takes the book (default: each customer to whoever owns fewest).
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// How many customers a leaving manager handed over.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Moved {
+    pub moved: usize,
+}
+
+/// The caller may act on `merchant`'s team.
+fn may_manage(state: &AppState, headers: &HeaderMap, merchant: &str) -> Result<(), ApiError> {
+    match state.role(headers, None)? {
+        Role::Operator => Ok(()),
+        Role::Merchant(m) if m == merchant => Ok(()),
+        Role::Merchant(m) => Err(ApiError::forbidden(format!(
+            "merchant {m} cannot manage {merchant}'s team"
+        ))
+        .with_field("merchant")),
+        _ => Err(ApiError::forbidden("teams are for merchant and operator tokens")),
+    }
+}
+
+/// Creates or reconfigures the team (its counters are kept).
+#[utoipa::path(put, path = "/v1/merchants/{merchant}/team", request_body = TeamBody,
+    params(("merchant" = String, Path)),
+    responses((status = 200, body = Team), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_team(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Team>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let b: TeamBody = parse_json(&body)?;
+    Ok(Json(
+        blocking(&state.crm, move |crm| {
+            crm.set_team(&merchant, b.members, b.rule, b.value_lock_cents)
+        })
+        .await?,
+    ))
+}
+
+/// The team, its rule and counters.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/team", params(("merchant" = String, Path)),
+    responses((status = 200, body = Team), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_team(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Team>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let m = merchant.clone();
+    blocking(&state.crm, move |crm| crm.team(&m))
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found("merchant", format!("{merchant} has no team")))
+}
+
+/// Applies an ownership event: `{"event":"assign"}` (by the team's rule,
+/// a no-op for an owned customer), `{"event":"touch","manager":..}` (who
+/// served them), `{"event":"move","manager":..}` (by hand, locks too).
+#[utoipa::path(post, path = "/v1/merchants/{merchant}/customers/{id}/owner", request_body = Event,
+    params(("merchant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Ownership), (status = 400, body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn own(
+    State(state): State<AppState>,
+    Path((merchant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Ownership>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let event: Event = parse_json(&body)?;
+    Ok(Json(
+        blocking(&state.crm, move |crm| {
+            crm.own(crate::crm::time::now_secs(), &merchant, &id, &event)
+        })
+        .await?,
+    ))
+}
+
+/// Who owns the customer.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/customers/{id}/owner",
+    params(("merchant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Ownership), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn owner(
+    State(state): State<AppState>,
+    Path((merchant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Ownership>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let c = id.clone();
+    blocking(&state.crm, move |crm| crm.owner(&merchant, &c))
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found("id", format!("customer {id} has no owner")))
+}
+
+/// A manager leaves: out of the team, every customer they own handed over
+/// (audited as transfers).
+#[utoipa::path(post, path = "/v1/merchants/{merchant}/managers/{manager}/leave", request_body = LeaveBody,
+    params(("merchant" = String, Path), ("manager" = String, Path)),
+    responses((status = 200, body = Moved), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn leave(
+    State(state): State<AppState>,
+    Path((merchant, manager)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Moved>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let b: LeaveBody = if body.is_empty() {
+        LeaveBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let moved = blocking(&state.crm, move |crm| {
+        crm.leave(crate::crm::time::now_secs(), &merchant, &manager, b.to.as_deref())
+    })
+    .await?;
+    Ok(Json(Moved { moved }))
+}
+
+/// The ownership audit trail, oldest first.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/ownership-audit",
+    params(("merchant" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, body = Vec<AuditEntry>)),
+    security(("bearer" = [])))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let limit = page.limit.unwrap_or(100).min(AUDIT_PAGE_MAX);
+    let offset = page.offset.unwrap_or(0);
+    Ok(Json(
+        blocking(&state.crm, move |crm| {
+            crm.ownership_audit(&merchant, offset, limit)
+        })
+        .await?,
+    ))
+}
+
+fn not_found(field: &str, message: String) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        Some(field),
+        message,
+    )
+}
