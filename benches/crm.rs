@@ -57,9 +57,10 @@ impl Events {
 }
 
 fn crm_over(store: Arc<dyn CrmStore>) -> Crm {
-    let cfg = Config::load_with_env(None, Vec::new())
+    let mut cfg = Config::load_with_env(None, Vec::new())
         .expect("embedded config")
         .crm;
+    cfg.encryption_keys = waimai::crm::crypto::FieldCipher::generate_spec("bench");
     Crm::open(cfg, store).expect("CRM opens")
 }
 

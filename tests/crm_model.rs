@@ -233,6 +233,7 @@ fn config() -> CrmConfig {
     cfg.tiers.silver_orders = u32::MAX;
     cfg.tiers.gold_orders = u32::MAX;
     cfg.templates.clear();
+    cfg.encryption_keys = waimai::crm::crypto::FieldCipher::generate_spec("model");
     cfg
 }
 

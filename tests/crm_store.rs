@@ -9,6 +9,7 @@ use std::sync::{Arc, Barrier};
 use common::redis::TestRedis;
 use waimai::config::Config;
 use waimai::crm::coupons::{CouponKind, CouponTemplate};
+use waimai::crm::crypto::FieldCipher;
 use waimai::crm::feedback::{Channel, Submitted};
 use waimai::crm::loyalty::{EntryKind, Ledger};
 use waimai::crm::profile::{Birthday, Contact, Delivered, Item};
@@ -19,7 +20,19 @@ const NOW: i64 = 1_795_000_000; // 2026-11-18, 10:06 UTC
 const DAY: i64 = 86_400;
 
 fn config() -> CrmConfig {
-    Config::load_with_env(None, Vec::new()).unwrap().crm
+    let mut cfg = Config::load_with_env(None, Vec::new()).unwrap().crm;
+    cfg.encryption_keys = test_key().to_string();
+    cfg
+}
+
+/// One key for the whole run, so a reopened CRM reads what the first wrote.
+fn test_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| FieldCipher::generate_spec("test1"))
+}
+
+fn cipher() -> FieldCipher {
+    FieldCipher::from_spec(test_key()).unwrap()
 }
 
 /// A backend under test; `reopen` gives a second handle on the same data
@@ -144,7 +157,10 @@ fn a_customer_survives_a_reopen_with_profile_points_and_welcome_coupon() {
             again.store().customers_of("m1", 10).unwrap(),
             vec!["c1".to_string()]
         );
-        assert_eq!(again.store().born_on(11, 18, 10).unwrap(), vec!["c1".to_string()]);
+        // The index holds a keyed label of the day, never the day itself.
+        let label = cipher().blind("birthday", "1118");
+        assert_eq!(again.store().born_on(&label, 10).unwrap(), vec!["c1".to_string()]);
+        assert!(again.store().born_on("1118", 10).unwrap().is_empty());
         assert!(again.customer("nobody").unwrap().is_none());
     }
 }
@@ -191,7 +207,7 @@ fn a_stale_version_is_a_conflict_and_writes_nothing() {
             expected_version: version - 1,
             key: "b".into(),
             stored: "{}".into(),
-            docs: Docs::of(&state).changes_from(&Docs::default()),
+            docs: Docs::of(&state, "c1", &cipher()).changes_from(&Docs::default()),
             entries: Vec::new(),
             index: Vec::new(),
         };

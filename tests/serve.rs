@@ -408,6 +408,7 @@ async fn orders_survive_a_restart_with_the_redis_store() {
     config.server.redis_key = key.clone();
     config.crm.store = "redis".into();
     config.crm.redis_prefix = format!("{key}:crm");
+    config.crm.encryption_keys = waimai::crm::crypto::FieldCipher::generate_spec("test");
     let server = spawn_with(&config, None).await;
     let merchant = token(&server, Role::Merchant("r2".into()));
     let (status, card, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("redis-1")).await;

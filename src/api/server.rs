@@ -215,8 +215,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
 /// or Redis.
 async fn open_crm(config: &Config, data_dir: std::path::PathBuf) -> Result<Arc<crate::crm::Crm>, ServeError> {
     use crate::crm::store::{CrmStore, EmbeddedStore, RedisStore};
-    let cfg = config.crm.clone();
+    let mut cfg = config.crm.clone();
     let crm = tokio::task::spawn_blocking(move || {
+        if cfg.encryption_keys.trim().is_empty() {
+            cfg.encryption_keys = local_key(&cfg.store, &data_dir)?;
+        }
         let store: Arc<dyn CrmStore> = if cfg.store == "redis" {
             Arc::new(RedisStore::open(&cfg.redis_url, &cfg.redis_prefix)?)
         } else {
@@ -227,6 +230,42 @@ async fn open_crm(config: &Config, data_dir: std::path::PathBuf) -> Result<Arc<c
     .await
     .map_err(|e| ServeError::Start(e.to_string()))??;
     Ok(Arc::new(crm))
+}
+
+/// The key of a single machine's CRM: read from `<data_dir>/crm.key`, made
+/// there (owner-only) on first start. A shared Redis needs keys given to
+/// every instance alike, so there it is an error to have none.
+fn local_key(store: &str, data_dir: &std::path::Path) -> Result<String, crate::crm::CrmError> {
+    use crate::crm::{CrmError, crypto::FieldCipher};
+    let fail = |reason: String| CrmError::BadField {
+        field: "crm.encryption_keys".into(),
+        reason,
+    };
+    if store == "redis" {
+        return Err(fail(
+            "required with store = \"redis\": set WAIMAI_CRM__ENCRYPTION_KEYS (waimai crm keygen)".into(),
+        ));
+    }
+    let path = data_dir.join("crm.key");
+    match std::fs::read_to_string(&path) {
+        Ok(spec) => return Ok(spec.trim().to_string()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(fail(format!("{}: {e}", path.display())));
+        }
+        Err(_) => {}
+    }
+    let spec = FieldCipher::generate_spec("local1");
+    std::fs::create_dir_all(data_dir).map_err(|e| fail(format!("{}: {e}", data_dir.display())))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, spec.as_bytes()).and_then(|()| f.sync_all()));
+    written.map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    info!(path = %path.display(), "generated the CRM's encryption key");
+    Ok(spec)
 }
 
 /// Runs the CRM's scheduled jobs (points expiry, birthday coupons) on the

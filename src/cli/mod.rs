@@ -92,6 +92,22 @@ pub enum Command {
     /// Load a running server on loopback: rider WebSockets and order posts,
     /// bounded in count and time; prints a JSON report.
     Load(serve_cmd::LoadArgs),
+    /// CRM administration.
+    #[command(subcommand)]
+    Crm(CrmCommand),
+}
+
+/// `waimai crm ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CrmCommand {
+    /// Print a new encryption key spec `id:base64` for
+    /// WAIMAI_CRM__ENCRYPTION_KEYS (put it first to rotate; keep the old
+    /// ones after it until every customer was written again).
+    Keygen {
+        /// The key's id (letters, digits, - and _).
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -105,5 +121,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve_cmd::serve(args, &config),
         Command::Token(args) => serve_cmd::token(args, &config),
         Command::Load(args) => serve_cmd::load(args, &config),
+        Command::Crm(CrmCommand::Keygen { id }) => {
+            let spec = crate::crm::crypto::FieldCipher::generate_spec(&id);
+            crate::crm::crypto::FieldCipher::from_spec(&spec).map_err(|e| CliError::BadFlag {
+                flag: "id",
+                value: id,
+                reason: e.to_string(),
+            })?;
+            println!("{spec}");
+            Ok(())
+        }
     }
 }

@@ -14,6 +14,12 @@ pub struct CrmConfig {
     pub redis_url: String,
     /// Prefix of every Redis key, so several deployments share a server.
     pub redis_prefix: String,
+    /// Keys sealing personal fields at rest, `id:base64-of-32-bytes,...`,
+    /// the first current (see `crm::crypto`). Set it from the environment
+    /// (`WAIMAI_CRM__ENCRYPTION_KEYS`), never in a file in the repo. Empty:
+    /// `waimai serve` on the embedded store keeps a generated key in
+    /// `<data_dir>/crm.key`; on Redis it refuses to start.
+    pub encryption_keys: String,
     /// How often `waimai serve` runs the expiry sweep and the birthday
     /// coupons (both idempotent).
     pub jobs_every_secs: u64,

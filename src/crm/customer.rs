@@ -123,8 +123,10 @@ pub enum Outcome {
 pub enum IndexHint {
     /// The customer belongs to this merchant's list.
     Merchant(String),
-    /// Born on (month, day): the birthday job looks here.
-    Birthday(u8, u8),
+    /// Born on this day: the rules give `MMDD`, the service blinds it
+    /// with the CRM key before any store sees it; the birthday job looks
+    /// it up the same way.
+    Birthday(String),
     /// The soonest lot expiry (None: nothing to expire).
     Expiry(Option<i64>),
     /// A review, listed by time for statistics and merchants' alerts.
@@ -252,7 +254,7 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
                 index.push(IndexHint::Merchant(m.clone()));
             }
             if let Some(b) = contact.birthday {
-                index.push(IndexHint::Birthday(b.month, b.day));
+                index.push(IndexHint::Birthday(format!("{:02}{:02}", b.month, b.day)));
             }
             Outcome::Contact {
                 created,

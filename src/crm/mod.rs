@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod coupons;
+pub mod crypto;
 pub mod customer;
 pub mod feedback;
 pub mod loyalty;

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use super::config::CrmConfig;
 use super::coupons::{CouponKind, CouponTemplate};
+use super::crypto::FieldCipher;
+use super::customer::IndexHint;
 use super::customer::{Command, Ctx, CustomerState, Outcome, apply};
 use super::feedback::Review;
 use super::loyalty::Entry;
-use super::store::{Commit, Committed, CrmStore, Docs, StoreError};
+use super::store::{Commit, Committed, CrmStore, Docs, Loaded, StoreError};
 use super::{CrmError, time};
 
 /// Attempts of one command against concurrent writers before giving up.
@@ -52,6 +54,8 @@ pub struct Crm {
     /// Told of every negative review as it is written (the merchants'
     /// real-time alerts); must not block.
     alerts: RwLock<Option<AlertSink>>,
+    /// Seals contact details before the store sees them.
+    cipher: FieldCipher,
 }
 
 /// Where negative reviews go the moment they are stored.
@@ -65,7 +69,9 @@ type Ran = (Result<Outcome, CrmError>, bool);
 
 impl Crm {
     /// Opens the CRM over `store`, adding the configured templates.
+    /// Personal fields are sealed with `cfg.encryption_keys` (required).
     pub fn open(cfg: CrmConfig, store: Arc<dyn CrmStore>) -> Result<Self, CrmError> {
+        let cipher = FieldCipher::from_spec(&cfg.encryption_keys)?;
         for t in &cfg.templates {
             store.put_template(t)?;
         }
@@ -79,6 +85,7 @@ impl Crm {
             cfg,
             templates: RwLock::new(Arc::new(templates)),
             alerts: RwLock::new(None),
+            cipher,
         })
     }
 
@@ -274,9 +281,13 @@ impl Crm {
                 again.push(i);
                 continue;
             }
-            let (version, state, raw) = states
-                .entry(r.customer.as_str())
-                .or_insert_with(|| (loaded.version, loaded.state, loaded.raw));
+            let (version, state, raw) = match states.entry(r.customer.as_str()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let state = self.open_state(&r.customer, &loaded)?;
+                    e.insert((loaded.version, state, loaded.raw))
+                }
+            };
             let mut next = state.clone();
             let ctx = Ctx {
                 now_secs,
@@ -297,7 +308,7 @@ impl Crm {
                         fingerprint: r.command.fingerprint(),
                         outcome: applied.outcome.clone(),
                     };
-                    let docs = Docs::of(new_state);
+                    let docs = Docs::of(new_state, &r.customer, &self.cipher);
                     let changes = docs.changes_from(raw);
                     *raw = docs;
                     commits.push(Commit {
@@ -307,7 +318,7 @@ impl Crm {
                         stored: serde_json::to_string(&stored).unwrap_or_default(),
                         docs: changes,
                         entries: applied.entries,
-                        index: applied.index,
+                        index: applied.index.into_iter().map(|h| self.blinded(h)).collect(),
                     });
                     *version += 1;
                     *state = next;
@@ -328,14 +339,29 @@ impl Crm {
         Ok(again)
     }
 
+    /// The state in `loaded`, contact details opened (None: never written).
+    fn open_state(&self, customer: &str, loaded: &Loaded) -> Result<Option<CustomerState>, StoreError> {
+        if loaded.version == 0 {
+            return Ok(None);
+        }
+        loaded.raw.parse(customer, &self.cipher).map(Some)
+    }
+
+    /// An index hint as the store may see it: birthdays blinded.
+    fn blinded(&self, hint: IndexHint) -> IndexHint {
+        match hint {
+            IndexHint::Birthday(day) => IndexHint::Birthday(self.cipher.blind("birthday", &day)),
+            other => other,
+        }
+    }
+
     /// A customer's state and version (None: never seen).
     pub fn customer(&self, id: &str) -> Result<Option<(u64, CustomerState)>, CrmError> {
         check_id("customer", id)?;
-        let loaded = self.store.load(&[(id, "")])?;
-        Ok(loaded
-            .into_iter()
-            .next()
-            .and_then(|l| l.state.map(|s| (l.version, s))))
+        let Some(loaded) = self.store.load(&[(id, "")])?.pop() else {
+            return Ok(None);
+        };
+        Ok(self.open_state(id, &loaded)?.map(|s| (loaded.version, s)))
     }
 
     /// Ledger entries of a customer, oldest first.
@@ -380,10 +406,11 @@ impl Crm {
     /// were issued by this call.
     pub fn birthdays(&self, now_secs: i64) -> Result<usize, CrmError> {
         let (year, month, day) = time::civil(now_secs);
-        let mut ids = self.store.born_on(month, day, JOB_BATCH_MAX)?;
+        let label = |m: u8, d: u8| self.cipher.blind("birthday", &format!("{m:02}{d:02}"));
+        let mut ids = self.store.born_on(&label(month, day), JOB_BATCH_MAX)?;
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
         if (month, day) == (2, 28) && !leap {
-            ids.extend(self.store.born_on(2, 29, JOB_BATCH_MAX)?);
+            ids.extend(self.store.born_on(&label(2, 29), JOB_BATCH_MAX)?);
         }
         let birthday: Vec<String> = self
             .templates()

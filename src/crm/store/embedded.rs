@@ -23,7 +23,8 @@ const LEDGER: TableDefinition<(&str, u64), &str> = TableDefinition::new("ledger"
 /// (customer, idempotency key) → stored outcome.
 const IDEM: TableDefinition<(&str, &str), &str> = TableDefinition::new("idem");
 const MERCHANTS: TableDefinition<(&str, &str), u8> = TableDefinition::new("merchant_customers");
-const BIRTHDAYS: TableDefinition<(u16, &str), u8> = TableDefinition::new("birthdays");
+/// (blinded birthday label, customer).
+const BIRTHDAYS: TableDefinition<(&str, &str), u8> = TableDefinition::new("birthday_labels");
 const EXPIRY: TableDefinition<(i64, &str), u8> = TableDefinition::new("expiry");
 const EXPIRY_OF: TableDefinition<&str, i64> = TableDefinition::new("expiry_of");
 const TOTALS: TableDefinition<&str, u64> = TableDefinition::new("template_totals");
@@ -137,7 +138,6 @@ impl CrmStore for EmbeddedStore {
                 let Some(row) = row else {
                     return Ok(Loaded {
                         version: 0,
-                        state: None,
                         prior,
                         raw: Docs::default(),
                     });
@@ -148,12 +148,7 @@ impl CrmStore for EmbeddedStore {
                     account,
                     wallet,
                 };
-                Ok(Loaded {
-                    version,
-                    state: Some(raw.parse(customer)?),
-                    prior,
-                    raw,
-                })
+                Ok(Loaded { version, prior, raw })
             })
             .collect()
     }
@@ -218,8 +213,8 @@ impl CrmStore for EmbeddedStore {
                         IndexHint::Merchant(m) => {
                             merchants.insert((m.as_str(), customer), 1)?;
                         }
-                        IndexHint::Birthday(month, day) => {
-                            birthdays.insert((u16::from(*month) * 100 + u16::from(*day), customer), 1)?;
+                        IndexHint::Birthday(label) => {
+                            birthdays.insert((label.as_str(), customer), 1)?;
                         }
                         IndexHint::Expiry(at) => {
                             let before = expiry_of.get(customer)?.map(|g| g.value());
@@ -266,12 +261,11 @@ impl CrmStore for EmbeddedStore {
         })
     }
 
-    fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError> {
-        let md = u16::from(month) * 100 + u16::from(day);
+    fn born_on(&self, label: &str, limit: usize) -> Result<Vec<String>, StoreError> {
         self.read(|tx| {
             let t = tx.open_table(BIRTHDAYS)?;
-            t.range((md, "")..)?
-                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().0 == md))
+            t.range((label, "")..)?
+                .take_while(|r| r.as_ref().map_or(true, |(k, _)| k.value().0 == label))
                 .take(limit)
                 .map(|r| r.map(|(k, _)| k.value().1.to_string()).map_err(redb::Error::from))
                 .collect()

@@ -19,6 +19,7 @@ pub use redis_store::RedisStore;
 use thiserror::Error;
 
 use super::coupons::CouponTemplate;
+use super::crypto::FieldCipher;
 use super::customer::{CustomerState, IndexHint};
 use super::feedback::Review;
 use super::loyalty::Entry;
@@ -35,12 +36,12 @@ pub enum StoreError {
     Corrupt { what: String, reason: String },
 }
 
-/// A customer as stored: its version (0: never written), its state, and
-/// what an idempotency key already produced, if anything.
+/// A customer as stored: its version (0: never written), its documents
+/// (the service opens them: personal fields are sealed), and what an
+/// idempotency key already produced, if anything.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
     pub version: u64,
-    pub state: Option<CustomerState>,
     /// The stored outcome of the key asked about (JSON), if it was used.
     pub prior: Option<String>,
     /// The documents as stored (empty for a new customer), so a commit
@@ -98,8 +99,8 @@ pub trait CrmStore: Send + Sync {
     fn ledger(&self, customer: &str, offset: u64, limit: usize) -> Result<Vec<Entry>, StoreError>;
     /// Customers of a merchant, in id order, at most `limit`.
     fn customers_of(&self, merchant: &str, limit: usize) -> Result<Vec<String>, StoreError>;
-    /// Customers born on a day of the year.
-    fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Customers under a (blinded) birthday label.
+    fn born_on(&self, label: &str, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Customers with a lot expiring at or before `secs`.
     fn expiring(&self, secs: i64, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Reviews with `from_secs <= at_secs < to_secs`, oldest first, at most
@@ -155,25 +156,39 @@ impl Docs {
         }
     }
 
-    /// Serialises a state.
-    pub fn of(state: &CustomerState) -> Self {
+    /// Serialises a state, the contact details sealed for `customer`.
+    pub fn of(state: &CustomerState, customer: &str, cipher: &FieldCipher) -> Self {
+        let mut profile = serde_json::to_value(&state.profile).unwrap_or_default();
+        let contact = to_json(&state.profile.contact);
+        profile["contact"] = serde_json::Value::String(cipher.seal(customer, "contact", &contact));
         Docs {
-            profile: to_json(&state.profile),
+            profile: profile.to_string(),
             account: to_json(&state.account),
             wallet: to_json(&state.wallet),
         }
     }
 
-    /// Parses the stored documents back into a state.
-    pub fn parse(&self, customer: &str) -> Result<CustomerState, StoreError> {
-        let corrupt = |part: &str, e: serde_json::Error| StoreError::Corrupt {
+    /// Parses the stored documents back into a state, opening the contact
+    /// details (a contact stored in clear by an older version is read as
+    /// it is, and sealed at the next write).
+    pub fn parse(&self, customer: &str, cipher: &FieldCipher) -> Result<CustomerState, StoreError> {
+        let corrupt = |part: &str, e: String| StoreError::Corrupt {
             what: format!("customer {customer} {part}"),
-            reason: e.to_string(),
+            reason: e,
         };
+        let mut profile: serde_json::Value =
+            serde_json::from_str(&self.profile).map_err(|e| corrupt("profile", e.to_string()))?;
+        if let Some(sealed) = profile.get("contact").and_then(|c| c.as_str()) {
+            let clear = cipher
+                .open(customer, "contact", sealed)
+                .map_err(|e| corrupt("contact", e.to_string()))?;
+            profile["contact"] =
+                serde_json::from_str(&clear).map_err(|e| corrupt("contact", e.to_string()))?;
+        }
         Ok(CustomerState {
-            profile: serde_json::from_str(&self.profile).map_err(|e| corrupt("profile", e))?,
-            account: serde_json::from_str(&self.account).map_err(|e| corrupt("account", e))?,
-            wallet: serde_json::from_str(&self.wallet).map_err(|e| corrupt("wallet", e))?,
+            profile: serde_json::from_value(profile).map_err(|e| corrupt("profile", e.to_string()))?,
+            account: serde_json::from_str(&self.account).map_err(|e| corrupt("account", e.to_string()))?,
+            wallet: serde_json::from_str(&self.wallet).map_err(|e| corrupt("wallet", e.to_string()))?,
         })
     }
 }

@@ -9,7 +9,8 @@
 //! - `{p}:{c:<id>}:profile|account|wallet` JSON documents
 //! - `{p}:{c:<id>}:ledger` list of JSON entries (append-only)
 //! - `{p}:{c:<id>}:idem` hash, idempotency key → stored outcome
-//! - `{p}:{m:<merchant>}:customers` set; `{p}:{idx:birthday}:<MMDD>` sets;
+//! - `{p}:{m:<merchant>}:customers` set; `{p}:{idx:birthday}:<label>` sets
+//!   (the label is a keyed hash of the day: no birthday in clear);
 //!   `{p}:{idx:expiry}` sorted set (hints, outside the atomic commit)
 //! - `{p}:{t:<template>}:issued` counter; `{p}:{templates}` hash
 //! - `{p}:{mgr:<merchant>}:team` hash (`v`, `doc`), `:owners` hash
@@ -143,8 +144,8 @@ impl RedisStore {
         format!("{}:{{m:{merchant}}}:customers", self.prefix)
     }
 
-    fn birthday_key(&self, month: u8, day: u8) -> String {
-        format!("{}:{{idx:birthday}}:{month:02}{day:02}", self.prefix)
+    fn birthday_key(&self, label: &str) -> String {
+        format!("{}:{{idx:birthday}}:{label}", self.prefix)
     }
 
     fn expiry_key(&self) -> String {
@@ -177,9 +178,9 @@ impl RedisStore {
             IndexHint::Merchant(m) => {
                 pipe.cmd("SADD").arg(self.merchant_key(m)).arg(customer).ignore();
             }
-            IndexHint::Birthday(month, day) => {
+            IndexHint::Birthday(label) => {
                 pipe.cmd("SADD")
-                    .arg(self.birthday_key(*month, *day))
+                    .arg(self.birthday_key(label))
                     .arg(customer)
                     .ignore();
             }
@@ -275,14 +276,8 @@ impl CrmStore for RedisStore {
                     account,
                     wallet,
                 };
-                let state = if version == 0 {
-                    None
-                } else {
-                    Some(raw.parse(customer)?)
-                };
                 Ok(Loaded {
                     version,
-                    state,
                     prior: (!prior.is_empty()).then_some(prior),
                     raw,
                 })
@@ -351,9 +346,9 @@ impl CrmStore for RedisStore {
         Ok(ids)
     }
 
-    fn born_on(&self, month: u8, day: u8, limit: usize) -> Result<Vec<String>, StoreError> {
+    fn born_on(&self, label: &str, limit: usize) -> Result<Vec<String>, StoreError> {
         let mut pipe = redis::pipe();
-        pipe.cmd("SMEMBERS").arg(self.birthday_key(month, day));
+        pipe.cmd("SMEMBERS").arg(self.birthday_key(label));
         let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
         ids.sort();
         ids.truncate(limit);
