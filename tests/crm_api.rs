@@ -349,3 +349,44 @@ async fn the_server_gives_birthday_coupons_on_the_day_and_only_once() {
     assert_eq!(birthday_coupons(&coupons), 1, "{coupons}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_and_write_of_contact_details_is_in_the_access_log() {
+    let dir = tempdir("crm-access");
+    let server = spawn(&dir).await;
+    let r1 = token(&server, Role::Merchant("r1".into()));
+    let support = token(&server, Role::Support);
+    let operator = token(&server, Role::Operator);
+    let contact = json!({"type": "contact", "contact": {"name": "Li Wei", "phone": "13812345678"}});
+    let (status, _, _) = post(&server, &r1, "/v1/customers/c7/commands", contact, Some("c7-1")).await;
+    assert_eq!(status, 200);
+    let (status, seen) = get(&server, &support, "/v1/customers/c7").await;
+    assert_eq!(
+        (status, seen["contact"]["phone"].as_str()),
+        (200, Some("138****5678"))
+    );
+    let (status, _) = get(&server, &r1, "/v1/audit/access").await;
+    assert_eq!(status, 403);
+    let (status, log) = get(&server, &operator, "/v1/audit/access").await;
+    assert_eq!(status, 200, "{log}");
+    let lines: Vec<(&str, &str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["who"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["what"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("merchant:r1", "write", "contact"),
+            ("support", "read", "contact (phone masked)")
+        ]
+    );
+    server.stop().await;
+}

@@ -19,6 +19,7 @@ use crate::crm::coupons::{Coupon, CouponTemplate};
 use crate::crm::feedback::Channel;
 use crate::crm::loyalty::{Entry, Lot, Tier};
 use crate::crm::profile::{Contact, Frequency, Grade, MealTimes, OrderSummary};
+use crate::crm::store::AccessEntry;
 use crate::crm::{Command, Crm, CrmError, CustomerState, Outcome, Request};
 
 /// Ledger entries one call returns at most.
@@ -124,9 +125,16 @@ pub async fn customer(
     let now = crate::crm::time::now_secs();
     let rules = &state.crm.config().grades;
     let mut contact = c.profile.contact.clone();
-    if matches!(role, Role::Support | Role::Finance) {
+    let masked = matches!(role, Role::Support | Role::Finance);
+    if masked {
         contact.phone = contact.masked_phone();
     }
+    let what = if masked {
+        "contact (phone masked)"
+    } else {
+        "contact"
+    };
+    record_access(&state, &role, &id, "read", what).await?;
     Ok(Json(CustomerView {
         id,
         contact,
@@ -217,14 +225,70 @@ pub async fn command(
         .to_string();
     let mut command: Command = parse_json(&body)?;
     allowed(&state, &role, &id, &mut command).await?;
+    let writes_contact = matches!(command, Command::Contact { .. });
+    let customer = id.clone();
     let request = Request {
         customer: id,
         key,
         command,
     };
+    let outcome = blocking(&state.crm, move |crm| {
+        crm.execute(crate::crm::time::now_secs(), &request)
+    })
+    .await?;
+    if writes_contact {
+        record_access(&state, &role, &customer, "write", "contact").await?;
+    }
+    Ok(Json(outcome))
+}
+
+/// The token's holder as the access log names them.
+fn who(role: &Role) -> String {
+    match role {
+        Role::Rider(r) => format!("rider:{}", r.0),
+        Role::Merchant(m) => format!("merchant:{m}"),
+        Role::Operator => "operator".into(),
+        Role::Support => "support".into(),
+        Role::Finance => "finance".into(),
+    }
+}
+
+/// Logs a read or write of personal data before the caller sees any of
+/// it: when the log cannot be written the request fails (503).
+async fn record_access(
+    state: &AppState,
+    role: &Role,
+    customer: &str,
+    action: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    let entry = AccessEntry {
+        at_secs: crate::crm::time::now_secs(),
+        who: who(role),
+        customer: customer.to_string(),
+        action: action.to_string(),
+        what: what.to_string(),
+    };
+    blocking(&state.crm, move |crm| Ok(crm.store().append_access(&[entry])?)).await
+}
+
+/// The personal-data access log, oldest first (operators).
+#[utoipa::path(get, path = "/v1/audit/access", params(("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn access_log(
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<AccessEntry>>, ApiError> {
+    if state.role(&headers, None)? != Role::Operator {
+        return Err(ApiError::forbidden("the access log is for operator tokens"));
+    }
+    let limit = page.limit.unwrap_or(100).min(LEDGER_PAGE_MAX);
+    let offset = page.offset.unwrap_or(0);
     Ok(Json(
         blocking(&state.crm, move |crm| {
-            crm.execute(crate::crm::time::now_secs(), &request)
+            Ok(crm.store().access_log(offset, limit)?)
         })
         .await?,
     ))

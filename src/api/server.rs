@@ -354,6 +354,7 @@ pub fn router(state: AppState) -> Router {
             post(teams::leave),
         )
         .route("/v1/merchants/{merchant}/ownership-audit", get(teams::audit))
+        .route("/v1/audit/access", get(crm::access_log))
         .route("/v1/feedback", get(feedback::list))
         .route("/v1/feedback/stats", get(feedback::stats))
         .route(

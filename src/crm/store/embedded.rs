@@ -7,8 +7,8 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry, parse_review,
-    parse_template, to_json,
+    AccessEntry, Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry,
+    parse_review, parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
@@ -37,6 +37,8 @@ const OWNERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("owners
 const OWNED: TableDefinition<(&str, &str, &str), u8> = TableDefinition::new("owned");
 /// (merchant, seq) → audit entry JSON.
 const AUDIT: TableDefinition<(&str, u64), &str> = TableDefinition::new("ownership_audit");
+/// seq → access log entry JSON.
+const ACCESS: TableDefinition<u64, &str> = TableDefinition::new("access_log");
 /// (at_secs, review id) → review JSON.
 const REVIEWS: TableDefinition<(i64, &str), &str> = TableDefinition::new("reviews");
 
@@ -79,6 +81,7 @@ impl EmbeddedStore {
             tx.open_table(OWNERS)?;
             tx.open_table(OWNED)?;
             tx.open_table(AUDIT)?;
+            tx.open_table(ACCESS)?;
             Ok(())
         })?;
         Ok(store)
@@ -389,6 +392,28 @@ impl CrmStore for EmbeddedStore {
             .iter()
             .map(|t| parse_doc("ownership audit entry", t))
             .collect()
+    }
+
+    fn append_access(&self, entries: &[AccessEntry]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(ACCESS)?;
+            let next = t.last()?.map_or(0, |(k, _)| k.value() + 1);
+            for (seq, e) in (next..).zip(entries) {
+                t.insert(seq, to_json(e).as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn access_log(&self, offset: u64, limit: usize) -> Result<Vec<AccessEntry>, StoreError> {
+        let texts: Vec<String> = self.read(|tx| {
+            tx.open_table(ACCESS)?
+                .range(offset..)?
+                .take(limit)
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        texts.iter().map(|t| parse_doc("access log entry", t)).collect()
     }
 
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {

@@ -76,6 +76,19 @@ pub struct TeamCommit {
     pub audit: Vec<AuditEntry>,
 }
 
+/// One read or write of a customer's personal data, by whom.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AccessEntry {
+    pub at_secs: i64,
+    /// `role` or `role:subject` of the token.
+    pub who: String,
+    pub customer: String,
+    /// read, write or erase.
+    pub action: String,
+    /// What was touched (`contact`, `contact (masked)`, ...).
+    pub what: String,
+}
+
 /// What became of a commit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Committed {
@@ -117,6 +130,10 @@ pub trait CrmStore: Send + Sync {
     fn commit_team(&self, change: &TeamCommit) -> Result<bool, StoreError>;
     /// The merchant's ownership audit trail, oldest first, from `offset`.
     fn audit(&self, merchant: &str, offset: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Appends to the personal-data access log.
+    fn append_access(&self, entries: &[AccessEntry]) -> Result<(), StoreError>;
+    /// The access log, oldest first, from `offset`.
+    fn access_log(&self, offset: u64, limit: usize) -> Result<Vec<AccessEntry>, StoreError>;
     /// Takes one unit of a template's total cap; false when none is left.
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError>;
     /// Gives back a unit taken by [`CrmStore::reserve_total`].

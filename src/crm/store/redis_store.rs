@@ -16,6 +16,7 @@
 //! - `{p}:{mgr:<merchant>}:team` hash (`v`, `doc`), `:owners` hash
 //!   customer → ownership, `:of:<manager>` sets, `:audit` list: one Lua
 //!   script changes them together, checking the team's version
+//! - `{p}:{audit}:access` list: who read or wrote personal data
 //! - `{p}:{fb}:reviews` hash, review id → JSON; `{p}:{fb}:by_time` sorted
 //!   set of review ids by time (written with the commit, keyed by the
 //!   review's id, so a retried command writes the same review again)
@@ -26,8 +27,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use redis::{Connection, Pipeline, Value};
 
 use super::{
-    Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry, parse_review,
-    parse_template, to_json,
+    AccessEntry, Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry,
+    parse_review, parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
@@ -159,6 +160,10 @@ impl RedisStore {
     /// Every key of a merchant's team shares the tag `{mgr:<merchant>}`.
     fn team_key(&self, merchant: &str, part: &str) -> String {
         format!("{}:{{mgr:{merchant}}}:{part}", self.prefix)
+    }
+
+    fn access_key(&self) -> String {
+        format!("{}:{{audit}}:access", self.prefix)
     }
 
     fn reviews_key(&self) -> String {
@@ -476,6 +481,32 @@ impl CrmStore for RedisStore {
             .iter()
             .map(|l| parse_doc("ownership audit entry", l))
             .collect()
+    }
+
+    fn append_access(&self, entries: &[AccessEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("RPUSH")
+            .arg(self.access_key())
+            .arg(entries.iter().map(to_json).collect::<Vec<_>>())
+            .ignore();
+        let () = self.run(&pipe)?;
+        Ok(())
+    }
+
+    fn access_log(&self, offset: u64, limit: usize) -> Result<Vec<AccessEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("LRANGE")
+            .arg(self.access_key())
+            .arg(offset)
+            .arg(offset + limit as u64 - 1);
+        let (lines,): (Vec<String>,) = self.run(&pipe)?;
+        lines.iter().map(|l| parse_doc("access log entry", l)).collect()
     }
 
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {
