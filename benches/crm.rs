@@ -4,6 +4,9 @@
 //! event at a time (two round trips each), in the same run; and the
 //! embedded redb store batched (one write transaction per batch).
 //!
+//! Also: the review classifier against lowercasing alone, and account
+//! manager assignment (one atomic team commit per customer).
+//!
 //! Run: `scripts/ensure-redis && cargo bench --bench crm`. Redis at
 //! `WAIMAI_BENCH_REDIS` (default redis://127.0.0.1:6379/), under a key
 //! prefix of its own, deleted nowhere: point it at a scratch server.
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use waimai::config::Config;
+use waimai::crm::feedback::{Channel, Submitted};
+use waimai::crm::managers::{Event, Rule};
 use waimai::crm::profile::{Delivered, Item};
 use waimai::crm::store::{CrmStore, EmbeddedStore, RedisStore};
 use waimai::crm::{Command, Crm, Request};
@@ -112,8 +117,72 @@ fn delivered_events(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The review classifier on real-looking review text, against the floor of
+/// lowercasing the same texts (which it must do anyway), same run.
+fn classify_reviews(c: &mut Criterion) {
+    let rules = Config::load_with_env(None, Vec::new())
+        .expect("embedded config")
+        .crm
+        .feedback;
+    let texts = [
+        "The noodles were cold and the rider was rude to me.",
+        "Waited over an hour, and the soup had spilled all over the bag.",
+        "送餐太慢了，等了一个小时，汤还洒了",
+        "麻辣香锅很好吃，分量足，骑手很热情",
+        "Great spicy noodles, really fast delivery!",
+        "ok",
+    ];
+    let reviews: Vec<Submitted> = (0..BATCH as usize)
+        .map(|i| Submitted {
+            merchant: "m1".into(),
+            rider: Some("7".into()),
+            channel: Channel::OrderRating,
+            rating: (i % 3 != 0).then_some((i % 5) as u8 + 1),
+            text: texts[i % texts.len()].into(),
+            late_secs: None,
+        })
+        .collect();
+    let mut g = c.benchmark_group("crm_feedback");
+    g.throughput(Throughput::Elements(BATCH));
+    g.bench_function("classify_1000", |b| {
+        b.iter(|| reviews.iter().filter(|r| rules.classify(r).negative).count())
+    });
+    g.bench_function("baseline_lowercase_1000", |b| {
+        b.iter(|| reviews.iter().map(|r| r.text.to_lowercase().len()).sum::<usize>())
+    });
+    g.finish();
+}
+
+/// New customers given owners by an even split (one atomic team commit
+/// each) on the embedded store.
+fn assign_owners(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("waimai-bench-teams-{}", std::process::id()));
+    let crm = crm_over(Arc::new(
+        EmbeddedStore::open(&dir.join("crm.redb")).expect("redb opens"),
+    ));
+    let members = (0..10).map(|i| format!("mgr{i}")).collect();
+    crm.set_team("m1", members, Rule::EvenSplitDaily, 0)
+        .expect("team");
+    let next = AtomicU64::new(0);
+    let mut g = c.benchmark_group("crm_teams");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("embedded_assign_100", |b| {
+        b.iter(|| {
+            for _ in 0..100 {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                crm.own(START_SECS, "m1", &format!("c{i}"), &Event::Assign)
+                    .expect("assigned");
+            }
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     delivered_events(&mut c);
+    classify_reviews(&mut c);
+    assign_owners(&mut c);
     c.final_summary();
 }

@@ -208,7 +208,7 @@ async fn customer_when(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold() {
-    use common::serve::{CUSTOMER, R2, go_online, next, rider, send};
+    use common::serve::{CUSTOMER, R2, go_online, rider, send};
     let dir = tempdir("crm-engine");
     let server = spawn(&dir).await;
     let merchant = token(&server, Role::Merchant("r2".into()));
@@ -231,15 +231,7 @@ async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold(
     let (status, card, _) = post(&server, &merchant, "/v1/orders", order(4200, "pos-1"), Some("p1")).await;
     assert_eq!(status, 201, "{card}");
     let id = card["id"].as_u64().unwrap().to_string();
-    let m = next(&mut ws).await;
-    assert_eq!(m["type"], "assignment", "{m}");
-    send(
-        &mut ws,
-        json!({"v": 1, "type": "accept", "assignment": m["assignment"]}),
-    )
-    .await;
-    send(&mut ws, json!({"v": 1, "type": "picked_up", "order": id})).await;
-    assert_eq!(next(&mut ws).await["type"], "route_update");
+    common::serve::accept_and_pick_up(&mut ws, &id).await;
     send(&mut ws, json!({"v": 1, "type": "delivered", "order": id})).await;
 
     // 42.00 delivered: 42 points, and the profile learned the order.

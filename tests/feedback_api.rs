@@ -176,7 +176,7 @@ async fn a_negative_review_reaches_its_merchant_at_once_and_nobody_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_delivery_is_reported_by_the_engine_as_delivery_speed() {
-    use common::serve::{CUSTOMER, R2, go_online, next, rider, send};
+    use common::serve::{CUSTOMER, R2, go_online, rider, send};
     let dir = tempdir("feedback-late");
     let mut config = server_config();
     // Every delivery is late: the promise is one second, the apology at once.
@@ -192,15 +192,7 @@ async fn a_late_delivery_is_reported_by_the_engine_as_delivery_speed() {
     let (status, card, _) = post(&server, &merchant, "/v1/orders", order, Some("p9")).await;
     assert_eq!(status, 201, "{card}");
     let id = card["id"].as_u64().unwrap().to_string();
-    let m = next(&mut ws).await;
-    assert_eq!(m["type"], "assignment", "{m}");
-    send(
-        &mut ws,
-        json!({"v": 1, "type": "accept", "assignment": m["assignment"]}),
-    )
-    .await;
-    send(&mut ws, json!({"v": 1, "type": "picked_up", "order": id})).await;
-    assert_eq!(next(&mut ws).await["type"], "route_update");
+    common::serve::accept_and_pick_up(&mut ws, &id).await;
     // Late by construction: at least the second the promise allows.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     send(&mut ws, json!({"v": 1, "type": "delivered", "order": id})).await;

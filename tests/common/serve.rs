@@ -130,6 +130,19 @@ pub async fn quiet(ws: &mut Ws, ms: u64) -> bool {
     .is_err()
 }
 
+/// The rider accepts its next assignment and picks up order `id`.
+pub async fn accept_and_pick_up(ws: &mut Ws, id: &str) {
+    let m = next(ws).await;
+    assert_eq!(m["type"], "assignment", "{m}");
+    send(
+        ws,
+        json!({"v": 1, "type": "accept", "assignment": m["assignment"]}),
+    )
+    .await;
+    send(ws, json!({"v": 1, "type": "picked_up", "order": id})).await;
+    assert_eq!(next(ws).await["type"], "route_update");
+}
+
 pub async fn go_online(ws: &mut Ws, at: (f64, f64)) {
     send(
         ws,
