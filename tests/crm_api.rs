@@ -380,5 +380,47 @@ async fn every_read_and_write_of_contact_details_is_in_the_access_log() {
             ("support", "read", "contact (phone masked)")
         ]
     );
+
+    // Export, then erase on the customer's request (operators only).
+    let (status, _) = get(&server, &r1, "/v1/customers/c7/export").await;
+    assert_eq!(status, 403);
+    let (status, all) = get(&server, &operator, "/v1/customers/c7/export").await;
+    assert_eq!(
+        (status, all["profile"]["contact"]["phone"].as_str()),
+        (200, Some("13812345678")),
+        "{all}"
+    );
+    let erase = json!({"type": "erase"});
+    let (status, _, _) = post(
+        &server,
+        &r1,
+        "/v1/customers/c7/commands",
+        erase.clone(),
+        Some("erase-1"),
+    )
+    .await;
+    assert_eq!(status, 403, "a merchant cannot erase");
+    let (status, out, _) = post(
+        &server,
+        &operator,
+        "/v1/customers/c7/commands",
+        erase,
+        Some("erase-1"),
+    )
+    .await;
+    assert_eq!((status, out["type"].as_str()), (200, Some("erased")), "{out}");
+    let (_, after) = get(&server, &operator, "/v1/customers/c7/export").await;
+    assert_eq!(
+        after["profile"]["contact"],
+        json!({"name": null, "phone": null, "email": null, "birthday": null, "addresses": []})
+    );
+    let (_, log) = get(&server, &operator, "/v1/audit/access?offset=2").await;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["export", "erase", "export"]);
     server.stop().await;
 }

@@ -225,7 +225,11 @@ pub async fn command(
         .to_string();
     let mut command: Command = parse_json(&body)?;
     allowed(&state, &role, &id, &mut command).await?;
-    let writes_contact = matches!(command, Command::Contact { .. });
+    let personal = match command {
+        Command::Contact { .. } => Some("write"),
+        Command::Erase => Some("erase"),
+        _ => None,
+    };
     let customer = id.clone();
     let request = Request {
         customer: id,
@@ -236,8 +240,8 @@ pub async fn command(
         crm.execute(crate::crm::time::now_secs(), &request)
     })
     .await?;
-    if writes_contact {
-        record_access(&state, &role, &customer, "write", "contact").await?;
+    if let Some(action) = personal {
+        record_access(&state, &role, &customer, action, "contact").await?;
     }
     Ok(Json(outcome))
 }
@@ -270,6 +274,37 @@ async fn record_access(
         what: what.to_string(),
     };
     blocking(&state.crm, move |crm| Ok(crm.store().append_access(&[entry])?)).await
+}
+
+/// Everything the CRM holds on one customer, on their request
+/// (operators): the whole state (contact in clear), the points ledger
+/// (first 10,000 entries) and their reviews. Logged as an export.
+#[utoipa::path(get, path = "/v1/customers/{id}/export", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 403, body = super::error::ErrorBody),
+              (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let role = state.role(&headers, None)?;
+    if role != Role::Operator {
+        return Err(ApiError::forbidden("exports are for operator tokens"));
+    }
+    let c = visible(&state, &role, &id).await?;
+    record_access(&state, &role, &id, "export", "everything").await?;
+    let who = id.clone();
+    let (ledger, reviews) = blocking(&state.crm, move |crm| {
+        let ledger = crm.ledger(&who, 0, 10_000)?;
+        let reviews = crm.reviews(0, i64::MAX, |r| r.customer == who)?;
+        Ok((ledger, reviews))
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "id": id, "profile": c.profile, "account": c.account, "wallet": c.wallet,
+        "ledger": ledger, "reviews": reviews,
+    })))
 }
 
 /// The personal-data access log, oldest first (operators).

@@ -12,7 +12,7 @@ use super::{crm, feedback, merchant, server, teams};
     info(title = "waimai", description = "Merchant and CRM API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
     paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics,
         crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template,
-        crm::access_log, feedback::list, feedback::stats, feedback::alerts,
+        crm::access_log, crm::export, feedback::list, feedback::stats, feedback::alerts,
         teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
         crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,

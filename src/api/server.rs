@@ -338,6 +338,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}/ledger", get(crm::ledger))
         .route("/v1/customers/{id}/coupons", get(crm::coupons))
         .route("/v1/customers/{id}/commands", post(crm::command))
+        .route("/v1/customers/{id}/export", get(crm::export))
         .route("/v1/merchants/me/customers", get(crm::my_customers))
         .route("/v1/merchants/me/alerts", get(feedback::alerts))
         .route("/v1/merchants/ws", get(feedback::upgrade))

@@ -72,6 +72,9 @@ pub enum Command {
     },
     /// Scheduled upkeep: expire lots and coupons, review the tier.
     Sweep,
+    /// The customer asked to be forgotten: contact details, regions and
+    /// review tags erased (points and order totals stay).
+    Erase,
 }
 
 /// The price of an order after discounts and points.
@@ -115,6 +118,7 @@ pub enum Outcome {
         tier: Tier,
     },
     Feedback(Review),
+    Erased,
 }
 
 /// A lookup entry kept outside the customer's own keys, so jobs can find
@@ -349,6 +353,10 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
             let r = feedback(s, order, review, ctx);
             index.push(IndexHint::Review(Box::new(r.clone())));
             Outcome::Feedback(r)
+        }
+        Command::Erase => {
+            s.profile.erase_personal();
+            Outcome::Erased
         }
         Command::Sweep => {
             let expired = entries.iter().map(|e| e.points).sum();

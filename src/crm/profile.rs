@@ -281,6 +281,15 @@ impl Profile {
         self.retag();
     }
 
+    /// Forgets what identifies or locates the customer (contact details,
+    /// regions, review tags) on their request; order totals, points and
+    /// coupons stay (they are the merchant's and finance's records).
+    pub fn erase_personal(&mut self) {
+        self.contact = Contact::default();
+        self.regions.clear();
+        self.review_tags.clear();
+    }
+
     /// Adds an interest tag from a review (bounded like the others).
     pub fn add_review_tag(&mut self, tag: &str) {
         if self.review_tags.len() < TAGS_MAX {

@@ -418,7 +418,21 @@ impl Crm {
             .filter(|t| t.kind == CouponKind::Birthday)
             .map(|t| t.id)
             .collect();
-        let requests: Vec<Request> = ids
+        // The index is a hint: only customers whose own record says today
+        // (a changed or erased birthday leaves an old label behind).
+        let today = |b: &super::profile::Birthday| {
+            (b.month, b.day) == (month, day)
+                || (!leap && (month, day) == (2, 28) && (b.month, b.day) == (2, 29))
+        };
+        let mut born_today = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some((_, c)) = self.customer(&id)?
+                && c.profile.contact.birthday.as_ref().is_some_and(today)
+            {
+                born_today.push(id);
+            }
+        }
+        let requests: Vec<Request> = born_today
             .iter()
             .flat_map(|c| {
                 birthday.iter().map(move |t| Request {
