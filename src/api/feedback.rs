@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use super::auth::Role;
+use super::crm::blocking;
 use super::error::ApiError;
 use super::server::AppState;
 use crate::crm::feedback::{self, Category, Review, Stats};
@@ -111,23 +112,9 @@ impl ReviewQuery {
     }
 }
 
-async fn matching(state: &AppState, q: ReviewQuery) -> Result<(ReviewQuery, Vec<Review>), ApiError> {
+async fn matching(state: &AppState, q: ReviewQuery) -> Result<Vec<Review>, ApiError> {
     let (from, to) = q.window()?;
-    let crm = state.crm.clone();
-    tokio::task::spawn_blocking(move || {
-        let found = crm.reviews(from, to, |r| q.keeps(r));
-        (q, found)
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            None,
-            e.to_string(),
-        )
-    })
-    .and_then(|(q, found)| Ok((q, found.map_err(ApiError::from)?)))
+    blocking(&state.crm, move |crm| crm.reviews(from, to, |r| q.keeps(r))).await
 }
 
 /// Reviews, oldest first (at most 1,000; narrow the window for more).
@@ -141,7 +128,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Vec<Review>>, ApiError> {
     let q = q.scoped(&state.role(&headers, None)?)?;
-    let (_, mut found) = matching(&state, q).await?;
+    let mut found = matching(&state, q).await?;
     found.truncate(LIST_MAX);
     Ok(Json(found))
 }
@@ -162,7 +149,7 @@ pub async fn stats(
     if period <= 0 {
         return Err(ApiError::invalid("period_secs", "must be positive"));
     }
-    let (_, found) = matching(&state, q).await?;
+    let found = matching(&state, q).await?;
     Ok(Json(feedback::stats(&found, period)))
 }
 
@@ -199,7 +186,7 @@ pub async fn alerts(
         period_secs: None,
     }
     .scoped(&role)?;
-    let (_, mut found) = matching(&state, q).await?;
+    let mut found = matching(&state, q).await?;
     found.truncate(LIST_MAX);
     Ok(Json(found))
 }

@@ -95,17 +95,28 @@ impl FieldCipher {
         [customer.as_bytes(), b"\0", field.as_bytes()].concat()
     }
 
+    /// The current key (`current` always names one: `from_spec`).
+    fn current_key(&self) -> &[u8; KEY_BYTES] {
+        &self.keys[&self.current]
+    }
+
+    /// HMAC-SHA256 under the current key of `a`, a zero byte, and `b`.
+    fn mac(&self, a: &[u8], b: &[u8]) -> [u8; 32] {
+        // HMAC takes keys of any length, so this cannot fail.
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(self.current_key()).expect("HMAC takes any key length");
+        mac.update(a);
+        mac.update(b"\0");
+        mac.update(b);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Seals `plain` as `field` of `customer`.
     pub fn seal(&self, customer: &str, field: &str, plain: &str) -> String {
-        let key = &self.keys[&self.current]; // `current` is always a key: from_spec
         let aad = Self::aad(customer, field);
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-        mac.update(&aad);
-        mac.update(b"\0");
-        mac.update(plain.as_bytes());
-        let tag = mac.finalize().into_bytes();
+        let tag = self.mac(&aad, plain.as_bytes());
         let nonce = XNonce::from_slice(&tag[..24]);
-        let cipher = XChaCha20Poly1305::new(key.into());
+        let cipher = XChaCha20Poly1305::new(self.current_key().into());
         let sealed = cipher
             .encrypt(
                 nonce,
@@ -124,13 +135,10 @@ impl FieldCipher {
     /// birthday lists): the store finds customers by it without learning
     /// the date. Always made with the current key.
     pub fn blind(&self, what: &str, value: &str) -> String {
-        let key = &self.keys[&self.current]; // `current` is always a key: from_spec
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-        mac.update(what.as_bytes());
-        mac.update(b"\0");
-        mac.update(value.as_bytes());
-        let tag = mac.finalize().into_bytes();
-        tag[..12].iter().map(|b| format!("{b:02x}")).collect()
+        self.mac(what.as_bytes(), value.as_bytes())[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Opens what [`FieldCipher::seal`] made for the same customer and field.

@@ -424,12 +424,13 @@ impl Crm {
             (b.month, b.day) == (month, day)
                 || (!leap && (month, day) == (2, 28) && (b.month, b.day) == (2, 29))
         };
+        let asks: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "")).collect();
         let mut born_today = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some((_, c)) = self.customer(&id)?
+        for (id, loaded) in ids.iter().zip(self.store.load(&asks)?) {
+            if let Some(c) = self.open_state(id, &loaded)?
                 && c.profile.contact.birthday.as_ref().is_some_and(today)
             {
-                born_today.push(id);
+                born_today.push(id.clone());
             }
         }
         let requests: Vec<Request> = born_today
@@ -473,7 +474,7 @@ fn decode(stored: &str, command: &Command, key: &str) -> Result<Outcome, CrmErro
 
 /// Ids and keys become parts of store keys: bounded, no hash-tag braces,
 /// nothing invisible.
-fn check_id(field: &str, id: &str) -> Result<(), CrmError> {
+pub(super) fn check_id(field: &str, id: &str) -> Result<(), CrmError> {
     if !super::valid_id(id) {
         return Err(CrmError::BadField {
             field: field.into(),

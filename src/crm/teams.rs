@@ -8,6 +8,7 @@
 //! [`managers`]: super::managers
 
 use super::managers::{AuditEntry, Event, Ownership, Rule, Team};
+use super::service::check_id;
 use super::store::TeamCommit;
 use super::{Crm, CrmError};
 
@@ -28,7 +29,7 @@ impl Crm {
         rule: Rule,
         value_lock_cents: i64,
     ) -> Result<Team, CrmError> {
-        check("merchant", merchant)?;
+        check_id("merchant", merchant)?;
         self.with_team(merchant, |team| {
             let team = match team {
                 Some(mut t) => {
@@ -43,14 +44,14 @@ impl Crm {
 
     /// A merchant's team, if it has one.
     pub fn team(&self, merchant: &str) -> Result<Option<Team>, CrmError> {
-        check("merchant", merchant)?;
+        check_id("merchant", merchant)?;
         Ok(self.store().team(merchant)?.1)
     }
 
     /// Who owns a customer of a merchant, if anyone.
     pub fn owner(&self, merchant: &str, customer: &str) -> Result<Option<Ownership>, CrmError> {
-        check("merchant", merchant)?;
-        check("customer", customer)?;
+        check_id("merchant", merchant)?;
+        check_id("customer", customer)?;
         Ok(self.store().owners(merchant, &[customer])?.pop().flatten())
     }
 
@@ -62,8 +63,8 @@ impl Crm {
         customer: &str,
         event: &Event,
     ) -> Result<Ownership, CrmError> {
-        check("merchant", merchant)?;
-        check("customer", customer)?;
+        check_id("merchant", merchant)?;
+        check_id("customer", customer)?;
         let spend_cents = self
             .customer(customer)?
             .map_or(0, |(_, c)| c.profile.orders.spend_cents);
@@ -90,8 +91,8 @@ impl Crm {
         manager: &str,
         to: Option<&str>,
     ) -> Result<usize, CrmError> {
-        check("merchant", merchant)?;
-        check("manager", manager)?;
+        check_id("merchant", merchant)?;
+        check_id("manager", manager)?;
         let mut moved = 0;
         loop {
             let batch = self.store().owned_by(merchant, manager, TRANSFER_BATCH_MAX)?;
@@ -134,7 +135,7 @@ impl Crm {
         offset: u64,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, CrmError> {
-        check("merchant", merchant)?;
+        check_id("merchant", merchant)?;
         Ok(self.store().audit(merchant, offset, limit)?)
     }
 
@@ -166,17 +167,6 @@ impl Crm {
 /// A team change: the team after it, the ownerships it moved (with their
 /// manager before), its audit lines and what to answer.
 type Changed<T> = (Team, Vec<(Ownership, Option<String>)>, Vec<AuditEntry>, T);
-
-fn check(field: &str, id: &str) -> Result<(), CrmError> {
-    if super::valid_id(id) {
-        Ok(())
-    } else {
-        Err(CrmError::BadField {
-            field: field.into(),
-            reason: super::ID_RULE.into(),
-        })
-    }
-}
 
 fn no_team(merchant: &str) -> CrmError {
     CrmError::NotNow(format!("merchant {merchant} has no team of account managers yet"))

@@ -44,6 +44,11 @@ pub struct CrmOrder {
 }
 
 impl CrmOrder {
+    /// The order as the CRM knows it: the merchant's reference, else our id.
+    fn reference(&self, order_id: u64) -> String {
+        self.order_ref.clone().unwrap_or_else(|| order_id.to_string())
+    }
+
     /// What the CRM would refuse later is refused now, at the order's POST.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         use crate::crm::{ID_RULE, valid_id};
@@ -113,7 +118,7 @@ impl CrmFeed {
 
 /// The CRM request for an order's end: delivered or cancelled.
 pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> Request {
-    let order = o.order_ref.clone().unwrap_or_else(|| order_id.to_string());
+    let order = o.reference(order_id);
     let (key, command) = if delivered {
         let command = Command::Delivered {
             order: order.clone(),
@@ -141,7 +146,7 @@ pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> 
 /// The engine's own feedback on a late delivery: `late_secs` past the
 /// promise, by `rider`. Keyed by the order, so it is reported once.
 pub fn lateness(order_id: u64, merchant: &str, o: &CrmOrder, rider: u64, late_secs: i64) -> Request {
-    let order = o.order_ref.clone().unwrap_or_else(|| order_id.to_string());
+    let order = o.reference(order_id);
     Request {
         customer: o.customer_id.clone(),
         key: format!("order:{order}:late"),

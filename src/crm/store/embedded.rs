@@ -8,7 +8,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
     AccessEntry, Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry,
-    parse_review, parse_template, to_json,
+    parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
@@ -295,7 +295,7 @@ impl CrmStore for EmbeddedStore {
                 .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
                 .collect()
         })?;
-        texts.iter().map(|t| parse_review(t)).collect()
+        texts.iter().map(|t| parse_doc("review", t)).collect()
     }
 
     fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError> {
@@ -344,18 +344,17 @@ impl CrmStore for EmbeddedStore {
 
     fn commit_team(&self, change: &TeamCommit) -> Result<bool, StoreError> {
         let merchant = change.team.merchant.as_str();
-        // A damaged team document is an error here, not an endless conflict below.
-        self.team(merchant)?;
-        self.write(|tx| {
+        let done: Result<bool, StoreError> = self.write(|tx| {
             let mut teams = tx.open_table(TEAMS)?;
-            let version = match teams.get(merchant)? {
+            let stored = teams.get(merchant)?.map(|g| g.value().to_string());
+            let version = match stored.map(|t| parse_doc::<(u64, serde::de::IgnoredAny)>("team", &t)) {
                 None => 0,
-                Some(g) => {
-                    serde_json::from_str::<(u64, serde_json::Value)>(g.value()).map_or(u64::MAX, |(v, _)| v)
-                }
+                Some(Ok((v, _))) => v,
+                // A damaged team document is an error, not an endless conflict.
+                Some(Err(e)) => return Ok(Err(e)),
             };
             if version != change.expected_version {
-                return Ok(false);
+                return Ok(Ok(false));
             }
             teams.insert(merchant, to_json(&(version + 1, &change.team)).as_str())?;
             let mut owners = tx.open_table(OWNERS)?;
@@ -376,8 +375,9 @@ impl CrmStore for EmbeddedStore {
             for (seq, a) in (next..).zip(&change.audit) {
                 audit.insert((merchant, seq), to_json(a).as_str())?;
             }
-            Ok(true)
-        })
+            Ok(Ok(true))
+        })?;
+        done
     }
 
     fn audit(&self, merchant: &str, offset: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

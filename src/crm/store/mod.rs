@@ -230,13 +230,6 @@ pub(super) fn parse_template(text: &str) -> Result<CouponTemplate, StoreError> {
     })
 }
 
-pub(super) fn parse_review(text: &str) -> Result<Review, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        what: "review".into(),
-        reason: e.to_string(),
-    })
-}
-
 pub(super) fn parse_doc<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
         what: what.into(),

@@ -28,7 +28,7 @@ use redis::{Connection, Pipeline, Value};
 
 use super::{
     AccessEntry, Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry,
-    parse_review, parse_template, to_json,
+    parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
@@ -393,7 +393,7 @@ impl CrmStore for RedisStore {
         let mut pipe = redis::pipe();
         pipe.cmd("HMGET").arg(self.reviews_key()).arg(&ids);
         let (texts,): (Vec<Option<String>>,) = self.run(&pipe)?;
-        texts.iter().flatten().map(|t| parse_review(t)).collect()
+        texts.iter().flatten().map(|t| parse_doc("review", t)).collect()
     }
 
     fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError> {
