@@ -349,6 +349,7 @@ fn a_total_cap_holds_across_concurrent_customers() {
                 std::thread::spawn(move || {
                     let issue = Command::IssueCoupon {
                         template: "spring".into(),
+                        campaign: None,
                     };
                     let first = crm.execute(NOW, &request(&format!("c{c}"), "spring", issue.clone()));
                     let replay = crm.execute(NOW, &request(&format!("c{c}"), "spring", issue));
@@ -380,6 +381,7 @@ fn a_total_cap_holds_across_concurrent_customers() {
                 "late",
                 Command::IssueCoupon {
                     template: "spring".into(),
+                    campaign: None,
                 },
             ),
         );

@@ -332,6 +332,9 @@ pub async fn access_log(
 /// Who may run which command; a merchant acts as itself only.
 async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command) -> Result<(), ApiError> {
     let deny = |what: &str| Err(ApiError::forbidden(format!("this token cannot {what}")));
+    if let Command::IssueCoupon { campaign: Some(_), .. } = command {
+        return deny("issue a campaign's coupon (campaign runs do)");
+    }
     match (role, &mut *command) {
         (Role::Operator, c) if !is_dispatch_feedback(c) => Ok(()),
         (Role::Support, Command::IssueCoupon { .. }) => Ok(()),
@@ -348,7 +351,7 @@ async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command)
         (Role::Merchant(_), Command::Cancelled { .. } | Command::Refunded { .. }) => {
             visible(state, role, id).await.map(|_| ())
         }
-        (Role::Merchant(m), Command::IssueCoupon { template }) => {
+        (Role::Merchant(m), Command::IssueCoupon { template, .. }) => {
             let own = state
                 .crm
                 .templates()

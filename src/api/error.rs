@@ -129,6 +129,8 @@ impl From<crate::crm::CrmError> for ApiError {
             E::UnknownOrder(_) => missing("order"),
             E::UnknownCoupon(_) => missing("coupon"),
             E::UnknownTemplate(_) => missing("template"),
+            E::UnknownCampaign(_) => missing("campaign"),
+            E::CampaignFrozen(_) => conflict("invalid_state", Some("id")),
             E::CouponUnusable(_) => conflict("coupon_unusable", Some("coupon")),
             E::CapReached(_) => conflict("cap_reached", None),
             E::NotNow(_) => conflict("not_now", None),

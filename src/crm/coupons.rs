@@ -76,6 +76,9 @@ pub struct Coupon {
     pub merchant: Option<String>,
     pub issued_at_secs: i64,
     pub expires_at_secs: i64,
+    /// The campaign that issued it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
     #[serde(flatten)]
     pub state: CouponState,
 }
@@ -162,6 +165,7 @@ impl Wallet {
             merchant: template.merchant.clone(),
             issued_at_secs: now_secs,
             expires_at_secs,
+            campaign: None,
             state: CouponState::Available,
         };
         self.issued.insert(template.id.clone(), had + 1);
@@ -203,13 +207,20 @@ impl Wallet {
     }
 
     /// The order was delivered: its reserved coupon is used up.
-    pub fn redeem(&mut self, now_secs: i64, order: &str) -> Option<String> {
+    pub fn redeem(&mut self, now_secs: i64, order: &str) -> Option<Coupon> {
         let c = self.reserved_by(order)?;
         c.state = CouponState::Redeemed {
             order: order.to_string(),
             at_secs: now_secs,
         };
-        Some(c.id.clone())
+        Some(c.clone())
+    }
+
+    /// Marks coupon `id` as a campaign's, so its redemption counts for it.
+    pub fn tag_campaign(&mut self, id: &str, campaign: &str) {
+        if let Some(c) = self.coupons.iter_mut().find(|c| c.id == id) {
+            c.campaign = Some(campaign.to_string());
+        }
     }
 
     /// The order was cancelled: its reserved coupon can be used again

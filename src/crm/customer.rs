@@ -60,8 +60,13 @@ pub enum Command {
     /// Refunded after delivery: take back what it earned, give back what
     /// it spent.
     Refunded { order: String },
-    /// Issue one coupon of a template.
-    IssueCoupon { template: String },
+    /// Issue one coupon of a template (for a campaign: its redemption is
+    /// counted for it; only campaign runs set it).
+    IssueCoupon {
+        template: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        campaign: Option<String>,
+    },
     /// A rating or review of an order (or the engine's lateness report):
     /// classified, kept for the merchant's statistics and alerts, and
     /// answered with an apology coupon when negative.
@@ -135,6 +140,8 @@ pub enum IndexHint {
     Expiry(Option<i64>),
     /// A review, listed by time for statistics and merchants' alerts.
     Review(Box<Review>),
+    /// A campaign's coupon (`<customer>/<coupon>`) was redeemed.
+    Redeemed { campaign: String, coupon: String },
 }
 
 /// Everything a command produced, ready to commit.
@@ -302,7 +309,19 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
         }
         Command::Delivered { order, delivered } => {
             entries.extend(s.account.post(&op, order));
-            let coupon = s.wallet.redeem(ctx.now_secs, order);
+            let redeemed = s.wallet.redeem(ctx.now_secs, order);
+            if let Some(Coupon {
+                id,
+                campaign: Some(campaign),
+                ..
+            }) = &redeemed
+            {
+                index.push(IndexHint::Redeemed {
+                    campaign: campaign.clone(),
+                    coupon: format!("{}/{id}", ctx.customer),
+                });
+            }
+            let coupon = redeemed.map(|c| c.id);
             let earn = s.account.earn(&op, order, delivered.amount_cents)?;
             let earned = earn
                 .iter()
@@ -342,12 +361,17 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
             entries.extend(refund);
             outcome
         }
-        Command::IssueCoupon { template } => {
+        Command::IssueCoupon { template, campaign } => {
             let t = ctx
                 .templates
                 .get(template)
                 .ok_or_else(|| CrmError::UnknownTemplate(template.clone()))?;
-            Outcome::Coupon(s.wallet.issue(ctx.now_secs, t)?)
+            let mut coupon = s.wallet.issue(ctx.now_secs, t)?;
+            if let Some(c) = campaign {
+                coupon.campaign = Some(c.clone());
+                s.wallet.tag_campaign(&coupon.id, c);
+            }
+            Outcome::Coupon(coupon)
         }
         Command::Feedback { order, review } => {
             let r = feedback(s, order, review, ctx);

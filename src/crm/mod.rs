@@ -22,6 +22,7 @@ pub mod customer;
 pub mod feedback;
 pub mod loyalty;
 pub mod managers;
+pub mod marketing;
 pub mod profile;
 mod service;
 pub mod store;
@@ -62,6 +63,10 @@ pub enum CrmError {
     UnknownOrder(String),
     #[error("unknown coupon {0}")]
     UnknownCoupon(String),
+    #[error("unknown campaign {0}")]
+    UnknownCampaign(String),
+    #[error("campaign {0} has run: define a new one to change it")]
+    CampaignFrozen(String),
     #[error("unknown coupon template {0}")]
     UnknownTemplate(String),
     #[error("coupon cannot be used: {0}")]

@@ -318,48 +318,68 @@ impl Profile {
         }
     }
 
-    fn window(&self, now_secs: i64, days: i64) -> (u32, i64) {
-        let since = now_secs / DAY_SECS - days;
-        self.recent
-            .iter()
-            .filter(|d| d.day > since)
-            .fold((0, 0), |(n, c), d| (n + d.orders, c + d.spend_cents))
+    /// The last 90 days with orders, as (day, orders, spend in cents):
+    /// what frequency and grade are computed from at any later time.
+    pub fn recent_days(&self) -> impl Iterator<Item = (i64, u32, i64)> + '_ {
+        self.recent.iter().map(|d| (d.day, d.orders, d.spend_cents))
     }
 
     /// Frequency class from orders in the last 30 days.
     pub fn frequency(&self, now_secs: i64, rules: &GradeRules) -> Frequency {
-        let (orders, _) = self.window(now_secs, 30);
-        if orders >= rules.high_orders_30d {
-            Frequency::High
-        } else if orders >= rules.mid_orders_30d {
-            Frequency::Mid
-        } else {
-            Frequency::Low
-        }
+        frequency_of(self.recent_days(), now_secs, rules)
     }
 
     /// Value grade from recency, 90-day orders and 90-day spend.
     pub fn grade(&self, now_secs: i64, rules: &GradeRules) -> Grade {
-        let Some(last) = self.orders.last_at_secs else {
-            return Grade::C;
-        };
-        let recency_days = (now_secs - last).max(0) / DAY_SECS;
-        let (orders, spend) = self.window(now_secs, 90);
-        if recency_days <= rules.a_recency_days
-            && orders >= rules.a_orders_90d
-            && spend >= rules.a_spend_90d_cents
-        {
-            Grade::A
-        } else if recency_days <= rules.b_recency_days && orders >= rules.b_orders_90d {
-            Grade::B
-        } else {
-            Grade::C
-        }
+        grade_of(self.orders.last_at_secs, self.recent_days(), now_secs, rules)
     }
 
     /// Average order value, in cents.
     pub fn average_cents(&self) -> Option<i64> {
         (self.orders.count > 0).then(|| self.orders.spend_cents / self.orders.count as i64)
+    }
+}
+
+/// Orders and spend of the `days` before `now_secs`, from (day, orders,
+/// spend) lines.
+fn window(recent: impl Iterator<Item = (i64, u32, i64)>, now_secs: i64, days: i64) -> (u32, i64) {
+    let since = now_secs / DAY_SECS - days;
+    recent
+        .filter(|d| d.0 > since)
+        .fold((0, 0), |(n, c), d| (n + d.1, c + d.2))
+}
+
+/// Frequency class from orders in the 30 days before `now_secs`: shared by
+/// profiles and the marketing facts, so a segment agrees with the profile.
+pub fn frequency_of(recent: impl Iterator<Item = (i64, u32, i64)>, now_secs: i64, rules: &GradeRules) -> Frequency {
+    let (orders, _) = window(recent, now_secs, 30);
+    if orders >= rules.high_orders_30d {
+        Frequency::High
+    } else if orders >= rules.mid_orders_30d {
+        Frequency::Mid
+    } else {
+        Frequency::Low
+    }
+}
+
+/// Value grade from recency, 90-day orders and 90-day spend.
+pub fn grade_of(
+    last_order_secs: Option<i64>,
+    recent: impl Iterator<Item = (i64, u32, i64)>,
+    now_secs: i64,
+    rules: &GradeRules,
+) -> Grade {
+    let Some(last) = last_order_secs else {
+        return Grade::C;
+    };
+    let recency_days = (now_secs - last).max(0) / DAY_SECS;
+    let (orders, spend) = window(recent, now_secs, 90);
+    if recency_days <= rules.a_recency_days && orders >= rules.a_orders_90d && spend >= rules.a_spend_90d_cents {
+        Grade::A
+    } else if recency_days <= rules.b_recency_days && orders >= rules.b_orders_90d {
+        Grade::B
+    } else {
+        Grade::C
     }
 }
 

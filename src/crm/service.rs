@@ -19,6 +19,7 @@ use super::customer::IndexHint;
 use super::customer::{Command, Ctx, CustomerState, Outcome, apply};
 use super::feedback::Review;
 use super::loyalty::Entry;
+use super::marketing::Facts;
 use super::store::{Commit, Committed, CrmStore, Docs, Loaded, StoreError};
 use super::{CrmError, time};
 
@@ -65,7 +66,7 @@ pub type AlertSink = Arc<dyn Fn(&Review) + Send + Sync>;
 pub const REVIEWS_MAX: usize = 100_000;
 
 /// A result, and whether this call wrote it (not a replay).
-type Ran = (Result<Outcome, CrmError>, bool);
+pub(super) type Ran = (Result<Outcome, CrmError>, bool);
 
 impl Crm {
     /// Opens the CRM over `store`, adding the configured templates.
@@ -143,7 +144,7 @@ impl Crm {
 
     /// [`Crm::execute_batch`], also saying which commands this call wrote
     /// (not replays).
-    fn ran_batch(&self, now_secs: i64, requests: &[Request]) -> Vec<Ran> {
+    pub(super) fn ran_batch(&self, now_secs: i64, requests: &[Request]) -> Vec<Ran> {
         let mut results: Vec<Option<Ran>> = vec![None; requests.len()];
         let mut plain = Vec::new();
         for (i, r) in requests.iter().enumerate() {
@@ -211,7 +212,7 @@ impl Crm {
     }
 
     fn capped_template(&self, command: &Command) -> Option<CouponTemplate> {
-        let Command::IssueCoupon { template } = command else {
+        let Command::IssueCoupon { template, .. } = command else {
             return None;
         };
         self.snapshot()
@@ -319,6 +320,7 @@ impl Crm {
                         docs: changes,
                         entries: applied.entries,
                         index: applied.index.into_iter().map(|h| self.blinded(h)).collect(),
+                        facts: Facts::of(new_state),
                     });
                     *version += 1;
                     *state = next;
@@ -405,6 +407,39 @@ impl Crm {
     /// or on every instance, issues each coupon once. Returns how many
     /// were issued by this call.
     pub fn birthdays(&self, now_secs: i64) -> Result<usize, CrmError> {
+        let (year, _, _) = time::civil(now_secs);
+        let born_today = self.born_today(now_secs)?;
+        let birthday: Vec<String> = self
+            .templates()
+            .into_iter()
+            .filter(|t| t.kind == CouponKind::Birthday)
+            .map(|t| t.id)
+            .collect();
+        let requests: Vec<Request> = born_today
+            .iter()
+            .flat_map(|c| {
+                birthday.iter().map(move |t| Request {
+                    customer: c.clone(),
+                    key: format!("birthday:{t}:{year}"),
+                    command: Command::IssueCoupon {
+                        template: t.clone(),
+                        campaign: None,
+                    },
+                })
+            })
+            .collect();
+        let mut issued = 0;
+        for chunk in requests.chunks(1024) {
+            let ran = self.ran_batch(now_secs, chunk);
+            issued += ran.iter().filter(|(r, wrote)| r.is_ok() && *wrote).count();
+        }
+        Ok(issued)
+    }
+
+    /// Customers whose birthday is the day of `now_secs` (28 February
+    /// also serves 29 February in common years), at most
+    /// [`JOB_BATCH_MAX`] per day label, checked against their own record.
+    pub(super) fn born_today(&self, now_secs: i64) -> Result<Vec<String>, CrmError> {
         let (year, month, day) = time::civil(now_secs);
         let label = |m: u8, d: u8| self.cipher.blind("birthday", &format!("{m:02}{d:02}"));
         let mut ids = self.store.born_on(&label(month, day), JOB_BATCH_MAX)?;
@@ -412,12 +447,6 @@ impl Crm {
         if (month, day) == (2, 28) && !leap {
             ids.extend(self.store.born_on(&label(2, 29), JOB_BATCH_MAX)?);
         }
-        let birthday: Vec<String> = self
-            .templates()
-            .into_iter()
-            .filter(|t| t.kind == CouponKind::Birthday)
-            .map(|t| t.id)
-            .collect();
         // The index is a hint: only customers whose own record says today
         // (a changed or erased birthday leaves an old label behind).
         let today = |b: &super::profile::Birthday| {
@@ -433,22 +462,7 @@ impl Crm {
                 born_today.push(id.clone());
             }
         }
-        let requests: Vec<Request> = born_today
-            .iter()
-            .flat_map(|c| {
-                birthday.iter().map(move |t| Request {
-                    customer: c.clone(),
-                    key: format!("birthday:{t}:{year}"),
-                    command: Command::IssueCoupon { template: t.clone() },
-                })
-            })
-            .collect();
-        let mut issued = 0;
-        for chunk in requests.chunks(1024) {
-            let ran = self.ran_batch(now_secs, chunk);
-            issued += ran.iter().filter(|(r, wrote)| r.is_ok() && *wrote).count();
-        }
-        Ok(issued)
+        Ok(born_today)
     }
 }
 

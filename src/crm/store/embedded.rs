@@ -15,6 +15,7 @@ use crate::crm::customer::IndexHint;
 use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
 use crate::crm::managers::{AuditEntry, Ownership, Team};
+use crate::crm::marketing::{Campaign, Facts, Member, Message};
 
 /// customer → (version, profile, account, wallet) as one JSON array.
 const CUSTOMERS: TableDefinition<&str, &str> = TableDefinition::new("customers");
@@ -41,6 +42,20 @@ const AUDIT: TableDefinition<(&str, u64), &str> = TableDefinition::new("ownershi
 const ACCESS: TableDefinition<u64, &str> = TableDefinition::new("access_log");
 /// (at_secs, review id) → review JSON.
 const REVIEWS: TableDefinition<(i64, &str), &str> = TableDefinition::new("reviews");
+/// customer → marketing facts JSON.
+const FACTS: TableDefinition<&str, &str> = TableDefinition::new("facts");
+/// campaign id → campaign JSON.
+const CAMPAIGNS: TableDefinition<&str, &str> = TableDefinition::new("campaigns");
+/// (campaign, customer) → member JSON.
+const MEMBERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("campaign_members");
+/// (campaign, `<customer>/<coupon>`): redeemed coupons.
+const REDEEMED: TableDefinition<(&str, &str), u8> = TableDefinition::new("campaign_redeemed");
+/// (merchant, seq) → message JSON.
+const OUTBOX: TableDefinition<(&str, u64), &str> = TableDefinition::new("outbox");
+/// (merchant, message id) → seq: every id ever appended.
+const OUTBOX_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("outbox_ids");
+/// merchant → last seq.
+const OUTBOX_SEQ: TableDefinition<&str, u64> = TableDefinition::new("outbox_seq");
 
 /// CRM state in a redb file.
 pub struct EmbeddedStore {
@@ -82,6 +97,13 @@ impl EmbeddedStore {
             tx.open_table(OWNED)?;
             tx.open_table(AUDIT)?;
             tx.open_table(ACCESS)?;
+            tx.open_table(FACTS)?;
+            tx.open_table(CAMPAIGNS)?;
+            tx.open_table(MEMBERS)?;
+            tx.open_table(REDEEMED)?;
+            tx.open_table(OUTBOX)?;
+            tx.open_table(OUTBOX_IDS)?;
+            tx.open_table(OUTBOX_SEQ)?;
             Ok(())
         })?;
         Ok(store)
@@ -169,6 +191,8 @@ impl CrmStore for EmbeddedStore {
             let mut expiry = tx.open_table(EXPIRY)?;
             let mut expiry_of = tx.open_table(EXPIRY_OF)?;
             let mut reviews = tx.open_table(REVIEWS)?;
+            let mut facts = tx.open_table(FACTS)?;
+            let mut redeemed = tx.open_table(REDEEMED)?;
             let mut out = Vec::with_capacity(commits.len());
             for c in commits {
                 let customer = c.customer.as_str();
@@ -233,8 +257,12 @@ impl CrmStore for EmbeddedStore {
                         IndexHint::Review(r) => {
                             reviews.insert((r.at_secs, r.id.as_str()), to_json(r).as_str())?;
                         }
+                        IndexHint::Redeemed { campaign, coupon } => {
+                            redeemed.insert((campaign.as_str(), coupon.as_str()), 1)?;
+                        }
                     }
                 }
+                facts.insert(customer, to_json(&c.facts).as_str())?;
                 out.push(Ok(Committed::Done(version + 1)));
             }
             Ok(out)
@@ -457,5 +485,161 @@ impl CrmStore for EmbeddedStore {
                 .collect()
         })?;
         texts.iter().map(|t| parse_template(t)).collect()
+    }
+
+    fn all_facts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|tx| {
+            let t = tx.open_table(FACTS)?;
+            t.iter()?
+                .map(|r| {
+                    r.map(|(k, v)| (k.value().to_string(), v.value().to_string()))
+                        .map_err(redb::Error::from)
+                })
+                .collect()
+        })
+    }
+
+    fn facts_of(&self, customers: &[&str]) -> Result<Vec<Option<Facts>>, StoreError> {
+        let texts: Vec<Option<String>> = self.read(|tx| {
+            let t = tx.open_table(FACTS)?;
+            customers
+                .iter()
+                .map(|c| Ok(t.get(*c)?.map(|g| g.value().to_string())))
+                .collect()
+        })?;
+        texts
+            .iter()
+            .zip(customers)
+            .map(|(t, c)| t.as_deref().map(|t| parse_doc(&format!("facts of {c}"), t)).transpose())
+            .collect()
+    }
+
+    fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(CAMPAIGNS)?;
+            t.insert(campaign.spec.id.as_str(), to_json(campaign).as_str())?;
+            Ok(())
+        })
+    }
+
+    fn campaign(&self, id: &str) -> Result<Option<Campaign>, StoreError> {
+        let text = self.read(|tx| Ok(tx.open_table(CAMPAIGNS)?.get(id)?.map(|g| g.value().to_string())))?;
+        text.map(|t| parse_doc(&format!("campaign {id}"), &t)).transpose()
+    }
+
+    fn campaigns(&self, merchant: &str) -> Result<Vec<Campaign>, StoreError> {
+        let texts: Vec<(String, String)> = self.read(|tx| {
+            let t = tx.open_table(CAMPAIGNS)?;
+            t.iter()?
+                .map(|r| {
+                    r.map(|(k, v)| (k.value().to_string(), v.value().to_string()))
+                        .map_err(redb::Error::from)
+                })
+                .collect()
+        })?;
+        texts
+            .iter()
+            .map(|(id, t)| parse_doc::<Campaign>(&format!("campaign {id}"), t))
+            .filter(|c| c.as_ref().map_or(true, |c| c.merchant == merchant))
+            .collect()
+    }
+
+    fn put_members(&self, campaign: &str, members: &[(String, Member)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(MEMBERS)?;
+            for (customer, m) in members {
+                t.insert((campaign, customer.as_str()), to_json(m).as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError> {
+        let texts: Vec<(String, String)> = self.read(|tx| {
+            let t = tx.open_table(MEMBERS)?;
+            t.range((campaign, "")..)?
+                .map(|r| {
+                    r.map(|(k, v)| (k.value().0.to_string(), k.value().1.to_string(), v.value().to_string()))
+                        .map_err(redb::Error::from)
+                })
+                .take_while(|r| r.as_ref().map_or(true, |(c, _, _)| c == campaign))
+                .map(|r| r.map(|(_, customer, v)| (customer, v)))
+                .collect()
+        })?;
+        texts
+            .into_iter()
+            .map(|(c, t)| Ok((c, parse_doc(&format!("member of campaign {campaign}"), &t)?)))
+            .collect()
+    }
+
+    fn redemptions(&self, campaign: &str) -> Result<u64, StoreError> {
+        self.read(|tx| {
+            let t = tx.open_table(REDEEMED)?;
+            let mut n = 0;
+            for r in t.range((campaign, "")..)? {
+                let (k, _) = r?;
+                if k.value().0 != campaign {
+                    break;
+                }
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    fn outbox_append(&self, merchant: &str, messages: &[Message]) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            let mut log = tx.open_table(OUTBOX)?;
+            let mut ids = tx.open_table(OUTBOX_IDS)?;
+            let mut seqs = tx.open_table(OUTBOX_SEQ)?;
+            let mut seq = seqs.get(merchant)?.map_or(0, |g| g.value());
+            let mut added = 0;
+            for m in messages {
+                if ids.get((merchant, m.id.as_str()))?.is_some() {
+                    continue;
+                }
+                seq += 1;
+                ids.insert((merchant, m.id.as_str()), seq)?;
+                log.insert((merchant, seq), to_json(m).as_str())?;
+                added += 1;
+            }
+            seqs.insert(merchant, seq)?;
+            Ok(added)
+        })
+    }
+
+    fn outbox(&self, merchant: &str, after_seq: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let texts: Vec<(u64, String)> = self.read(|tx| {
+            let t = tx.open_table(OUTBOX)?;
+            t.range((merchant, after_seq.saturating_add(1))..=(merchant, u64::MAX))?
+                .take(limit)
+                .map(|r| {
+                    r.map(|(k, v)| (k.value().1, v.value().to_string()))
+                        .map_err(redb::Error::from)
+                })
+                .collect()
+        })?;
+        texts
+            .iter()
+            .map(|(seq, t)| {
+                let mut m: Message = parse_doc(&format!("outbox message {seq} of {merchant}"), t)?;
+                m.seq = *seq;
+                Ok(m)
+            })
+            .collect()
+    }
+
+    fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(OUTBOX)?;
+            let seqs: Vec<u64> = t
+                .range((merchant, 0)..=(merchant, upto_seq))?
+                .map(|r| r.map(|(k, _)| k.value().1).map_err(redb::Error::from))
+                .collect::<Result<_, _>>()?;
+            for s in &seqs {
+                t.remove((merchant, *s))?;
+            }
+            Ok(seqs.len() as u64)
+        })
     }
 }

@@ -24,6 +24,7 @@ use super::customer::{CustomerState, IndexHint};
 use super::feedback::Review;
 use super::loyalty::Entry;
 use super::managers::{AuditEntry, Ownership, Team};
+use super::marketing::{Campaign, Facts, Member, Message};
 
 /// Errors of a CRM store.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -63,6 +64,9 @@ pub struct Commit {
     pub docs: Changes,
     pub entries: Vec<Entry>,
     pub index: Vec<IndexHint>,
+    /// The customer's marketing facts after the change (segments read
+    /// them, not the sealed profile).
+    pub facts: Facts,
 }
 
 /// One atomic change to a merchant's team: its document, the ownerships
@@ -144,6 +148,30 @@ pub trait CrmStore: Send + Sync {
     fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError>;
     /// Every coupon template.
     fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError>;
+    /// Every customer's marketing facts as stored: (customer, JSON), in no
+    /// particular order (the caller parses them in parallel).
+    fn all_facts(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The facts of these customers (None: never written).
+    fn facts_of(&self, customers: &[&str]) -> Result<Vec<Option<Facts>>, StoreError>;
+    /// Adds or replaces a campaign.
+    fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError>;
+    fn campaign(&self, id: &str) -> Result<Option<Campaign>, StoreError>;
+    /// A merchant's campaigns, in id order.
+    fn campaigns(&self, merchant: &str) -> Result<Vec<Campaign>, StoreError>;
+    /// Adds members to a campaign (a member written again is replaced).
+    fn put_members(&self, campaign: &str, members: &[(String, Member)]) -> Result<(), StoreError>;
+    /// A campaign's members, in customer id order.
+    fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError>;
+    /// How many of a campaign's coupons were redeemed.
+    fn redemptions(&self, campaign: &str) -> Result<u64, StoreError>;
+    /// Appends to a merchant's outbox the messages whose id it never held
+    /// (numbered in order); returns how many were new.
+    fn outbox_append(&self, merchant: &str, messages: &[Message]) -> Result<usize, StoreError>;
+    /// A merchant's outbox after `after_seq`, in order, at most `limit`.
+    fn outbox(&self, merchant: &str, after_seq: u64, limit: usize) -> Result<Vec<Message>, StoreError>;
+    /// Drops the messages up to `upto_seq` (the consumer has them);
+    /// returns how many went. Their ids stay known, so none comes back.
+    fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError>;
 }
 
 /// The parts of a customer's state as stored, one JSON document each.

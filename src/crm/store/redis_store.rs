@@ -20,6 +20,16 @@
 //! - `{p}:{fb}:reviews` hash, review id → JSON; `{p}:{fb}:by_time` sorted
 //!   set of review ids by time (written with the commit, keyed by the
 //!   review's id, so a retried command writes the same review again)
+//! - `{p}:{seg:<n>}:facts` hashes, customer → marketing facts, in 16
+//!   shards read side by side
+//! - `{p}:{cmp}:campaigns` hash; `{p}:{cmp:<id>}:members` hash customer
+//!   → member; `{p}:{cmp:<id>}:redeemed` set of redeemed coupons
+//! - `{p}:{out:<merchant>}:ids` hash message id → seq, `:log` sorted set
+//!   of messages by seq, `:seq` counter: one script appends
+//!
+//! Index hints and facts are written after the commit script answered,
+//! and only for commits it wrote: a conflicting or replayed command
+//! leaves no trace of the state it computed.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +45,10 @@ use crate::crm::customer::IndexHint;
 use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
 use crate::crm::managers::{AuditEntry, Ownership, Team};
+use crate::crm::marketing::{Campaign, Facts, Member, Message};
+
+/// Shards of the facts hash: read side by side over the pool.
+const FACT_SHARDS: usize = 16;
 
 const LOAD_LUA: &str = r"
 local v = redis.call('HGET', KEYS[1], 'v') or '0'
@@ -75,6 +89,21 @@ for i = 4 + 2 * n, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
 return 1
 ";
 
+/// KEYS: ids, log, seq. ARGV: (id, message JSON) pairs. A known id is
+/// skipped, so appending again is harmless.
+const OUTBOX_LUA: &str = r"
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], '0') == 1 then
+    local s = redis.call('INCR', KEYS[3])
+    redis.call('HSET', KEYS[1], ARGV[i], s)
+    redis.call('ZADD', KEYS[2], s, ARGV[i + 1])
+    added = added + 1
+  end
+end
+return added
+";
+
 const RESERVE_LUA: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n > tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) return 0 end
@@ -95,6 +124,7 @@ pub struct RedisStore {
     commit_sha: String,
     reserve_sha: String,
     team_sha: String,
+    outbox_sha: String,
 }
 
 impl RedisStore {
@@ -114,6 +144,7 @@ impl RedisStore {
             commit_sha: redis::Script::new(COMMIT_LUA).get_hash().to_string(),
             reserve_sha: redis::Script::new(RESERVE_LUA).get_hash().to_string(),
             team_sha: redis::Script::new(TEAM_LUA).get_hash().to_string(),
+            outbox_sha: redis::Script::new(OUTBOX_LUA).get_hash().to_string(),
         };
         let _: Vec<String> = store.run(&script_loads())?;
         Ok(store)
@@ -174,6 +205,22 @@ impl RedisStore {
         format!("{}:{{fb}}:by_time", self.prefix)
     }
 
+    fn facts_key(&self, shard: usize) -> String {
+        format!("{}:{{seg:{shard}}}:facts", self.prefix)
+    }
+
+    fn campaigns_key(&self) -> String {
+        format!("{}:{{cmp}}:campaigns", self.prefix)
+    }
+
+    fn campaign_key(&self, campaign: &str, part: &str) -> String {
+        format!("{}:{{cmp:{campaign}}}:{part}", self.prefix)
+    }
+
+    fn outbox_key(&self, merchant: &str, part: &str) -> String {
+        format!("{}:{{out:{merchant}}}:{part}", self.prefix)
+    }
+
     fn templates_key(&self) -> String {
         format!("{}:{{templates}}", self.prefix)
     }
@@ -199,6 +246,12 @@ impl RedisStore {
             IndexHint::Expiry(None) => {
                 pipe.cmd("ZREM").arg(self.expiry_key()).arg(customer).ignore();
             }
+            IndexHint::Redeemed { campaign, coupon } => {
+                pipe.cmd("SADD")
+                    .arg(self.campaign_key(campaign, "redeemed"))
+                    .arg(coupon)
+                    .ignore();
+            }
             IndexHint::Review(r) => {
                 pipe.cmd("HSET")
                     .arg(self.reviews_key())
@@ -218,7 +271,7 @@ impl RedisStore {
 /// Loads the scripts (their SHA1s are computed locally).
 fn script_loads() -> Pipeline {
     let mut pipe = redis::pipe();
-    for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA, TEAM_LUA] {
+    for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA, TEAM_LUA, OUTBOX_LUA] {
         pipe.cmd("SCRIPT").arg("LOAD").arg(lua);
     }
     pipe
@@ -310,12 +363,9 @@ impl CrmStore for RedisStore {
             for e in &c.entries {
                 pipe.arg(to_json(e));
             }
-            for hint in &c.index {
-                self.add_index(&mut pipe, &c.customer, hint);
-            }
         }
         let replies: Vec<Vec<Value>> = self.run(&pipe)?;
-        Ok(replies
+        let committed: Vec<Committed> = replies
             .iter()
             .map(|r| {
                 let word = r.first().map(text).unwrap_or_default();
@@ -326,7 +376,27 @@ impl CrmStore for RedisStore {
                     _ => Committed::Conflict,
                 }
             })
-            .collect())
+            .collect();
+        let mut hints = redis::pipe();
+        let mut any = false;
+        for (c, done) in commits.iter().zip(&committed) {
+            if matches!(done, Committed::Done(_)) {
+                any = true;
+                for hint in &c.index {
+                    self.add_index(&mut hints, &c.customer, hint);
+                }
+                hints
+                    .cmd("HSET")
+                    .arg(self.facts_key(fact_shard(&c.customer)))
+                    .arg(&c.customer)
+                    .arg(to_json(&c.facts))
+                    .ignore();
+            }
+        }
+        if any {
+            let () = self.run(&hints)?;
+        }
+        Ok(committed)
     }
 
     fn ledger(&self, customer: &str, offset: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
@@ -556,4 +626,158 @@ impl CrmStore for RedisStore {
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(all)
     }
+
+    fn all_facts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        use rayon::prelude::*;
+        let shards: Vec<Vec<(String, String)>> = (0..FACT_SHARDS)
+            .into_par_iter()
+            .map(|shard| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("HGETALL").arg(self.facts_key(shard));
+                let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
+                Ok(pairs)
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(shards.into_iter().flatten().collect())
+    }
+
+    fn facts_of(&self, customers: &[&str]) -> Result<Vec<Option<Facts>>, StoreError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for c in customers {
+            pipe.cmd("HGET").arg(self.facts_key(fact_shard(c))).arg(*c);
+        }
+        let texts: Vec<Option<String>> = self.run(&pipe)?;
+        texts
+            .iter()
+            .zip(customers)
+            .map(|(t, c)| t.as_deref().map(|t| parse_doc(&format!("facts of {c}"), t)).transpose())
+            .collect()
+    }
+
+    fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET")
+            .arg(self.campaigns_key())
+            .arg(&campaign.spec.id)
+            .arg(to_json(campaign))
+            .ignore();
+        self.run(&pipe)
+    }
+
+    fn campaign(&self, id: &str) -> Result<Option<Campaign>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGET").arg(self.campaigns_key()).arg(id);
+        let (text,): (Option<String>,) = self.run(&pipe)?;
+        text.map(|t| parse_doc(&format!("campaign {id}"), &t)).transpose()
+    }
+
+    fn campaigns(&self, merchant: &str) -> Result<Vec<Campaign>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(self.campaigns_key());
+        let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
+        let mut all: Vec<Campaign> = pairs
+            .iter()
+            .map(|(id, t)| parse_doc::<Campaign>(&format!("campaign {id}"), t))
+            .filter(|c| c.as_ref().map_or(true, |c| c.merchant == merchant))
+            .collect::<Result<_, _>>()?;
+        all.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        Ok(all)
+    }
+
+    fn put_members(&self, campaign: &str, members: &[(String, Member)]) -> Result<(), StoreError> {
+        for chunk in members.chunks(10_000) {
+            let mut pipe = redis::pipe();
+            pipe.cmd("HSET").arg(self.campaign_key(campaign, "members"));
+            for (customer, m) in chunk {
+                pipe.arg(customer).arg(to_json(m));
+            }
+            pipe.ignore();
+            let () = self.run(&pipe)?;
+        }
+        Ok(())
+    }
+
+    fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(self.campaign_key(campaign, "members"));
+        let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
+        let mut members: Vec<(String, Member)> = pairs
+            .into_iter()
+            .map(|(c, t)| Ok((c, parse_doc(&format!("member of campaign {campaign}"), &t)?)))
+            .collect::<Result<_, StoreError>>()?;
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(members)
+    }
+
+    fn redemptions(&self, campaign: &str) -> Result<u64, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SCARD").arg(self.campaign_key(campaign, "redeemed"));
+        let (n,): (u64,) = self.run(&pipe)?;
+        Ok(n)
+    }
+
+    fn outbox_append(&self, merchant: &str, messages: &[Message]) -> Result<usize, StoreError> {
+        let mut added = 0;
+        for chunk in messages.chunks(1000) {
+            let mut pipe = redis::pipe();
+            pipe.cmd("EVALSHA")
+                .arg(&self.outbox_sha)
+                .arg(3)
+                .arg(self.outbox_key(merchant, "ids"))
+                .arg(self.outbox_key(merchant, "log"))
+                .arg(self.outbox_key(merchant, "seq"));
+            for m in chunk {
+                pipe.arg(&m.id).arg(to_json(m));
+            }
+            let (n,): (usize,) = self.run(&pipe)?;
+            added += n;
+        }
+        Ok(added)
+    }
+
+    fn outbox(&self, merchant: &str, after_seq: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZRANGEBYSCORE")
+            .arg(self.outbox_key(merchant, "log"))
+            .arg(format!("({after_seq}"))
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+        let (pairs,): (Vec<(String, u64)>,) = self.run(&pipe)?;
+        pairs
+            .iter()
+            .map(|(t, seq)| {
+                let mut m: Message = parse_doc(&format!("outbox message {seq} of {merchant}"), t)?;
+                m.seq = *seq;
+                Ok(m)
+            })
+            .collect()
+    }
+
+    fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(self.outbox_key(merchant, "log"))
+            .arg("-inf")
+            .arg(upto_seq);
+        let (n,): (u64,) = self.run(&pipe)?;
+        Ok(n)
+    }
+}
+
+/// The facts shard of a customer (FNV-1a: stable across builds).
+fn fact_shard(customer: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in customer.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % FACT_SHARDS as u64) as usize
 }
