@@ -12,6 +12,7 @@ use waimai::crm::coupons::{CouponKind, CouponTemplate};
 use waimai::crm::crypto::FieldCipher;
 use waimai::crm::feedback::{Channel, Submitted};
 use waimai::crm::loyalty::{EntryKind, Ledger};
+use waimai::crm::marketing::{CampaignSpec, Group, Purpose, Segment};
 use waimai::crm::profile::{Birthday, Contact, Delivered, Item};
 use waimai::crm::store::{Commit, Committed, CrmStore, Docs, EmbeddedStore, RedisStore, StoreError};
 use waimai::crm::{Command, Crm, CrmConfig, CrmError, Outcome, Request};
@@ -210,6 +211,7 @@ fn a_stale_version_is_a_conflict_and_writes_nothing() {
             docs: Docs::of(&state, "c1", &cipher()).changes_from(&Docs::default()),
             entries: Vec::new(),
             index: Vec::new(),
+            facts: Default::default(),
         };
         assert_eq!(
             b.store.commit(&[stale]).unwrap(),
@@ -611,5 +613,167 @@ fn concurrent_assignments_split_evenly_and_a_leaving_managers_book_moves_whole()
             crm.owner("m1", &ann[0]).unwrap().map(|o| o.customer),
             Some(ann[0].clone())
         );
+    }
+}
+
+fn delivered_by(merchant: &str, order: &str, category: &str) -> Command {
+    Command::Delivered {
+        order: order.into(),
+        delivered: Delivered {
+            merchant: merchant.into(),
+            amount_cents: 2500,
+            items: vec![Item {
+                dish: "dish".into(),
+                category: category.into(),
+                quantity: 3,
+                price_cents: 2500,
+            }],
+            region: Some("north".into()),
+        },
+    }
+}
+
+#[test]
+fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout() {
+    for b in backends("campaign") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        crm.put_template(CouponTemplate {
+            id: "m1-winback".into(),
+            kind: CouponKind::Festival,
+            merchant: Some("m1".into()),
+            min_spend_cents: 0,
+            off_cents: 500,
+            valid_days: 30,
+            starts_at_secs: None,
+            ends_at_secs: None,
+            per_customer_cap: 0,
+            total_cap: None,
+        })
+        .unwrap();
+        // 40 lapsed customers of m1 (last order 40 days ago), 20 recent
+        // ones, 10 lapsed customers of m2 only: the segment is the 40.
+        let mut lapsed = Vec::new();
+        for i in 0..70 {
+            let (c, merchant, at) = match i {
+                0..40 => (format!("lapsed{i:02}"), "m1", NOW - 40 * DAY),
+                40..60 => (format!("recent{i:02}"), "m1", NOW - 2 * DAY),
+                _ => (format!("other{i:02}"), "m2", NOW - 40 * DAY),
+            };
+            let category = if i % 2 == 0 { "spicy" } else { "sweet" };
+            crm.execute(at, &request(&c, "o", delivered_by(merchant, &format!("{c}-o1"), category)))
+                .unwrap();
+            if i < 40 {
+                lapsed.push(c);
+            }
+        }
+        let win_back = Segment {
+            last_order_days_min: Some(30),
+            ..Segment::default()
+        };
+        let found: Vec<String> = crm.segment("m1", &win_back, NOW).unwrap().into_iter().map(|(c, _)| c).collect();
+        assert_eq!(found, lapsed, "{}", b.name);
+        // Tags narrow it: the even ones like spicy.
+        let spicy = Segment {
+            tags_any: vec!["likes:spicy".into()],
+            ..win_back.clone()
+        };
+        let found = crm.segment("m1", &spicy, NOW).unwrap();
+        assert_eq!(found.len(), 20, "{}", b.name);
+
+        let spec = CampaignSpec {
+            id: "wb1".into(),
+            purpose: Purpose::WinBack,
+            segment: win_back,
+            template: Some("m1-winback".into()),
+            message: Some("We miss you: 5 off your next order".into()),
+            holdout_percent: 25,
+        };
+        crm.define_campaign("m1", spec.clone(), NOW).unwrap();
+        let first = crm.run_campaign("m1", "wb1", NOW).unwrap();
+        assert_eq!(first.treated + first.holdout, 40, "{}", b.name);
+        assert!(first.holdout > 0 && first.treated > 0, "{}: both groups drawn", b.name);
+        assert_eq!((first.issued_now, first.already_issued), (first.treated, 0));
+        assert_eq!(first.messages_new, first.treated);
+        assert!(first.failed.is_empty(), "{}: {:?}", b.name, first.failed);
+
+        // A customer who lapses after the first run is not added; running
+        // again issues nothing twice and sends no message twice.
+        crm.execute(NOW - 50 * DAY, &request("late", "o", delivered_by("m1", "late-o1", "spicy")))
+            .unwrap();
+        let again = crm.run_campaign("m1", "wb1", NOW + 60).unwrap();
+        assert_eq!((again.issued_now, again.already_issued), (0, first.treated), "{}", b.name);
+        assert_eq!(again.messages_new, 0, "{}", b.name);
+        let members = b.store.members("wb1").unwrap();
+        assert_eq!(members.len(), 40, "{}: members frozen at the first run", b.name);
+        let mut treated = Vec::new();
+        let mut holdout = Vec::new();
+        for (c, m) in &members {
+            let wallet = crm.customer(c).unwrap().unwrap().1.wallet;
+            let ours: Vec<_> = wallet.coupons.iter().filter(|x| x.template == "m1-winback").collect();
+            match m.group {
+                Group::Treated => {
+                    assert_eq!(ours.len(), 1, "{}: {c} holds exactly one", b.name);
+                    assert_eq!(ours[0].campaign.as_deref(), Some("wb1"));
+                    treated.push((c.clone(), ours[0].id.clone()));
+                }
+                Group::Holdout => {
+                    assert!(ours.is_empty(), "{}: held out {c} got nothing", b.name);
+                    holdout.push(c.clone());
+                }
+            }
+        }
+        let outbox = crm.outbox("m1", 0, 1000).unwrap();
+        assert_eq!(outbox.len(), treated.len(), "{}", b.name);
+        let seqs: Vec<u64> = outbox.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=treated.len() as u64).collect::<Vec<_>>(), "{}", b.name);
+        assert!(outbox.iter().all(|m| m.coupon.is_some() && m.id == format!("wb1/{}", m.customer)));
+
+        // One treated customer uses the coupon; one held-out customer
+        // orders twice. Effect: 1 redeemed; the treated placed 1 order,
+        // the holdout 2 over its members.
+        let (c, coupon) = &treated[0];
+        crm.execute(
+            NOW + 100,
+            &request(
+                c,
+                "co",
+                Command::Checkout {
+                    order: "back1".into(),
+                    merchant: "m1".into(),
+                    amount_cents: 2500,
+                    points: 0,
+                    coupon: Some(coupon.clone()),
+                },
+            ),
+        )
+        .unwrap();
+        crm.execute(NOW + 200, &request(c, "dl", delivered_by("m1", "back1", "spicy")))
+            .unwrap();
+        for k in ["h1", "h2"] {
+            crm.execute(NOW + 300, &request(&holdout[0], k, delivered_by("m1", k, "spicy")))
+                .unwrap();
+        }
+        let effect = crm.campaign_effect("m1", "wb1").unwrap();
+        let (t, h) = (treated.len() as f64, holdout.len() as f64);
+        assert_eq!((effect.issued, effect.redeemed), (treated.len() as u64, 1), "{}", b.name);
+        assert!((effect.redemption_rate - 1.0 / t).abs() < 1e-12);
+        assert!((effect.orders_per_treated - 1.0 / t).abs() < 1e-12);
+        assert!((effect.orders_per_holdout - 2.0 / h).abs() < 1e-12);
+        assert!((effect.incremental_orders - (1.0 - 2.0 / h * t)).abs() < 1e-9, "{}", b.name);
+
+        // The consumer acknowledges the first three; they go, the rest stay.
+        assert_eq!(crm.outbox_ack("m1", 3).unwrap(), 3);
+        let rest = crm.outbox("m1", 0, 1000).unwrap();
+        assert_eq!(rest.first().map(|m| m.seq), Some(4), "{}", b.name);
+        // A run spec cannot change; another merchant cannot see it.
+        let mut changed = spec.clone();
+        changed.holdout_percent = 10;
+        assert!(matches!(crm.define_campaign("m1", changed, NOW), Err(CrmError::CampaignFrozen(_))));
+        assert!(matches!(crm.campaign("m2", "wb1"), Err(CrmError::UnknownCampaign(_))));
+        // After a restart the campaign is still frozen with its members.
+        let crm = Crm::open(config(), (b.reopen)()).unwrap();
+        let again = crm.run_campaign("m1", "wb1", NOW + 400).unwrap();
+        assert_eq!(again.issued_now + again.messages_new, 0, "{}", b.name);
+        assert_eq!(crm.campaign("m1", "wb1").unwrap().runs, 3);
     }
 }

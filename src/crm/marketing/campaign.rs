@@ -185,3 +185,64 @@ impl Effect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(holdout_percent: u8) -> CampaignSpec {
+        CampaignSpec {
+            id: "c1".into(),
+            purpose: Purpose::Festival,
+            segment: Segment::default(),
+            template: None,
+            message: Some("hello".into()),
+            holdout_percent,
+        }
+    }
+
+    #[test]
+    fn the_holdout_share_is_drawn_stably_near_its_percentage() {
+        let s = spec(20);
+        let held = (0..10_000)
+            .filter(|i| s.group_of(&format!("cust{i}")) == Group::Holdout)
+            .count();
+        // Binomial(10000, 0.2): sd 40, so 1900..2100 is 2.5 sd.
+        assert!((1900..2100).contains(&held), "{held}");
+        assert!((0..100).all(|i| s.group_of(&format!("cust{i}")) == s.group_of(&format!("cust{i}"))));
+        assert!((0..1000).all(|i| spec(0).group_of(&format!("cust{i}")) == Group::Treated));
+    }
+
+    #[test]
+    fn effect_compares_the_treated_with_the_holdout_rate() {
+        let m = |group, orders_at_start| Member { group, orders_at_start };
+        // Treated: 4 members, 6 orders since; holdout: 2 members, 1 order.
+        let members = [
+            (m(Group::Treated, 3), Some(5)),
+            (m(Group::Treated, 0), Some(3)),
+            (m(Group::Treated, 1), Some(2)),
+            (m(Group::Treated, 2), None),
+            (m(Group::Holdout, 4), Some(5)),
+            (m(Group::Holdout, 0), Some(0)),
+        ];
+        let e = Effect::measure(members.iter().map(|(m, n)| (m, *n)), 4, 1);
+        assert_eq!((e.treated, e.holdout), (4, 2));
+        assert_eq!(e.orders_per_treated, 1.5);
+        assert_eq!(e.orders_per_holdout, 0.5);
+        // 6 orders, against 0.5 × 4 = 2 expected without the campaign.
+        assert_eq!(e.incremental_orders, 4.0);
+        assert_eq!(e.redemption_rate, 0.25);
+    }
+
+    #[test]
+    fn a_campaign_without_anything_to_give_is_refused() {
+        let mut s = spec(10);
+        s.message = None;
+        assert!(matches!(s.check(), Err(CrmError::BadField { field, .. }) if field == "template"));
+        let mut s = spec(60);
+        assert!(s.check().is_err());
+        s.holdout_percent = 10;
+        s.id = "a/b".into();
+        assert!(s.check().is_err());
+    }
+}

@@ -169,3 +169,116 @@ impl Segment {
         self.last_order_days_min.is_none_or(|d| days_ago >= d) && self.last_order_days_max.is_none_or(|d| days_ago <= d)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_000_000;
+
+    fn rules() -> GradeRules {
+        GradeRules {
+            high_orders_30d: 8,
+            mid_orders_30d: 3,
+            a_recency_days: 14,
+            a_orders_90d: 6,
+            a_spend_90d_cents: 30_000,
+            b_recency_days: 30,
+            b_orders_90d: 2,
+        }
+    }
+
+    /// `orders` orders of 10.00, one per day, the last `ago_days` ago.
+    fn facts(orders: u32, ago_days: i64) -> Facts {
+        let last_day = NOW / DAY_SECS - ago_days;
+        Facts {
+            orders: u64::from(orders),
+            last_order_secs: (orders > 0).then_some(last_day * DAY_SECS),
+            days: (0..i64::from(orders)).map(|i| (last_day - i, 1, 1000)).collect(),
+            merchants: vec!["m1".into()],
+            tags: vec!["likes:spicy".into()],
+            regions: vec!["north".into()],
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn frequency_and_grade_are_those_of_the_evaluation_day() {
+        let f = facts(9, 0);
+        assert_eq!(f.frequency(NOW, &rules()), Frequency::High);
+        // 9 orders on days 0..8 before NOW; 25 days later only the 5
+        // within 30 days of that day still count (mid); 60 days later none.
+        assert_eq!(f.frequency(NOW + 25 * DAY_SECS, &rules()), Frequency::Mid);
+        assert_eq!(f.frequency(NOW + 60 * DAY_SECS, &rules()), Frequency::Low);
+        // 9 orders of 10.00 is 90.00 < 300.00: never A; B while recent.
+        assert_eq!(f.grade(NOW, &rules()), Grade::B);
+        assert_eq!(f.grade(NOW + 31 * DAY_SECS, &rules()), Grade::C);
+    }
+
+    #[test]
+    fn every_filter_must_hold() {
+        let r = rules();
+        let f = facts(4, 40);
+        let all = Segment::default();
+        assert!(all.matches("m1", &f, NOW, &r));
+        assert!(!all.matches("m2", &f, NOW, &r), "another merchant's customer");
+        let win_back = Segment {
+            last_order_days_min: Some(30),
+            ..Segment::default()
+        };
+        assert!(win_back.matches("m1", &f, NOW, &r));
+        assert!(!win_back.matches("m1", &facts(4, 10), NOW, &r));
+        assert!(!win_back.matches("m1", &facts(0, 0), NOW, &r), "never ordered");
+        let narrow = Segment {
+            tags_any: vec!["likes:sweet".into(), "likes:spicy".into()],
+            regions_any: vec!["north".into()],
+            grades: vec![Grade::C],
+            frequencies: vec![Frequency::Low],
+            tiers: vec![Tier::Regular],
+            ..win_back.clone()
+        };
+        assert!(narrow.matches("m1", &f, NOW, &r));
+        for miss in [
+            Segment {
+                tags_any: vec!["likes:sweet".into()],
+                ..narrow.clone()
+            },
+            Segment {
+                regions_any: vec!["south".into()],
+                ..narrow.clone()
+            },
+            Segment {
+                grades: vec![Grade::A, Grade::B],
+                ..narrow.clone()
+            },
+            Segment {
+                tiers: vec![Tier::Gold],
+                ..narrow.clone()
+            },
+            Segment {
+                last_order_days_max: Some(35),
+                ..narrow.clone()
+            },
+        ] {
+            assert!(!miss.matches("m1", &f, NOW, &r), "{miss:?}");
+        }
+    }
+
+    #[test]
+    fn impossible_segments_are_refused_naming_the_field() {
+        let s = Segment {
+            last_order_days_min: Some(30),
+            last_order_days_max: Some(7),
+            ..Segment::default()
+        };
+        let Err(CrmError::BadField { field, .. }) = s.check() else {
+            panic!("accepted {s:?}");
+        };
+        assert_eq!(field, "segment.last_order_days_min");
+        let s = Segment {
+            tags_any: vec!["x".into(); FILTER_VALUES_MAX + 1],
+            ..Segment::default()
+        };
+        assert!(s.check().is_err());
+    }
+}
