@@ -4,25 +4,9 @@
 
 mod common;
 
-use common::serve::{get, post, spawn, tempdir, token, url};
+use common::serve::{get, post, put, spawn, tempdir, token};
 use serde_json::{Value, json};
 use waimai::api::auth::Role;
-
-async fn put(
-    server: &waimai::api::server::RunningServer,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .put(url(server, path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_team_assigns_by_its_rule_and_hands_a_leaving_book_over() {

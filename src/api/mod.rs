@@ -8,7 +8,9 @@
 //! (`console`), the CRM API (`crm`: customers, ledgers, coupons, with
 //! role checks), feedback (`feedback`: reviews, statistics, merchants'
 //! alerts polled or pushed over `/v1/merchants/ws`), account managers
-//! (`teams`: ownership rules, hand-over, audit), `/metrics`, `/health` and `/openapi.json`. Handlers only
+//! (`teams`: ownership rules, hand-over, audit), marketing (`campaigns`:
+//! segments, campaigns, their effect, the merchant's message outbox),
+//! `/metrics`, `/health` and `/openapi.json`. Handlers only
 //! parse, check and forward to the live engine (`live`), or read its read
 //! model; they never block on the engine (CRM store calls run on the
 //! blocking pool). May call: `live`, `crm`, `engine`
@@ -16,6 +18,7 @@
 //! (the restaurants file).
 
 pub mod auth;
+mod campaigns;
 mod console;
 mod crm;
 pub mod error;

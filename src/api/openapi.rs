@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{crm, feedback, merchant, server, teams};
+use super::{campaigns, crm, feedback, merchant, server, teams};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,14 +13,20 @@ use super::{crm, feedback, merchant, server, teams};
     paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics,
         crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template,
         crm::access_log, crm::export, feedback::list, feedback::stats, feedback::alerts,
-        teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit),
+        teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit,
+        campaigns::preview, campaigns::put, campaigns::get, campaigns::list, campaigns::run, campaigns::effect,
+        campaigns::outbox, campaigns::ack),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
         crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,
         crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
         crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon,
         crate::crm::feedback::Review, crate::crm::feedback::Stats, crate::crm::feedback::Tally,
         crate::crm::store::AccessEntry, teams::TeamBody, teams::LeaveBody, teams::Moved, crate::crm::managers::Team, crate::crm::managers::Ownership,
-        crate::crm::managers::Event, crate::crm::managers::AuditEntry, crate::crm::managers::Rule)),
+        crate::crm::managers::Event, crate::crm::managers::AuditEntry, crate::crm::managers::Rule,
+        campaigns::SegmentPreview, campaigns::OutboxPage, campaigns::AckBody, campaigns::Acked,
+        crate::crm::marketing::Segment, crate::crm::marketing::CampaignSpec, crate::crm::marketing::Campaign,
+        crate::crm::marketing::RunSummary, crate::crm::marketing::Effect, crate::crm::marketing::Message,
+        crate::crm::marketing::Purpose, crate::crm::marketing::Group)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

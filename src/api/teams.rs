@@ -46,16 +46,17 @@ pub struct Moved {
     pub moved: usize,
 }
 
-/// The caller may act on `merchant`'s team.
-fn may_manage(state: &AppState, headers: &HeaderMap, merchant: &str) -> Result<(), ApiError> {
+/// The caller may act for `merchant` (its team, its campaigns): the
+/// merchant's own token or an operator's.
+pub(super) fn may_manage(state: &AppState, headers: &HeaderMap, merchant: &str) -> Result<(), ApiError> {
     match state.role(headers, None)? {
         Role::Operator => Ok(()),
         Role::Merchant(m) if m == merchant => Ok(()),
         Role::Merchant(m) => Err(ApiError::forbidden(format!(
-            "merchant {m} cannot manage {merchant}'s team"
+            "merchant {m} cannot act for {merchant}"
         ))
         .with_field("merchant")),
-        _ => Err(ApiError::forbidden("teams are for merchant and operator tokens")),
+        _ => Err(ApiError::forbidden("this is for merchant and operator tokens")),
     }
 }
 
@@ -187,7 +188,7 @@ pub async fn audit(
     ))
 }
 
-fn not_found(field: &str, message: String) -> ApiError {
+pub(super) fn not_found(field: &str, message: String) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
         "not_found",

@@ -69,6 +69,17 @@ pub async fn post(
     (status, res.json().await.unwrap_or(Value::Null), headers)
 }
 
+pub async fn put(server: &RunningServer, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .put(url(server, path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn get(server: &RunningServer, token: &str, path: &str) -> (u16, Value) {
     let res = reqwest::Client::new()
         .get(url(server, path))

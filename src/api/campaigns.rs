@@ -1,0 +1,200 @@
+//! Marketing over HTTP: preview a segment, define, run and measure a
+//! campaign, and the outbox a merchant's messaging integration reads (at
+//! least once, in order: it keeps the last `seq` it handled, and skips
+//! message ids it has seen). A merchant token acts for itself only;
+//! operators for any merchant. Every call runs on the blocking pool: a
+//! run over 100k customers takes seconds and must not hold the runtime.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::crm::blocking;
+use super::error::{ApiError, parse_json};
+use super::server::AppState;
+use super::teams::may_manage;
+use crate::crm::marketing::{Campaign, CampaignSpec, Effect, Message, RunSummary, Segment};
+use crate::crm::time::now_secs;
+
+/// Customer ids a segment preview lists at most.
+const PREVIEW_IDS_MAX: usize = 20;
+/// Messages one outbox read returns at most.
+pub const OUTBOX_PAGE_MAX: usize = 1000;
+
+/// How big a segment is today, with a few of its customers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SegmentPreview {
+    pub count: usize,
+    /// The first customer ids, in id order.
+    pub sample: Vec<String>,
+}
+
+/// `GET .../outbox` query.
+#[derive(Debug, Deserialize)]
+pub struct OutboxQuery {
+    /// The last seq the consumer handled (0: from the start).
+    pub after: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+/// A page of the outbox.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OutboxPage {
+    pub messages: Vec<Message>,
+    /// What to pass as `after` next (unchanged when the page is empty).
+    pub next_after: u64,
+}
+
+/// `POST .../outbox/ack` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    /// Every message up to this seq was handled.
+    pub upto_seq: u64,
+}
+
+/// How many messages an ack removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Acked {
+    pub removed: u64,
+}
+
+/// How many of the merchant's customers are in a segment today.
+#[utoipa::path(post, path = "/v1/merchants/{merchant}/segments/preview", request_body = Segment,
+    params(("merchant" = String, Path)),
+    responses((status = 200, body = SegmentPreview), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SegmentPreview>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let segment: Segment = parse_json(&body)?;
+    let picked = blocking(&state.crm, move |crm| crm.segment(&merchant, &segment, now_secs())).await?;
+    Ok(Json(SegmentPreview {
+        count: picked.len(),
+        sample: picked.into_iter().take(PREVIEW_IDS_MAX).map(|(c, _)| c).collect(),
+    }))
+}
+
+/// Defines a campaign (or changes it before its first run). The body's
+/// `id` must be the path's.
+#[utoipa::path(put, path = "/v1/merchants/{merchant}/campaigns/{id}", request_body = CampaignSpec,
+    params(("merchant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Campaign), (status = 400, body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(state): State<AppState>,
+    Path((merchant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Campaign>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let spec: CampaignSpec = parse_json(&body)?;
+    if spec.id != id {
+        return Err(ApiError::invalid("id", format!("the body says {}, the path {id}", spec.id)));
+    }
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.define_campaign(&merchant, spec, now_secs())).await?,
+    ))
+}
+
+/// A campaign and what became of it.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns/{id}",
+    params(("merchant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Campaign), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((merchant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Campaign>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    Ok(Json(blocking(&state.crm, move |crm| crm.campaign(&merchant, &id)).await?))
+}
+
+/// The merchant's campaigns, in id order.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns", params(("merchant" = String, Path)),
+    responses((status = 200, body = Vec<Campaign>)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Campaign>>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    Ok(Json(blocking(&state.crm, move |crm| crm.campaigns(&merchant)).await?))
+}
+
+/// Runs a campaign: the first run freezes its members; any run gives the
+/// treated what they still lack. Safe to repeat.
+#[utoipa::path(post, path = "/v1/merchants/{merchant}/campaigns/{id}/run",
+    params(("merchant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = RunSummary), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn run(
+    State(state): State<AppState>,
+    Path((merchant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<RunSummary>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.run_campaign(&merchant, &id, now_secs())).await?,
+    ))
+}
+
+/// Redemptions and incremental orders against the holdout so far.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns/{id}/effect",
+    params(("merchant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Effect), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn effect(
+    State(state): State<AppState>,
+    Path((merchant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Effect>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    Ok(Json(blocking(&state.crm, move |crm| crm.campaign_effect(&merchant, &id)).await?))
+}
+
+/// Messages after `after`, in order.
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/outbox",
+    params(("merchant" = String, Path), ("after" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, body = OutboxPage)),
+    security(("bearer" = [])))]
+pub async fn outbox(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    Query(q): Query<OutboxQuery>,
+    headers: HeaderMap,
+) -> Result<Json<OutboxPage>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, OUTBOX_PAGE_MAX);
+    let messages = blocking(&state.crm, move |crm| crm.outbox(&merchant, after, limit)).await?;
+    let next_after = messages.last().map_or(after, |m| m.seq);
+    Ok(Json(OutboxPage { messages, next_after }))
+}
+
+/// The consumer handled every message up to `upto_seq`: they are dropped
+/// (their ids stay known, so a campaign run never sends them again).
+#[utoipa::path(post, path = "/v1/merchants/{merchant}/outbox/ack", request_body = AckBody,
+    params(("merchant" = String, Path)),
+    responses((status = 200, body = Acked), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ack(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Acked>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let b: AckBody = parse_json(&body)?;
+    let removed = blocking(&state.crm, move |crm| crm.outbox_ack(&merchant, b.upto_seq)).await?;
+    Ok(Json(Acked { removed }))
+}
