@@ -777,3 +777,109 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
         assert_eq!(crm.campaign("m1", "wb1").unwrap().runs, 3);
     }
 }
+
+/// Every record of a store, in a stable order.
+fn records(store: &dyn CrmStore) -> Vec<String> {
+    let mut all = Vec::new();
+    store
+        .dump(&mut |r| {
+            all.push(serde_json::to_string(&r).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
+    use waimai::crm::backup::{BackupError, backup, restore};
+    use waimai::crm::managers::{Event, Rule};
+    for b in backends("backup") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        // Something of every kind: contact, orders and points, a review, a
+        // team with owners and audit, an access line, a campaign with
+        // members and outbox messages.
+        let contact = Contact {
+            name: Some("Li Lei".into()),
+            phone: Some("+8613800001111".into()),
+            birthday: Some(Birthday { month: 3, day: 9 }),
+            ..Contact::default()
+        };
+        crm.execute(NOW, &request("c1", "k", Command::Contact { merchant: Some("m1".into()), contact }))
+            .unwrap();
+        for (i, c) in ["c1", "c2", "c3"].iter().enumerate() {
+            crm.execute(NOW - 40 * DAY, &request(c, "d", delivered(&format!("o{i}"), 2000 + i as i64)))
+                .unwrap();
+        }
+        crm.execute(NOW, &request("c2", "f", feedback("o1", 1, "cold and late"))).unwrap();
+        crm.set_team("m1", vec!["ann".into(), "bo".into()], Rule::LeastBusy, 0).unwrap();
+        crm.own(NOW, "m1", "c1", &Event::Assign).unwrap();
+        b.store
+            .append_access(&[waimai::crm::store::AccessEntry {
+                at_secs: NOW,
+                who: "operator".into(),
+                customer: "c1".into(),
+                action: "read".into(),
+                what: "contact".into(),
+            }])
+            .unwrap();
+        let spec = CampaignSpec {
+            id: "hello".into(),
+            purpose: Purpose::Other,
+            segment: Segment::default(),
+            template: None,
+            message: Some("hello".into()),
+            holdout_percent: 0,
+        };
+        crm.define_campaign("m1", spec, NOW).unwrap();
+        assert_eq!(crm.run_campaign("m1", "hello", NOW).unwrap().messages_new, 3);
+
+        let mut file = Vec::new();
+        let summary = backup(b.store.as_ref(), NOW, &mut file).unwrap();
+        let original = records(b.store.as_ref());
+        assert_eq!(summary.records as usize, original.len(), "{}", b.name);
+        let text = String::from_utf8(file.clone()).unwrap();
+        assert!(!text.contains("Li Lei") && !text.contains("13800001111"), "{}: sealed in the file", b.name);
+
+        let target = fresh_store(&b, "restored");
+        let open = |bytes: Vec<u8>| move || Ok::<_, std::io::Error>(std::io::Cursor::new(bytes.clone()));
+        // A changed byte, or a missing footer, and nothing is written.
+        let damaged = text.replacen("\"c2\"", "\"c9\"", 1).into_bytes();
+        assert!(matches!(restore(target.as_ref(), open(damaged)), Err(BackupError::BadFile(_))), "{}", b.name);
+        let cut: Vec<&str> = text.lines().collect();
+        let cut = cut[..cut.len() - 1].join("\n").into_bytes();
+        assert!(matches!(restore(target.as_ref(), open(cut)), Err(BackupError::BadFile(_))), "{}", b.name);
+        assert!(target.is_empty().unwrap(), "{}: a refused file writes nothing", b.name);
+
+        let restored = restore(target.as_ref(), open(file.clone())).unwrap();
+        assert_eq!(restored.records, summary.records);
+        assert_eq!(records(target.as_ref()), original, "{}: record for record", b.name);
+        // And the restored store works as the original did.
+        let again = Crm::open(config(), target.clone()).unwrap();
+        for c in ["c1", "c2", "c3"] {
+            assert_eq!(again.customer(c).unwrap(), crm.customer(c).unwrap(), "{}: {c}", b.name);
+            assert_eq!(again.ledger(c, 0, 100).unwrap(), crm.ledger(c, 0, 100).unwrap());
+        }
+        assert_eq!(again.reviews(0, i64::MAX, |_| true).unwrap().len(), 1);
+        assert_eq!(again.owner("m1", "c1").unwrap(), crm.owner("m1", "c1").unwrap());
+        assert_eq!(again.outbox("m1", 0, 10).unwrap(), crm.outbox("m1", 0, 10).unwrap());
+        assert_eq!(again.run_campaign("m1", "hello", NOW).unwrap().messages_new, 0, "{}", b.name);
+        let contact_after = again.customer("c1").unwrap().unwrap().1.profile.contact;
+        assert_eq!(contact_after.name.as_deref(), Some("Li Lei"), "{}: opened with the same key", b.name);
+        // A store holding data refuses a restore.
+        assert!(matches!(restore(target.as_ref(), open(file)), Err(BackupError::Target(_))));
+    }
+}
+
+/// An empty store of the same kind as `b`'s.
+fn fresh_store(b: &Backend, name: &str) -> Arc<dyn CrmStore> {
+    match &b._redis {
+        Some(redis) => Arc::new(RedisStore::open(&redis.url, &format!("{}:{name}", redis.prefix)).unwrap()),
+        None => {
+            let dir = std::env::temp_dir().join(format!("waimai-crm-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Arc::new(EmbeddedStore::open(&dir.join("crm.redb")).unwrap())
+        }
+    }
+}

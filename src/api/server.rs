@@ -214,17 +214,12 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
 /// Opens the CRM on its configured store: a redb file in the data dir,
 /// or Redis.
 async fn open_crm(config: &Config, data_dir: std::path::PathBuf) -> Result<Arc<crate::crm::Crm>, ServeError> {
-    use crate::crm::store::{CrmStore, EmbeddedStore, RedisStore};
     let mut cfg = config.crm.clone();
     let crm = tokio::task::spawn_blocking(move || {
         if cfg.encryption_keys.trim().is_empty() {
             cfg.encryption_keys = local_key(&cfg.store, &data_dir)?;
         }
-        let store: Arc<dyn CrmStore> = if cfg.store == "redis" {
-            Arc::new(RedisStore::open(&cfg.redis_url, &cfg.redis_prefix)?)
-        } else {
-            Arc::new(EmbeddedStore::open(&data_dir.join("crm.redb"))?)
-        };
+        let store = crate::crm::store::open_configured(&cfg, &data_dir)?;
         crate::crm::Crm::open(cfg, store)
     })
     .await

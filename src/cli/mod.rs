@@ -45,6 +45,8 @@ pub enum CliError {
     Sim(#[from] SimError),
     #[error("serve: {0}")]
     Serve(String),
+    #[error("crm: {0}")]
+    Crm(String),
 }
 
 impl CliError {
@@ -108,6 +110,26 @@ pub enum CrmCommand {
         #[arg(long, default_value = "k1")]
         id: String,
     },
+    /// Write all CRM data (personal fields sealed, as stored) to a file:
+    /// JSON lines with a checksummed footer. Stop writers for an exact
+    /// copy of a Redis store; the embedded store is copied at one point
+    /// in time (and only while no server holds it open).
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+        /// Data folder of the embedded store (default `[server] data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Restore a backup into an empty CRM store of the same kind, after
+    /// checking the whole file. Keep the encryption keys of the backed-up
+    /// deployment: the file does not hold them.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 /// Runs the parsed command, writing results to stdout.
@@ -121,6 +143,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve_cmd::serve(args, &config),
         Command::Token(args) => serve_cmd::token(args, &config),
         Command::Load(args) => serve_cmd::load(args, &config),
+        Command::Crm(CrmCommand::Backup { out, data_dir }) => {
+            let dir = data_dir.unwrap_or(config.server.data_dir.clone());
+            crm_backup(&config, &dir, &out)
+        }
+        Command::Crm(CrmCommand::Restore { from, data_dir }) => {
+            let dir = data_dir.unwrap_or(config.server.data_dir.clone());
+            crm_restore(&config, &dir, &from)
+        }
         Command::Crm(CrmCommand::Keygen { id }) => {
             let spec = crate::crm::crypto::FieldCipher::generate_spec(&id);
             crate::crm::crypto::FieldCipher::from_spec(&spec).map_err(|e| CliError::BadFlag {
@@ -132,4 +162,44 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// Backs the configured CRM store up to `out`, through a `.partial` file
+/// renamed when complete (a failed backup never looks like a good one).
+fn crm_backup(config: &Config, data_dir: &std::path::Path, out: &std::path::Path) -> Result<(), CliError> {
+    let store = crate::crm::store::open_configured(&config.crm, data_dir).map_err(|e| CliError::Crm(e.to_string()))?;
+    let partial = out.with_extension("partial");
+    let io = |path: &std::path::Path, e: std::io::Error| CliError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::create(&partial).map_err(|e| io(&partial, e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let summary = crate::crm::backup::backup(store.as_ref(), crate::crm::time::now_secs(), &mut writer)
+        .map_err(|e| CliError::Crm(e.to_string()))?;
+    let file = writer.into_inner().map_err(|e| io(&partial, e.into_error()))?;
+    file.sync_all().map_err(|e| io(&partial, e))?;
+    std::fs::rename(&partial, out).map_err(|e| io(out, e))?;
+    println!("{}", serde_json::json!({"backup": out, "backend": summary.backend, "records": summary.records}));
+    Ok(())
+}
+
+/// Restores `from` into the configured (empty) CRM store.
+fn crm_restore(config: &Config, data_dir: &std::path::Path, from: &std::path::Path) -> Result<(), CliError> {
+    let store = crate::crm::store::open_configured(&config.crm, data_dir).map_err(|e| CliError::Crm(e.to_string()))?;
+    let open = || std::fs::File::open(from).map(std::io::BufReader::new);
+    open().map_err(|e| CliError::Io {
+        path: from.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    use crate::crm::backup::BackupError;
+    let summary = crate::crm::backup::restore(store.as_ref(), open).map_err(|e| match e {
+        BackupError::BadFile(reason) | BackupError::Io { reason, .. } => CliError::Io {
+            path: from.to_path_buf(),
+            reason,
+        },
+        other => CliError::Crm(other.to_string()),
+    })?;
+    println!("{}", serde_json::json!({"restored": from, "backend": summary.backend, "records": summary.records}));
+    Ok(())
 }

@@ -9,6 +9,7 @@
 //! nothing.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -63,18 +64,23 @@ impl Crm {
             None
         };
         let rules = &self.config().grades;
-        let raw = self.store().all_facts()?;
-        let mut picked: Vec<(String, Facts)> = raw
-            .into_par_iter()
-            .filter(|(id, _)| born.as_ref().is_none_or(|b| b.contains(id)))
-            .filter_map(|(id, text)| match serde_json::from_str::<Facts>(&text) {
-                Ok(f) => segment.matches(merchant, &f, now_secs, rules).then_some(Ok((id, f))),
-                Err(e) => Some(Err(StoreError::Corrupt {
-                    what: format!("facts of {id}"),
-                    reason: e.to_string(),
-                })),
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let picked = Mutex::new(Vec::new());
+        self.store().scan_facts(&|chunk: Vec<(String, String)>| {
+            let hits: Vec<(String, Facts)> = chunk
+                .into_par_iter()
+                .filter(|(id, _)| born.as_ref().is_none_or(|b| b.contains(id)))
+                .filter_map(|(id, text)| match serde_json::from_str::<Facts>(&text) {
+                    Ok(f) => segment.matches(merchant, &f, now_secs, rules).then_some(Ok((id, f))),
+                    Err(e) => Some(Err(StoreError::Corrupt {
+                        what: format!("facts of {id}"),
+                        reason: e.to_string(),
+                    })),
+                })
+                .collect::<Result<_, StoreError>>()?;
+            picked.lock().unwrap_or_else(|e| e.into_inner()).extend(hits);
+            Ok(())
+        })?;
+        let mut picked = picked.into_inner().unwrap_or_else(|e| e.into_inner());
         picked.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(picked)
     }

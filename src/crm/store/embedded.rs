@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 use super::{
-    AccessEntry, Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry,
+    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit, parse_doc, parse_entry,
     parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
@@ -487,15 +487,33 @@ impl CrmStore for EmbeddedStore {
         texts.iter().map(|t| parse_template(t)).collect()
     }
 
-    fn all_facts(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|tx| {
-            let t = tx.open_table(FACTS)?;
-            t.iter()?
-                .map(|r| {
-                    r.map(|(k, v)| (k.value().to_string(), v.value().to_string()))
-                        .map_err(redb::Error::from)
+    fn scan_facts(&self, visit: &FactsVisitor) -> Result<(), StoreError> {
+        const CHUNK: usize = 50_000;
+        let (tx_out, rx) = std::sync::mpsc::sync_channel::<Vec<(String, String)>>(2);
+        // Read on this thread, match on another: one read transaction.
+        std::thread::scope(|s| {
+            let matcher = s.spawn(move || rx.into_iter().try_for_each(visit));
+            let read = self.read(|tx| {
+                let t = tx.open_table(FACTS)?;
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for r in t.iter()? {
+                    let (k, v) = r?;
+                    chunk.push((k.value().to_string(), v.value().to_string()));
+                    if chunk.len() == CHUNK && tx_out.send(std::mem::take(&mut chunk)).is_err() {
+                        break;
+                    }
+                }
+                let _ = tx_out.send(chunk);
+                Ok(())
+            });
+            drop(tx_out);
+            let matched = matcher.join().unwrap_or_else(|_| {
+                Err(StoreError::Corrupt {
+                    what: "facts".into(),
+                    reason: "the matching thread panicked".into(),
                 })
-                .collect()
+            });
+            read.and(matched)
         })
     }
 
@@ -642,4 +660,170 @@ impl CrmStore for EmbeddedStore {
             Ok(seqs.len() as u64)
         })
     }
+
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn dump(&self, out: &mut dyn FnMut(Record) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        // One read transaction: the backup is one point in time.
+        let tx = self.db.begin_read().map_err(|e| self.fail(e))?;
+        dump_tables(&tx, out, &|e| self.fail(e))
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        let mut any = false;
+        let tx = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let stop = StoreError::Corrupt {
+            what: String::new(),
+            reason: String::new(),
+        };
+        let r = dump_tables(
+            &tx,
+            &mut |_| {
+                any = true;
+                Err(stop.clone())
+            },
+            &|e| self.fail(e),
+        );
+        match r {
+            Err(e) if e == stop => Ok(false),
+            Err(e) => Err(e),
+            Ok(()) => Ok(!any),
+        }
+    }
+
+    fn restore(&self, records: &[Record]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.fail(e))?;
+        for r in records {
+            restore_record(&tx, r, &|e| self.fail(e))?;
+        }
+        tx.commit().map_err(|e| self.fail(e))
+    }
+}
+
+/// Owned forms of table keys and values, lent to redb on insert.
+trait Lend {
+    type Lent<'a>
+    where
+        Self: 'a;
+    fn lend(&self) -> Self::Lent<'_>;
+}
+
+macro_rules! lend_copy {
+    ($($t:ty),*) => {$(
+        impl Lend for $t {
+            type Lent<'a> = $t;
+            fn lend(&self) -> $t {
+                *self
+            }
+        }
+    )*};
+}
+lend_copy!(u8, u64, i64);
+
+impl Lend for String {
+    type Lent<'a> = &'a str;
+    fn lend(&self) -> &str {
+        self
+    }
+}
+
+impl Lend for (String, u64) {
+    type Lent<'a> = (&'a str, u64);
+    fn lend(&self) -> (&str, u64) {
+        (&self.0, self.1)
+    }
+}
+
+impl Lend for (String, String) {
+    type Lent<'a> = (&'a str, &'a str);
+    fn lend(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl Lend for (i64, String) {
+    type Lent<'a> = (i64, &'a str);
+    fn lend(&self) -> (i64, &str) {
+        (self.0, &self.1)
+    }
+}
+
+impl Lend for (String, String, String) {
+    type Lent<'a> = (&'a str, &'a str, &'a str);
+    fn lend(&self) -> (&str, &str, &str) {
+        (&self.0, &self.1, &self.2)
+    }
+}
+
+/// Every table with the owned types of its key and value: the backup's
+/// whole reach (a table missing here would be missing from backups).
+macro_rules! tables {
+    ($($def:ident: $k:ty => $v:ty),* $(,)?) => {
+        fn dump_tables(
+            tx: &redb::ReadTransaction,
+            out: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+            fail: &dyn Fn(redb::Error) -> StoreError,
+        ) -> Result<(), StoreError> {
+            $(
+                let t = tx.open_table($def).map_err(|e| fail(e.into()))?;
+                for row in t.iter().map_err(|e| fail(e.into()))? {
+                    let (k, v) = row.map_err(|e| fail(e.into()))?;
+                    out(Record {
+                        space: $def.name().to_string(),
+                        key: serde_json::to_value(k.value()).unwrap_or_default(),
+                        value: serde_json::to_value(v.value()).unwrap_or_default(),
+                    })?;
+                }
+            )*
+            Ok(())
+        }
+
+        fn restore_record(
+            tx: &redb::WriteTransaction,
+            r: &Record,
+            fail: &dyn Fn(redb::Error) -> StoreError,
+        ) -> Result<(), StoreError> {
+            let bad = |e: String| StoreError::Corrupt {
+                what: format!("backup record {}/{}", r.space, r.key),
+                reason: e,
+            };
+            $(
+                if r.space == $def.name() {
+                    let k: $k = serde_json::from_value(r.key.clone()).map_err(|e| bad(e.to_string()))?;
+                    let v: $v = serde_json::from_value(r.value.clone()).map_err(|e| bad(e.to_string()))?;
+                    let mut t = tx.open_table($def).map_err(|e| fail(e.into()))?;
+                    t.insert(k.lend(), v.lend()).map_err(|e| fail(e.into()))?;
+                    return Ok(());
+                }
+            )*
+            Err(bad("no such table".into()))
+        }
+    };
+}
+
+tables! {
+    CUSTOMERS: String => String,
+    LEDGER: (String, u64) => String,
+    IDEM: (String, String) => String,
+    MERCHANTS: (String, String) => u8,
+    BIRTHDAYS: (String, String) => u8,
+    EXPIRY: (i64, String) => u8,
+    EXPIRY_OF: String => i64,
+    TOTALS: String => u64,
+    TEMPLATES: String => String,
+    TEAMS: String => String,
+    OWNERS: (String, String) => String,
+    OWNED: (String, String, String) => u8,
+    AUDIT: (String, u64) => String,
+    ACCESS: u64 => String,
+    REVIEWS: (i64, String) => String,
+    FACTS: String => String,
+    CAMPAIGNS: String => String,
+    MEMBERS: (String, String) => String,
+    REDEEMED: (String, String) => u8,
+    OUTBOX: (String, u64) => String,
+    OUTBOX_IDS: (String, String) => u64,
+    OUTBOX_SEQ: String => u64,
 }

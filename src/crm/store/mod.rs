@@ -148,9 +148,10 @@ pub trait CrmStore: Send + Sync {
     fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError>;
     /// Every coupon template.
     fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError>;
-    /// Every customer's marketing facts as stored: (customer, JSON), in no
-    /// particular order (the caller parses them in parallel).
-    fn all_facts(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Hands every customer's marketing facts as stored, (customer, JSON),
+    /// to `visit` in chunks, in no particular order; chunks may be visited
+    /// side by side, so reading the next overlaps matching this one.
+    fn scan_facts(&self, visit: &FactsVisitor) -> Result<(), StoreError>;
     /// The facts of these customers (None: never written).
     fn facts_of(&self, customers: &[&str]) -> Result<Vec<Option<Facts>>, StoreError>;
     /// Adds or replaces a campaign.
@@ -172,7 +173,40 @@ pub trait CrmStore: Send + Sync {
     /// Drops the messages up to `upto_seq` (the consumer has them);
     /// returns how many went. Their ids stay known, so none comes back.
     fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError>;
+    /// `redis` or `embedded`: a backup restores into its own kind only.
+    fn backend(&self) -> &'static str;
+    /// Hands every stored record to `out` (see [`Record`]).
+    fn dump(&self, out: &mut dyn FnMut(Record) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    /// Whether the store holds nothing yet (a restore's target must not).
+    fn is_empty(&self) -> Result<bool, StoreError>;
+    /// Writes records as [`CrmStore::dump`] gave them.
+    fn restore(&self, records: &[Record]) -> Result<(), StoreError>;
 }
+
+/// One stored record, as its backend keeps it: for Redis, `space` is the
+/// key's type and `key` the key without its prefix; for the embedded store,
+/// `space` is the table and `key` its key. `value` is the content.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    pub space: String,
+    pub key: serde_json::Value,
+    pub value: serde_json::Value,
+}
+
+/// The store `cfg` names: Redis, or the redb file `<data_dir>/crm.redb`.
+pub fn open_configured(
+    cfg: &super::CrmConfig,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn CrmStore>, StoreError> {
+    Ok(if cfg.store == "redis" {
+        std::sync::Arc::new(RedisStore::open(&cfg.redis_url, &cfg.redis_prefix)?)
+    } else {
+        std::sync::Arc::new(EmbeddedStore::open(&data_dir.join("crm.redb"))?)
+    })
+}
+
+/// What [`CrmStore::scan_facts`] calls with each chunk.
+pub type FactsVisitor<'a> = dyn Fn(Vec<(String, String)>) -> Result<(), StoreError> + Sync + 'a;
 
 /// The parts of a customer's state as stored, one JSON document each.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use redis::{Connection, Pipeline, Value};
 
 use super::{
-    AccessEntry, Commit, Committed, CrmStore, Docs, Loaded, StoreError, TeamCommit, parse_doc, parse_entry,
+    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit, parse_doc, parse_entry,
     parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
@@ -627,18 +627,14 @@ impl CrmStore for RedisStore {
         Ok(all)
     }
 
-    fn all_facts(&self) -> Result<Vec<(String, String)>, StoreError> {
+    fn scan_facts(&self, visit: &FactsVisitor) -> Result<(), StoreError> {
         use rayon::prelude::*;
-        let shards: Vec<Vec<(String, String)>> = (0..FACT_SHARDS)
-            .into_par_iter()
-            .map(|shard| {
-                let mut pipe = redis::pipe();
-                pipe.cmd("HGETALL").arg(self.facts_key(shard));
-                let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
-                Ok(pairs)
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(shards.into_iter().flatten().collect())
+        (0..FACT_SHARDS).into_par_iter().try_for_each(|shard| {
+            let mut pipe = redis::pipe();
+            pipe.cmd("HGETALL").arg(self.facts_key(shard));
+            let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
+            visit(pairs)
+        })
     }
 
     fn facts_of(&self, customers: &[&str]) -> Result<Vec<Option<Facts>>, StoreError> {
@@ -771,6 +767,174 @@ impl CrmStore for RedisStore {
         let (n,): (u64,) = self.run(&pipe)?;
         Ok(n)
     }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    fn dump(&self, out: &mut dyn FnMut(Record) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let own = format!("{}:", self.prefix);
+        let mut cursor = 0u64;
+        loop {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", glob_escape(&own)))
+                .arg("COUNT")
+                .arg(1000);
+            let ((next, keys),): ((u64, Vec<String>),) = self.run(&pipe)?;
+            let mut types = redis::pipe();
+            for k in &keys {
+                types.cmd("TYPE").arg(k);
+            }
+            let kinds: Vec<String> = if keys.is_empty() { Vec::new() } else { self.run(&types)? };
+            let mut fetch = redis::pipe();
+            for (k, kind) in keys.iter().zip(&kinds) {
+                match kind.as_str() {
+                    "string" => fetch.cmd("GET").arg(k),
+                    "hash" => fetch.cmd("HGETALL").arg(k),
+                    "set" => fetch.cmd("SMEMBERS").arg(k),
+                    "zset" => fetch.cmd("ZRANGE").arg(k).arg(0).arg(-1).arg("WITHSCORES"),
+                    "list" => fetch.cmd("LRANGE").arg(k).arg(0).arg(-1),
+                    // Gone since the scan, or not ours to copy.
+                    _ => fetch.cmd("ECHO").arg(""),
+                };
+            }
+            let values: Vec<Value> = if keys.is_empty() { Vec::new() } else { self.run(&fetch)? };
+            for ((k, kind), v) in keys.iter().zip(&kinds).zip(values) {
+                let Some(value) = record_value(kind, v) else {
+                    continue;
+                };
+                out(Record {
+                    space: kind.clone(),
+                    key: serde_json::Value::String(k[own.len()..].to_string()),
+                    value,
+                })?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        let pattern = format!("{}*", glob_escape(&format!("{}:", self.prefix)));
+        let mut cursor = 0u64;
+        loop {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(10_000);
+            let ((next, keys),): ((u64, Vec<String>),) = self.run(&pipe)?;
+            if !keys.is_empty() {
+                return Ok(false);
+            }
+            if next == 0 {
+                return Ok(true);
+            }
+            cursor = next;
+        }
+    }
+
+    fn restore(&self, records: &[Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let bad = |r: &Record, why: &str| StoreError::Corrupt {
+            what: format!("backup record {}", r.key),
+            reason: why.to_string(),
+        };
+        let mut pipe = redis::pipe();
+        for r in records {
+            let key = format!("{}:{}", self.prefix, r.key.as_str().ok_or_else(|| bad(r, "key is not a string"))?);
+            let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+                v.as_array()?.iter().map(|x| x.as_str().map(str::to_string)).collect()
+            };
+            let pairs = |v: &serde_json::Value| -> Option<Vec<(String, serde_json::Value)>> {
+                v.as_array()?
+                    .iter()
+                    .map(|p| Some((p.get(0)?.as_str()?.to_string(), p.get(1)?.clone())))
+                    .collect()
+            };
+            match r.space.as_str() {
+                "string" => {
+                    let v = r.value.as_str().ok_or_else(|| bad(r, "not a string"))?;
+                    pipe.cmd("SET").arg(&key).arg(v).ignore();
+                }
+                "hash" => {
+                    let p = pairs(&r.value).ok_or_else(|| bad(r, "not [field, value] pairs"))?;
+                    pipe.cmd("HSET").arg(&key);
+                    for (f, v) in &p {
+                        pipe.arg(f).arg(v.as_str().ok_or_else(|| bad(r, "hash value not a string"))?);
+                    }
+                    pipe.ignore();
+                }
+                "set" | "list" => {
+                    let items = strings(&r.value).ok_or_else(|| bad(r, "not a list of strings"))?;
+                    pipe.cmd(if r.space == "set" { "SADD" } else { "RPUSH" }).arg(&key).arg(items).ignore();
+                }
+                "zset" => {
+                    let p = pairs(&r.value).ok_or_else(|| bad(r, "not [member, score] pairs"))?;
+                    pipe.cmd("ZADD").arg(&key);
+                    for (m, score) in &p {
+                        pipe.arg(score.to_string()).arg(m);
+                    }
+                    pipe.ignore();
+                }
+                other => return Err(bad(r, &format!("unknown Redis type {other}"))),
+            }
+        }
+        self.run(&pipe)
+    }
+}
+
+/// A Redis reply as a backup record's value (None: nothing to copy).
+fn record_value(kind: &str, v: Value) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    let items = |v: &Value| match v {
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>(),
+        Value::Map(m) => m.iter().flat_map(|(k, v)| [text(k), text(v)]).collect(),
+        _ => Vec::new(),
+    };
+    match kind {
+        "string" => Some(J::String(text(&v))),
+        // Sets and hashes sorted: the same data always backs up the same.
+        "list" => Some(J::Array(items(&v).into_iter().map(J::String).collect())),
+        "set" => {
+            let mut members = items(&v);
+            members.sort();
+            Some(J::Array(members.into_iter().map(J::String).collect()))
+        }
+        "hash" => {
+            let mut pairs: Vec<Vec<String>> = items(&v).chunks(2).map(<[String]>::to_vec).collect();
+            pairs.sort();
+            Some(J::Array(
+                pairs
+                    .into_iter()
+                    .map(|p| J::Array(p.into_iter().map(J::String).collect()))
+                    .collect(),
+            ))
+        }
+        "zset" => Some(J::Array(
+            items(&v)
+                .chunks(2)
+                .map(|p| {
+                    let score: f64 = p.get(1).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+                    let n = serde_json::Number::from_f64(score).map_or(J::Null, J::Number);
+                    let n = if score.fract() == 0.0 && score.abs() < 9e15 { J::from(score as i64) } else { n };
+                    J::Array(vec![J::String(p[0].clone()), n])
+                })
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
+/// `s` with Redis glob characters escaped, for SCAN MATCH.
+fn glob_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| if "*?[]\\".contains(c) { vec!['\\', c] } else { vec![c] })
+        .collect()
 }
 
 /// The facts shard of a customer (FNV-1a: stable across builds).
