@@ -6,7 +6,8 @@
 //!
 //! Run: `scripts/ensure-redis && cargo bench --bench marketing`. Customers:
 //! `WAIMAI_BENCH_SEGMENT_CUSTOMERS` (default 1,000,000), seeded straight
-//! through the store's commit (facts only, no profile). Redis at
+//! through the store's commit (facts only, no profile);
+//! `WAIMAI_BENCH_SEGMENT_ONLY=1` skips the campaign. Redis at
 //! `WAIMAI_BENCH_REDIS` under a key prefix of its own, deleted at the end.
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 use waimai::config::Config;
 use waimai::crm::coupons::{CouponKind, CouponTemplate};
 use waimai::crm::loyalty::Tier;
-use waimai::crm::marketing::{CampaignSpec, Facts, Purpose, Segment};
+use waimai::crm::marketing::{CampaignSpec, Facts, FactsView, Purpose, Segment};
 use waimai::crm::profile::{Delivered, Grade, Item};
 use waimai::crm::store::{Changes, Commit, CrmStore, EmbeddedStore, RedisStore};
 use waimai::crm::{Command, Crm, Request};
@@ -103,7 +104,8 @@ fn segment_1m(c: &mut Criterion) {
     // The oracle: the same filter over the generated facts.
     let rules = redis.config().grades.clone();
     let expected = (0..n).filter(|&i| segment.matches("m0", &facts(i), NOW, &rules)).count();
-    let in_memory: Vec<Facts> = (0..n).map(facts).collect();
+    let in_memory: Vec<String> = (0..n).map(|i| facts(i).encode()).collect();
+    let prepared = segment.prepare("m0");
 
     let mut g = c.benchmark_group("segment_1m");
     g.sample_size(10);
@@ -113,9 +115,21 @@ fn segment_1m(c: &mut Criterion) {
         b.iter(|| {
             let hits = in_memory
                 .par_iter()
-                .filter(|f| segment.matches("m0", f, NOW, &rules))
+                .filter(|text| FactsView::parse(text).is_some_and(|v| prepared.matches(&v, NOW, &rules)))
                 .count();
             assert_eq!(hits, expected);
+        })
+    });
+    g.bench_function("baseline_redis_fetch_only", |b| {
+        b.iter(|| {
+            let seen = std::sync::atomic::AtomicUsize::new(0);
+            redis_store
+                .scan_facts(&|chunk| {
+                    seen.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                    Ok(())
+                })
+                .expect("scanned");
+            assert_eq!(seen.into_inner(), n);
         })
     });
     g.bench_function("redis_end_to_end", |b| {
@@ -134,6 +148,9 @@ fn segment_1m(c: &mut Criterion) {
 /// 100k real customers of m0 (one delivered order each), then a campaign
 /// giving each a coupon: the first run timed, the re-run measured.
 fn campaign_100k(c: &mut Criterion) {
+    if std::env::var_os("WAIMAI_BENCH_SEGMENT_ONLY").is_some() {
+        return;
+    }
     let url = std::env::var("WAIMAI_BENCH_REDIS").unwrap_or("redis://127.0.0.1:6379/".into());
     let prefix = format!("waimai-bench-cmp:{}", std::process::id());
     let crm = crm_over(Arc::new(RedisStore::open(&url, &prefix).expect("a Redis to measure")));
@@ -228,4 +245,5 @@ fn delete_prefix(url: &str, prefix: &str) {
 }
 
 criterion::criterion_group!(benches, segment_1m, campaign_100k);
+
 criterion::criterion_main!(benches);

@@ -17,5 +17,5 @@ pub mod segment;
 mod service;
 
 pub use campaign::{Campaign, CampaignSpec, Effect, Group, Member, Message, Purpose};
-pub use segment::{Facts, Segment};
+pub use segment::{Facts, FactsView, Prepared, Segment};
 pub use service::{CAMPAIGN_MEMBERS_MAX, RunSummary};

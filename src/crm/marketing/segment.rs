@@ -19,29 +19,37 @@ const DAY_SECS: i64 = 86_400;
 pub const FILTER_VALUES_MAX: usize = 64;
 
 /// What marketing knows of a customer: written with every commit of the
-/// customer, so it is never older than the customer's last change. Short
-/// field names: a million of them are read per segment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// customer, so it is never older than the customer's last change. Stored
+/// in a compact text form ([`Facts::encode`]) that a segment matches
+/// without allocating ([`FactsView`]): a million are read per segment.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    #[serde(rename = "t")]
     pub tier: Tier,
     /// Delivered orders so far.
-    #[serde(rename = "n")]
     pub orders: u64,
-    #[serde(rename = "l")]
     pub last_order_secs: Option<i64>,
     /// Days with orders, (day, orders, spend in cents): enough to compute
     /// frequency and grade on any later day.
-    #[serde(rename = "d")]
     pub days: Vec<(i64, u32, i64)>,
     /// Interest tags, from the order mix and from reviews.
-    #[serde(rename = "g")]
     pub tags: Vec<String>,
     /// Delivery zones the customer ordered to (erased with the customer).
-    #[serde(rename = "r")]
     pub regions: Vec<String>,
-    #[serde(rename = "m")]
     pub merchants: Vec<String>,
+}
+
+/// Facts as stored, read in place: `tier;orders;last;days;tags;regions;
+/// merchants`, lists comma-separated, days as `day:orders:spend`, and
+/// `%`, `,` and `;` in names percent-escaped.
+#[derive(Debug, Clone, Copy)]
+pub struct FactsView<'a> {
+    pub tier: Tier,
+    pub orders: u64,
+    pub last_order_secs: Option<i64>,
+    days: &'a str,
+    tags: &'a str,
+    regions: &'a str,
+    merchants: &'a str,
 }
 
 impl Facts {
@@ -62,6 +70,41 @@ impl Facts {
         }
     }
 
+    /// The stored form.
+    pub fn encode(&self) -> String {
+        let tier = match self.tier {
+            Tier::Regular => 'r',
+            Tier::Silver => 's',
+            Tier::Gold => 'g',
+        };
+        let last = self.last_order_secs.map(|s| s.to_string()).unwrap_or_default();
+        let days: Vec<String> = self.days.iter().map(|(d, n, c)| format!("{d}:{n}:{c}")).collect();
+        let list = |v: &[String]| v.iter().map(|x| escape(x)).collect::<Vec<_>>().join(",");
+        format!(
+            "{tier};{};{last};{};{};{};{}",
+            self.orders,
+            days.join(","),
+            list(&self.tags),
+            list(&self.regions),
+            list(&self.merchants)
+        )
+    }
+
+    /// Reads the stored form back (None: not facts).
+    pub fn decode(text: &str) -> Option<Self> {
+        let v = FactsView::parse(text)?;
+        let list = |s: &str| -> Vec<String> { items(s).map(unescape).collect() };
+        Some(Facts {
+            tier: v.tier,
+            orders: v.orders,
+            last_order_secs: v.last_order_secs,
+            days: v.days().collect::<Option<Vec<_>>>()?,
+            tags: list(v.tags),
+            regions: list(v.regions),
+            merchants: list(v.merchants),
+        })
+    }
+
     pub fn frequency(&self, now_secs: i64, rules: &GradeRules) -> Frequency {
         frequency_of(self.days.iter().copied(), now_secs, rules)
     }
@@ -69,6 +112,63 @@ impl Facts {
     pub fn grade(&self, now_secs: i64, rules: &GradeRules) -> Grade {
         grade_of(self.last_order_secs, self.days.iter().copied(), now_secs, rules)
     }
+}
+
+impl<'a> FactsView<'a> {
+    /// Splits the stored form (None: not facts).
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let mut parts = text.split(';');
+        let tier = match parts.next()? {
+            "r" => Tier::Regular,
+            "s" => Tier::Silver,
+            "g" => Tier::Gold,
+            _ => return None,
+        };
+        let orders = parts.next()?.parse().ok()?;
+        let last_order_secs = match parts.next()? {
+            "" => None,
+            s => Some(s.parse().ok()?),
+        };
+        let view = FactsView {
+            tier,
+            orders,
+            last_order_secs,
+            days: parts.next()?,
+            tags: parts.next()?,
+            regions: parts.next()?,
+            merchants: parts.next()?,
+        };
+        parts.next().is_none().then_some(view)
+    }
+
+    /// The days with orders (an item is None if damaged).
+    fn days(&self) -> impl Iterator<Item = Option<(i64, u32, i64)>> + 'a {
+        items(self.days).map(|d| {
+            let mut f = d.split(':');
+            let day = f.next()?.parse().ok()?;
+            let orders = f.next()?.parse().ok()?;
+            let spend = f.next()?.parse().ok()?;
+            Some((day, orders, spend))
+        })
+    }
+
+    fn good_days(&self) -> impl Iterator<Item = (i64, u32, i64)> + 'a {
+        self.days().flatten()
+    }
+}
+
+/// The comma-separated items of a list (none for an empty one).
+fn items(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').filter(|s| !s.is_empty())
+}
+
+/// A name as stored in a list.
+fn escape(name: &str) -> String {
+    name.replace('%', "%25").replace(',', "%2C").replace(';', "%3B")
+}
+
+fn unescape(stored: &str) -> String {
+    stored.replace("%2C", ",").replace("%3B", ";").replace("%25", "%")
 }
 
 /// Customers a campaign is for: every filter given must hold (an empty
@@ -148,14 +248,20 @@ impl Segment {
     /// on `now_secs` (the birthday filter is the caller's: it needs the
     /// sealed record).
     pub fn matches(&self, merchant: &str, f: &Facts, now_secs: i64, rules: &GradeRules) -> bool {
-        let any = |wanted: &[String], have: &[String]| wanted.is_empty() || wanted.iter().any(|w| have.contains(w));
-        f.merchants.iter().any(|m| m == merchant)
-            && (self.tiers.is_empty() || self.tiers.contains(&f.tier))
-            && any(&self.tags_any, &f.tags)
-            && any(&self.regions_any, &f.regions)
-            && self.recency_ok(f.last_order_secs, now_secs)
-            && (self.frequencies.is_empty() || self.frequencies.contains(&f.frequency(now_secs, rules)))
-            && (self.grades.is_empty() || self.grades.contains(&f.grade(now_secs, rules)))
+        let encoded = f.encode();
+        FactsView::parse(&encoded).is_some_and(|v| self.prepare(merchant).matches(&v, now_secs, rules))
+    }
+
+    /// The segment with its names escaped as stored, ready to match many
+    /// stored facts without allocating.
+    pub fn prepare(&self, merchant: &str) -> Prepared<'_> {
+        let escaped = |v: &[String]| v.iter().map(|x| escape(x)).collect();
+        Prepared {
+            segment: self,
+            merchant: escape(merchant),
+            tags: escaped(&self.tags_any),
+            regions: escaped(&self.regions_any),
+        }
     }
 
     fn recency_ok(&self, last_order_secs: Option<i64>, now_secs: i64) -> bool {
@@ -167,6 +273,29 @@ impl Segment {
         };
         let days_ago = (now_secs - last).max(0) / DAY_SECS;
         self.last_order_days_min.is_none_or(|d| days_ago >= d) && self.last_order_days_max.is_none_or(|d| days_ago <= d)
+    }
+}
+
+/// A [`Segment`] ready to match stored facts.
+pub struct Prepared<'a> {
+    segment: &'a Segment,
+    merchant: String,
+    tags: Vec<String>,
+    regions: Vec<String>,
+}
+
+impl Prepared<'_> {
+    /// Whether stored facts are in the segment on `now_secs`.
+    pub fn matches(&self, f: &FactsView, now_secs: i64, rules: &GradeRules) -> bool {
+        let s = self.segment;
+        let any = |wanted: &[String], have: &str| wanted.is_empty() || items(have).any(|h| wanted.iter().any(|w| w == h));
+        items(f.merchants).any(|m| m == self.merchant)
+            && (s.tiers.is_empty() || s.tiers.contains(&f.tier))
+            && any(&self.tags, f.tags)
+            && any(&self.regions, f.regions)
+            && s.recency_ok(f.last_order_secs, now_secs)
+            && (s.frequencies.is_empty() || s.frequencies.contains(&frequency_of(f.good_days(), now_secs, rules)))
+            && (s.grades.is_empty() || s.grades.contains(&grade_of(f.last_order_secs, f.good_days(), now_secs, rules)))
     }
 }
 
@@ -262,6 +391,21 @@ mod tests {
         ] {
             assert!(!miss.matches("m1", &f, NOW, &r), "{miss:?}");
         }
+    }
+
+    #[test]
+    fn facts_round_trip_through_their_stored_form_even_with_separators_in_names() {
+        let mut f = facts(3, 5);
+        f.tags = vec!["likes:a,b;c%d".into(), "likes:x".into()];
+        f.regions = Vec::new();
+        assert_eq!(Facts::decode(&f.encode()), Some(f.clone()));
+        let s = Segment {
+            tags_any: vec!["likes:a,b;c%d".into()],
+            ..Segment::default()
+        };
+        assert!(s.matches("m1", &f, NOW, &rules()));
+        assert_eq!(Facts::decode("x;1;;;;;"), None);
+        assert_eq!(Facts::decode("r;1;;;;"), None, "a part missing");
     }
 
     #[test]

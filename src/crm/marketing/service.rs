@@ -15,10 +15,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::campaign::{Campaign, CampaignSpec, Effect, Group, Member, Message};
-use super::segment::{Facts, Segment};
+use super::segment::{Facts, FactsView, Segment};
 use crate::crm::customer::{Command, Outcome};
 use crate::crm::service::check_id;
-use crate::crm::store::StoreError;
+use crate::crm::store::{StoreError, decode_facts};
 use crate::crm::{Crm, CrmError, Request};
 
 /// Members one campaign may have.
@@ -64,17 +64,16 @@ impl Crm {
             None
         };
         let rules = &self.config().grades;
+        let prepared = segment.prepare(merchant);
         let picked = Mutex::new(Vec::new());
         self.store().scan_facts(&|chunk: Vec<(String, String)>| {
             let hits: Vec<(String, Facts)> = chunk
                 .into_par_iter()
                 .filter(|(id, _)| born.as_ref().is_none_or(|b| b.contains(id)))
-                .filter_map(|(id, text)| match serde_json::from_str::<Facts>(&text) {
-                    Ok(f) => segment.matches(merchant, &f, now_secs, rules).then_some(Ok((id, f))),
-                    Err(e) => Some(Err(StoreError::Corrupt {
-                        what: format!("facts of {id}"),
-                        reason: e.to_string(),
-                    })),
+                .filter_map(|(id, text)| {
+                    // A damaged record is kept, to be reported by decoding.
+                    let keep = FactsView::parse(&text).is_none_or(|v| prepared.matches(&v, now_secs, rules));
+                    keep.then(|| decode_facts(&id, &text).map(|f| (id, f)))
                 })
                 .collect::<Result<_, StoreError>>()?;
             picked.lock().unwrap_or_else(|e| e.into_inner()).extend(hits);

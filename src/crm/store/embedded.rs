@@ -7,7 +7,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 use super::{
-    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit, parse_doc, parse_entry,
+    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, decode_facts, StoreError, TeamCommit, parse_doc, parse_entry,
     parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
@@ -262,7 +262,7 @@ impl CrmStore for EmbeddedStore {
                         }
                     }
                 }
-                facts.insert(customer, to_json(&c.facts).as_str())?;
+                facts.insert(customer, c.facts.encode().as_str())?;
                 out.push(Ok(Committed::Done(version + 1)));
             }
             Ok(out)
@@ -528,7 +528,7 @@ impl CrmStore for EmbeddedStore {
         texts
             .iter()
             .zip(customers)
-            .map(|(t, c)| t.as_deref().map(|t| parse_doc(&format!("facts of {c}"), t)).transpose())
+            .map(|(t, c)| t.as_deref().map(|t| decode_facts(c, t)).transpose())
             .collect()
     }
 

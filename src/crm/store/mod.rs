@@ -292,6 +292,14 @@ pub(super) fn parse_template(text: &str) -> Result<CouponTemplate, StoreError> {
     })
 }
 
+/// Stored facts, or why they cannot be read.
+pub(crate) fn decode_facts(customer: &str, text: &str) -> Result<Facts, StoreError> {
+    Facts::decode(text).ok_or_else(|| StoreError::Corrupt {
+        what: format!("facts of {customer}"),
+        reason: format!("{text:?} is not in the facts form"),
+    })
+}
+
 pub(super) fn parse_doc<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
         what: what.into(),

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use redis::{Connection, Pipeline, Value};
 
 use super::{
-    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit, parse_doc, parse_entry,
+    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, decode_facts, StoreError, TeamCommit, parse_doc, parse_entry,
     parse_template, to_json,
 };
 use crate::crm::coupons::CouponTemplate;
@@ -389,7 +389,7 @@ impl CrmStore for RedisStore {
                     .cmd("HSET")
                     .arg(self.facts_key(fact_shard(&c.customer)))
                     .arg(&c.customer)
-                    .arg(to_json(&c.facts))
+                    .arg(c.facts.encode())
                     .ignore();
             }
         }
@@ -649,7 +649,7 @@ impl CrmStore for RedisStore {
         texts
             .iter()
             .zip(customers)
-            .map(|(t, c)| t.as_deref().map(|t| parse_doc(&format!("facts of {c}"), t)).transpose())
+            .map(|(t, c)| t.as_deref().map(|t| decode_facts(c, t)).transpose())
             .collect()
     }
 
