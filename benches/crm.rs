@@ -53,6 +53,8 @@ impl Events {
                             price_cents: 1500,
                         }],
                         region: Some(format!("zone-{}", i % 12)),
+                        rider: None,
+                        late_secs: None,
                     },
                 },
             })

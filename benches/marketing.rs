@@ -29,7 +29,9 @@ const SEED_BATCH: usize = 5_000;
 const CAMPAIGN_CUSTOMERS: usize = 100_000;
 
 fn crm_over(store: Arc<dyn CrmStore>) -> Crm {
-    let mut cfg = Config::load_with_env(None, Vec::new()).expect("embedded config").crm;
+    let mut cfg = Config::load_with_env(None, Vec::new())
+        .expect("embedded config")
+        .crm;
     cfg.encryption_keys = waimai::crm::crypto::FieldCipher::generate_spec("bench");
     Crm::open(cfg, store).expect("CRM opens")
 }
@@ -44,7 +46,9 @@ fn facts(i: usize) -> Facts {
         tier: [Tier::Regular, Tier::Regular, Tier::Silver, Tier::Gold][i % 4],
         orders: u64::from(orders) * 3,
         last_order_secs: (orders > 0).then_some(last_day * DAY),
-        days: (0..orders).map(|d| (last_day - i64::from(d) * 3, 1, 2500)).collect(),
+        days: (0..orders)
+            .map(|d| (last_day - i64::from(d) * 3, 1, 2500))
+            .collect(),
         tags: [&["likes:spicy"][..], &["likes:noodles", "likes:dessert"], &[]][i % 3]
             .iter()
             .map(|t| t.to_string())
@@ -88,22 +92,31 @@ fn segment_1m(c: &mut Criterion) {
         .unwrap_or(1_000_000);
     let url = std::env::var("WAIMAI_BENCH_REDIS").unwrap_or("redis://127.0.0.1:6379/".into());
     let prefix = format!("waimai-bench-seg:{}", std::process::id());
-    let redis_store: Arc<dyn CrmStore> = Arc::new(RedisStore::open(&url, &prefix).expect("a Redis to measure"));
+    let redis_store: Arc<dyn CrmStore> =
+        Arc::new(RedisStore::open(&url, &prefix).expect("a Redis to measure"));
     let dir = std::env::temp_dir().join(format!("waimai-bench-seg-{}", std::process::id()));
     let embedded_store: Arc<dyn CrmStore> =
         Arc::new(EmbeddedStore::open(&dir.join("crm.redb")).expect("redb opens"));
     let t = Instant::now();
     seed(redis_store.as_ref(), n);
-    eprintln!("seeded {n} customers into Redis in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} customers into Redis in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     seed(embedded_store.as_ref(), n);
-    eprintln!("seeded {n} customers into redb in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} customers into redb in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let redis = crm_over(redis_store.clone());
     let embedded = crm_over(embedded_store);
     let segment = win_back();
     // The oracle: the same filter over the generated facts.
     let rules = redis.config().grades.clone();
-    let expected = (0..n).filter(|&i| segment.matches("m0", &facts(i), NOW, &rules)).count();
+    let expected = (0..n)
+        .filter(|&i| segment.matches("m0", &facts(i), NOW, &rules))
+        .count();
     let in_memory: Vec<String> = (0..n).map(|i| facts(i).encode()).collect();
     let prepared = segment.prepare("m0");
 
@@ -133,10 +146,20 @@ fn segment_1m(c: &mut Criterion) {
         })
     });
     g.bench_function("redis_end_to_end", |b| {
-        b.iter(|| assert_eq!(redis.segment("m0", &segment, NOW).expect("evaluated").len(), expected))
+        b.iter(|| {
+            assert_eq!(
+                redis.segment("m0", &segment, NOW).expect("evaluated").len(),
+                expected
+            )
+        })
     });
     g.bench_function("embedded_end_to_end", |b| {
-        b.iter(|| assert_eq!(embedded.segment("m0", &segment, NOW).expect("evaluated").len(), expected))
+        b.iter(|| {
+            assert_eq!(
+                embedded.segment("m0", &segment, NOW).expect("evaluated").len(),
+                expected
+            )
+        })
     });
     g.finish();
     eprintln!("segment: {expected} of {n} customers");
@@ -153,7 +176,9 @@ fn campaign_100k(c: &mut Criterion) {
     }
     let url = std::env::var("WAIMAI_BENCH_REDIS").unwrap_or("redis://127.0.0.1:6379/".into());
     let prefix = format!("waimai-bench-cmp:{}", std::process::id());
-    let crm = crm_over(Arc::new(RedisStore::open(&url, &prefix).expect("a Redis to measure")));
+    let crm = crm_over(Arc::new(
+        RedisStore::open(&url, &prefix).expect("a Redis to measure"),
+    ));
     let t = Instant::now();
     let requests: Vec<Request> = (0..CAMPAIGN_CUSTOMERS)
         .map(|i| Request {
@@ -171,6 +196,8 @@ fn campaign_100k(c: &mut Criterion) {
                         price_cents: 2500,
                     }],
                     region: Some("zone-1".into()),
+                    rider: None,
+                    late_secs: None,
                 },
             },
         })
@@ -178,7 +205,10 @@ fn campaign_100k(c: &mut Criterion) {
     for chunk in requests.chunks(1000) {
         assert!(crm.execute_batch(NOW - 40 * DAY, chunk).iter().all(|r| r.is_ok()));
     }
-    eprintln!("seeded {CAMPAIGN_CUSTOMERS} customers in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {CAMPAIGN_CUSTOMERS} customers in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     crm.put_template(CouponTemplate {
         id: "m0-back".into(),
         kind: CouponKind::Festival,

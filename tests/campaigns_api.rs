@@ -24,7 +24,14 @@ async fn a_campaign_runs_once_per_customer_and_its_messages_page_through_the_out
     for i in 0..12 {
         let category = if i < 8 { "spicy" } else { "sweet" };
         let path = format!("/v1/customers/c{i:02}/commands");
-        let (status, body, _) = post(&server, &r1, &path, delivered(&format!("o{i}"), category), Some("d1")).await;
+        let (status, body, _) = post(
+            &server,
+            &r1,
+            &path,
+            delivered(&format!("o{i}"), category),
+            Some("d1"),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
     }
     let template = json!({"id": "r1-spicy", "kind": "festival", "merchant": "r1", "min_spend_cents": 0,
@@ -33,7 +40,14 @@ async fn a_campaign_runs_once_per_customer_and_its_messages_page_through_the_out
     assert_eq!(status, 201, "{body}");
 
     let segment = json!({"tags_any": ["likes:spicy"]});
-    let (status, body, _) = post(&server, &r1, "/v1/merchants/r1/segments/preview", segment.clone(), None).await;
+    let (status, body, _) = post(
+        &server,
+        &r1,
+        "/v1/merchants/r1/segments/preview",
+        segment.clone(),
+        None,
+    )
+    .await;
     assert_eq!((status, body["count"].as_u64()), (200, Some(8)), "{body}");
     let bad = json!({"last_order_days_min": 30, "last_order_days_max": 5});
     let (status, body, _) = post(&server, &r1, "/v1/merchants/r1/segments/preview", bad, None).await;
@@ -46,20 +60,52 @@ async fn a_campaign_runs_once_per_customer_and_its_messages_page_through_the_out
     let spec = json!({"id": "hot", "purpose": "festival", "segment": segment,
                       "template": "r1-spicy", "message": "Chili week: 3 off"});
     let (status, body) = put(&server, &r2, "/v1/merchants/r1/campaigns/hot", spec.clone()).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (403, Some("merchant")), "{body}");
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (403, Some("merchant")),
+        "{body}"
+    );
     let (status, body) = put(&server, &r1, "/v1/merchants/r1/campaigns/other", spec.clone()).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("id")), "{body}");
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("id")),
+        "{body}"
+    );
     let (status, body) = put(&server, &r1, "/v1/merchants/r1/campaigns/hot", spec.clone()).await;
     assert_eq!(status, 200, "{body}");
 
-    let (status, first, _) = post(&server, &r1, "/v1/merchants/r1/campaigns/hot/run", json!({}), None).await;
+    let (status, first, _) = post(
+        &server,
+        &r1,
+        "/v1/merchants/r1/campaigns/hot/run",
+        json!({}),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{first}");
-    assert_eq!((first["treated"].as_u64(), first["holdout"].as_u64()), (Some(8), Some(0)));
-    assert_eq!((first["issued_now"].as_u64(), first["messages_new"].as_u64()), (Some(8), Some(8)));
-    let (status, again, _) = post(&server, &r1, "/v1/merchants/r1/campaigns/hot/run", json!({}), None).await;
+    assert_eq!(
+        (first["treated"].as_u64(), first["holdout"].as_u64()),
+        (Some(8), Some(0))
+    );
+    assert_eq!(
+        (first["issued_now"].as_u64(), first["messages_new"].as_u64()),
+        (Some(8), Some(8))
+    );
+    let (status, again, _) = post(
+        &server,
+        &r1,
+        "/v1/merchants/r1/campaigns/hot/run",
+        json!({}),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(
-        (again["issued_now"].as_u64(), again["already_issued"].as_u64(), again["messages_new"].as_u64()),
+        (
+            again["issued_now"].as_u64(),
+            again["already_issued"].as_u64(),
+            again["messages_new"].as_u64()
+        ),
         (Some(0), Some(8), Some(0)),
         "{again}"
     );
@@ -73,29 +119,52 @@ async fn a_campaign_runs_once_per_customer_and_its_messages_page_through_the_out
     let mut seen = Vec::new();
     let mut after = 0;
     for _ in 0..10 {
-        let (status, page) = get(&server, &r1, &format!("/v1/merchants/r1/outbox?after={after}&limit=3")).await;
+        let (status, page) = get(
+            &server,
+            &r1,
+            &format!("/v1/merchants/r1/outbox?after={after}&limit=3"),
+        )
+        .await;
         assert_eq!(status, 200, "{page}");
         let messages = page["messages"].as_array().cloned().unwrap_or_default();
         if messages.is_empty() {
             break;
         }
-        seen.extend(messages.iter().map(|m| m["customer"].as_str().unwrap_or("").to_string()));
+        seen.extend(
+            messages
+                .iter()
+                .map(|m| m["customer"].as_str().unwrap_or("").to_string()),
+        );
         after = page["next_after"].as_u64().unwrap_or(0);
     }
     let expected: Vec<String> = (0..8).map(|i| format!("c{i:02}")).collect();
     seen.sort();
     assert_eq!(seen, expected);
-    let (status, body, _) = post(&server, &r1, "/v1/merchants/r1/outbox/ack", json!({"upto_seq": after}), None).await;
+    let (status, body, _) = post(
+        &server,
+        &r1,
+        "/v1/merchants/r1/outbox/ack",
+        json!({"upto_seq": after}),
+        None,
+    )
+    .await;
     assert_eq!((status, body["removed"].as_u64()), (200, Some(8)), "{body}");
     let (_, page) = get(&server, &r1, "/v1/merchants/r1/outbox").await;
     assert_eq!(page["messages"].as_array().map(Vec::len), Some(0), "{page}");
 
     let (status, effect) = get(&server, &r1, "/v1/merchants/r1/campaigns/hot/effect").await;
-    assert_eq!((status, effect["issued"].as_u64(), effect["redeemed"].as_u64()), (200, Some(8), Some(0)));
+    assert_eq!(
+        (status, effect["issued"].as_u64(), effect["redeemed"].as_u64()),
+        (200, Some(8), Some(0))
+    );
     let (status, body) = get(&server, &r2, "/v1/merchants/r1/campaigns/hot").await;
     assert_eq!(status, 403, "{body}");
     let (status, body) = get(&server, &r1, "/v1/merchants/r1/campaigns/nope").await;
-    assert_eq!((status, body["error"]["field"].as_str()), (404, Some("campaign")), "{body}");
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (404, Some("campaign")),
+        "{body}"
+    );
     let (status, list) = get(&server, &r1, "/v1/merchants/r1/campaigns").await;
     assert_eq!((status, list[0]["runs"].as_u64()), (200, Some(2)), "{list}");
     let mut changed = spec;

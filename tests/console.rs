@@ -115,3 +115,49 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     assert!(riders >= 20, "the rider drawn: {riders} pixels");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_charts_a_merchants_analytics() {
+    let dir = tempdir("console-analytics");
+    let server = spawn(&dir).await;
+    let r1 = token(&server, Role::Merchant("r1".into()));
+    let operator = token(&server, Role::Operator);
+    for (i, dish) in ["noodles", "noodles", "<b>bold</b>"].iter().enumerate() {
+        let body = serde_json::json!({"type": "delivered", "order": format!("o{i}"), "merchant": "r1",
+            "amount_cents": 2000, "items": [{"dish": dish, "category": "mains", "quantity": 2, "price_cents": 1000}]});
+        let (status, b, _) = post(
+            &server,
+            &r1,
+            &format!("/v1/customers/c{i}/commands"),
+            body,
+            Some("d"),
+        )
+        .await;
+        assert_eq!(status, 200, "{b}");
+    }
+    let page = url(&server, &format!("/console#token={operator}&merchant=r1"));
+    let dump = tokio::task::spawn_blocking({
+        let page = page.clone();
+        move || headless(&["--dump-dom"], &page)
+    })
+    .await
+    .unwrap();
+    assert!(dump.contains("r1: 3 orders in 28 days"), "summary:\n{dump}");
+    assert!(dump.contains("data-dish=\"noodles\""), "dish list:\n{dump}");
+    assert!(
+        !dump.contains("<b>bold</b>"),
+        "a dish name is text, never markup:\n{dump}"
+    );
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-analytics.png");
+    let arg = format!("--screenshot={}", shot.display());
+    tokio::task::spawn_blocking(move || headless(&[&arg, "--window-size=1300,1100"], &page))
+        .await
+        .unwrap();
+    let dish_bars = count_colour(&shot, [0x00, 0x89, 0x7b]);
+    assert!(
+        dish_bars > 500,
+        "dish bars drawn: {dish_bars} pixels ({})",
+        shot.display()
+    );
+    server.stop().await;
+}

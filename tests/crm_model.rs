@@ -210,6 +210,8 @@ fn command(step: &Step) -> Option<Command> {
                 amount_cents: *cents,
                 items: Vec::new(),
                 region: None,
+                rider: None,
+                late_secs: None,
             },
         },
         Step::Checkout { order, points } => Command::Checkout {

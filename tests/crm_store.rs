@@ -93,6 +93,8 @@ fn delivered(order: &str, cents: i64) -> Command {
                 price_cents: cents,
             }],
             region: Some("centre".into()),
+            rider: None,
+            late_secs: None,
         },
     }
 }
@@ -629,6 +631,8 @@ fn delivered_by(merchant: &str, order: &str, category: &str) -> Command {
                 price_cents: 2500,
             }],
             region: Some("north".into()),
+            rider: None,
+            late_secs: None,
         },
     }
 }
@@ -660,8 +664,11 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
                 _ => (format!("other{i:02}"), "m2", NOW - 40 * DAY),
             };
             let category = if i % 2 == 0 { "spicy" } else { "sweet" };
-            crm.execute(at, &request(&c, "o", delivered_by(merchant, &format!("{c}-o1"), category)))
-                .unwrap();
+            crm.execute(
+                at,
+                &request(&c, "o", delivered_by(merchant, &format!("{c}-o1"), category)),
+            )
+            .unwrap();
             if i < 40 {
                 lapsed.push(c);
             }
@@ -670,7 +677,12 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
             last_order_days_min: Some(30),
             ..Segment::default()
         };
-        let found: Vec<String> = crm.segment("m1", &win_back, NOW).unwrap().into_iter().map(|(c, _)| c).collect();
+        let found: Vec<String> = crm
+            .segment("m1", &win_back, NOW)
+            .unwrap()
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         assert_eq!(found, lapsed, "{}", b.name);
         // Tags narrow it: the even ones like spicy.
         let spicy = Segment {
@@ -691,17 +703,29 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
         crm.define_campaign("m1", spec.clone(), NOW).unwrap();
         let first = crm.run_campaign("m1", "wb1", NOW).unwrap();
         assert_eq!(first.treated + first.holdout, 40, "{}", b.name);
-        assert!(first.holdout > 0 && first.treated > 0, "{}: both groups drawn", b.name);
+        assert!(
+            first.holdout > 0 && first.treated > 0,
+            "{}: both groups drawn",
+            b.name
+        );
         assert_eq!((first.issued_now, first.already_issued), (first.treated, 0));
         assert_eq!(first.messages_new, first.treated);
         assert!(first.failed.is_empty(), "{}: {:?}", b.name, first.failed);
 
         // A customer who lapses after the first run is not added; running
         // again issues nothing twice and sends no message twice.
-        crm.execute(NOW - 50 * DAY, &request("late", "o", delivered_by("m1", "late-o1", "spicy")))
-            .unwrap();
+        crm.execute(
+            NOW - 50 * DAY,
+            &request("late", "o", delivered_by("m1", "late-o1", "spicy")),
+        )
+        .unwrap();
         let again = crm.run_campaign("m1", "wb1", NOW + 60).unwrap();
-        assert_eq!((again.issued_now, again.already_issued), (0, first.treated), "{}", b.name);
+        assert_eq!(
+            (again.issued_now, again.already_issued),
+            (0, first.treated),
+            "{}",
+            b.name
+        );
         assert_eq!(again.messages_new, 0, "{}", b.name);
         let members = b.store.members("wb1").unwrap();
         assert_eq!(members.len(), 40, "{}: members frozen at the first run", b.name);
@@ -709,7 +733,11 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
         let mut holdout = Vec::new();
         for (c, m) in &members {
             let wallet = crm.customer(c).unwrap().unwrap().1.wallet;
-            let ours: Vec<_> = wallet.coupons.iter().filter(|x| x.template == "m1-winback").collect();
+            let ours: Vec<_> = wallet
+                .coupons
+                .iter()
+                .filter(|x| x.template == "m1-winback")
+                .collect();
             match m.group {
                 Group::Treated => {
                     assert_eq!(ours.len(), 1, "{}: {c} holds exactly one", b.name);
@@ -726,7 +754,11 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
         assert_eq!(outbox.len(), treated.len(), "{}", b.name);
         let seqs: Vec<u64> = outbox.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, (1..=treated.len() as u64).collect::<Vec<_>>(), "{}", b.name);
-        assert!(outbox.iter().all(|m| m.coupon.is_some() && m.id == format!("wb1/{}", m.customer)));
+        assert!(
+            outbox
+                .iter()
+                .all(|m| m.coupon.is_some() && m.id == format!("wb1/{}", m.customer))
+        );
 
         // One treated customer uses the coupon; one held-out customer
         // orders twice. Effect: 1 redeemed; the treated placed 1 order,
@@ -750,16 +782,28 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
         crm.execute(NOW + 200, &request(c, "dl", delivered_by("m1", "back1", "spicy")))
             .unwrap();
         for k in ["h1", "h2"] {
-            crm.execute(NOW + 300, &request(&holdout[0], k, delivered_by("m1", k, "spicy")))
-                .unwrap();
+            crm.execute(
+                NOW + 300,
+                &request(&holdout[0], k, delivered_by("m1", k, "spicy")),
+            )
+            .unwrap();
         }
         let effect = crm.campaign_effect("m1", "wb1").unwrap();
         let (t, h) = (treated.len() as f64, holdout.len() as f64);
-        assert_eq!((effect.issued, effect.redeemed), (treated.len() as u64, 1), "{}", b.name);
+        assert_eq!(
+            (effect.issued, effect.redeemed),
+            (treated.len() as u64, 1),
+            "{}",
+            b.name
+        );
         assert!((effect.redemption_rate - 1.0 / t).abs() < 1e-12);
         assert!((effect.orders_per_treated - 1.0 / t).abs() < 1e-12);
         assert!((effect.orders_per_holdout - 2.0 / h).abs() < 1e-12);
-        assert!((effect.incremental_orders - (1.0 - 2.0 / h * t)).abs() < 1e-9, "{}", b.name);
+        assert!(
+            (effect.incremental_orders - (1.0 - 2.0 / h * t)).abs() < 1e-9,
+            "{}",
+            b.name
+        );
 
         // The consumer acknowledges the first three; they go, the rest stay.
         assert_eq!(crm.outbox_ack("m1", 3).unwrap(), 3);
@@ -768,8 +812,14 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
         // A run spec cannot change; another merchant cannot see it.
         let mut changed = spec.clone();
         changed.holdout_percent = 10;
-        assert!(matches!(crm.define_campaign("m1", changed, NOW), Err(CrmError::CampaignFrozen(_))));
-        assert!(matches!(crm.campaign("m2", "wb1"), Err(CrmError::UnknownCampaign(_))));
+        assert!(matches!(
+            crm.define_campaign("m1", changed, NOW),
+            Err(CrmError::CampaignFrozen(_))
+        ));
+        assert!(matches!(
+            crm.campaign("m2", "wb1"),
+            Err(CrmError::UnknownCampaign(_))
+        ));
         // After a restart the campaign is still frozen with its members.
         let crm = Crm::open(config(), (b.reopen)()).unwrap();
         let again = crm.run_campaign("m1", "wb1", NOW + 400).unwrap();
@@ -806,14 +856,29 @@ fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
             birthday: Some(Birthday { month: 3, day: 9 }),
             ..Contact::default()
         };
-        crm.execute(NOW, &request("c1", "k", Command::Contact { merchant: Some("m1".into()), contact }))
-            .unwrap();
+        crm.execute(
+            NOW,
+            &request(
+                "c1",
+                "k",
+                Command::Contact {
+                    merchant: Some("m1".into()),
+                    contact,
+                },
+            ),
+        )
+        .unwrap();
         for (i, c) in ["c1", "c2", "c3"].iter().enumerate() {
-            crm.execute(NOW - 40 * DAY, &request(c, "d", delivered(&format!("o{i}"), 2000 + i as i64)))
-                .unwrap();
+            crm.execute(
+                NOW - 40 * DAY,
+                &request(c, "d", delivered(&format!("o{i}"), 2000 + i as i64)),
+            )
+            .unwrap();
         }
-        crm.execute(NOW, &request("c2", "f", feedback("o1", 1, "cold and late"))).unwrap();
-        crm.set_team("m1", vec!["ann".into(), "bo".into()], Rule::LeastBusy, 0).unwrap();
+        crm.execute(NOW, &request("c2", "f", feedback("o1", 1, "cold and late")))
+            .unwrap();
+        crm.set_team("m1", vec!["ann".into(), "bo".into()], Rule::LeastBusy, 0)
+            .unwrap();
         crm.own(NOW, "m1", "c1", &Event::Assign).unwrap();
         b.store
             .append_access(&[waimai::crm::store::AccessEntry {
@@ -840,35 +905,80 @@ fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
         let original = records(b.store.as_ref());
         assert_eq!(summary.records as usize, original.len(), "{}", b.name);
         let text = String::from_utf8(file.clone()).unwrap();
-        assert!(!text.contains("Li Lei") && !text.contains("13800001111"), "{}: sealed in the file", b.name);
+        assert!(
+            !text.contains("Li Lei") && !text.contains("13800001111"),
+            "{}: sealed in the file",
+            b.name
+        );
 
         let target = fresh_store(&b, "restored");
         let open = |bytes: Vec<u8>| move || Ok::<_, std::io::Error>(std::io::Cursor::new(bytes.clone()));
         // A changed byte, or a missing footer, and nothing is written.
         let damaged = text.replacen("\"c2\"", "\"c9\"", 1).into_bytes();
-        assert!(matches!(restore(target.as_ref(), open(damaged)), Err(BackupError::BadFile(_))), "{}", b.name);
+        assert!(
+            matches!(
+                restore(target.as_ref(), open(damaged)),
+                Err(BackupError::BadFile(_))
+            ),
+            "{}",
+            b.name
+        );
         let cut: Vec<&str> = text.lines().collect();
         let cut = cut[..cut.len() - 1].join("\n").into_bytes();
-        assert!(matches!(restore(target.as_ref(), open(cut)), Err(BackupError::BadFile(_))), "{}", b.name);
-        assert!(target.is_empty().unwrap(), "{}: a refused file writes nothing", b.name);
+        assert!(
+            matches!(restore(target.as_ref(), open(cut)), Err(BackupError::BadFile(_))),
+            "{}",
+            b.name
+        );
+        assert!(
+            target.is_empty().unwrap(),
+            "{}: a refused file writes nothing",
+            b.name
+        );
 
         let restored = restore(target.as_ref(), open(file.clone())).unwrap();
         assert_eq!(restored.records, summary.records);
-        assert_eq!(records(target.as_ref()), original, "{}: record for record", b.name);
+        assert_eq!(
+            records(target.as_ref()),
+            original,
+            "{}: record for record",
+            b.name
+        );
         // And the restored store works as the original did.
         let again = Crm::open(config(), target.clone()).unwrap();
         for c in ["c1", "c2", "c3"] {
-            assert_eq!(again.customer(c).unwrap(), crm.customer(c).unwrap(), "{}: {c}", b.name);
+            assert_eq!(
+                again.customer(c).unwrap(),
+                crm.customer(c).unwrap(),
+                "{}: {c}",
+                b.name
+            );
             assert_eq!(again.ledger(c, 0, 100).unwrap(), crm.ledger(c, 0, 100).unwrap());
         }
         assert_eq!(again.reviews(0, i64::MAX, |_| true).unwrap().len(), 1);
         assert_eq!(again.owner("m1", "c1").unwrap(), crm.owner("m1", "c1").unwrap());
-        assert_eq!(again.outbox("m1", 0, 10).unwrap(), crm.outbox("m1", 0, 10).unwrap());
-        assert_eq!(again.run_campaign("m1", "hello", NOW).unwrap().messages_new, 0, "{}", b.name);
+        assert_eq!(
+            again.outbox("m1", 0, 10).unwrap(),
+            crm.outbox("m1", 0, 10).unwrap()
+        );
+        assert_eq!(
+            again.run_campaign("m1", "hello", NOW).unwrap().messages_new,
+            0,
+            "{}",
+            b.name
+        );
         let contact_after = again.customer("c1").unwrap().unwrap().1.profile.contact;
-        assert_eq!(contact_after.name.as_deref(), Some("Li Lei"), "{}: opened with the same key", b.name);
+        assert_eq!(
+            contact_after.name.as_deref(),
+            Some("Li Lei"),
+            "{}: opened with the same key",
+            b.name
+        );
         // A store holding data refuses a restore.
-        assert!(matches!(restore(target.as_ref(), open(file)), Err(BackupError::Target(_))));
+        assert!(matches!(
+            restore(target.as_ref(), open(file)),
+            Err(BackupError::Target(_))
+        ));
     }
 }
 
@@ -881,5 +991,50 @@ fn fresh_store(b: &Backend, name: &str) -> Arc<dyn CrmStore> {
             let _ = std::fs::remove_dir_all(&dir);
             Arc::new(EmbeddedStore::open(&dir.join("crm.redb")).unwrap())
         }
+    }
+}
+
+#[test]
+fn sales_are_kept_once_per_order_and_feed_report_and_forecast() {
+    for b in backends("sales") {
+        let crm = Crm::open(config(), b.store.clone()).unwrap();
+        // Yesterday, 3 orders to the north at 11h; today one at 10h.
+        let today = NOW.div_euclid(DAY) * DAY;
+        for (i, at) in [
+            today - DAY + 11 * 3600,
+            today - DAY + 11 * 3600 + 60,
+            today - DAY + 11 * 3600 + 120,
+            today + 10 * 3600,
+        ]
+        .iter()
+        .enumerate()
+        {
+            let order = format!("s{i}");
+            crm.execute(
+                *at,
+                &request(&format!("c{i}"), "d", delivered_by("m1", &order, "spicy")),
+            )
+            .unwrap();
+            // A replay writes no second line.
+            crm.execute(
+                *at,
+                &request(&format!("c{i}"), "d", delivered_by("m1", &order, "spicy")),
+            )
+            .unwrap();
+        }
+        let r = crm.analytics("m1", today + 10 * 3600 + 60, 2).unwrap();
+        assert_eq!(r.total.orders, 4, "{}", b.name);
+        assert_eq!((r.by_hour[11].orders, r.by_hour[10].orders), (3, 1), "{}", b.name);
+        assert_eq!(r.dishes[0].quantity, 12, "{}: 4 orders of 3", b.name);
+        assert_eq!(crm.analytics("m2", NOW, 2).unwrap().total.orders, 0);
+        // At 10:30 today the next hour is 11h: yesterday had 3 then.
+        let f = crm.demand_forecast(today + 10 * 3600 + 1800, 1, 2).unwrap();
+        assert_eq!(f.len(), 1, "{}", b.name);
+        assert_eq!(
+            (f[0].zone.as_str(), f[0].orders.clone()),
+            ("north", vec![3.0, 0.0]),
+            "{}",
+            b.name
+        );
     }
 }

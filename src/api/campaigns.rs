@@ -74,7 +74,10 @@ pub async fn preview(
 ) -> Result<Json<SegmentPreview>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
     let segment: Segment = parse_json(&body)?;
-    let picked = blocking(&state.crm, move |crm| crm.segment(&merchant, &segment, now_secs())).await?;
+    let picked = blocking(&state.crm, move |crm| {
+        crm.segment(&merchant, &segment, now_secs())
+    })
+    .await?;
     Ok(Json(SegmentPreview {
         count: picked.len(),
         sample: picked.into_iter().take(PREVIEW_IDS_MAX).map(|(c, _)| c).collect(),
@@ -97,10 +100,16 @@ pub async fn put(
     may_manage(&state, &headers, &merchant)?;
     let spec: CampaignSpec = parse_json(&body)?;
     if spec.id != id {
-        return Err(ApiError::invalid("id", format!("the body says {}, the path {id}", spec.id)));
+        return Err(ApiError::invalid(
+            "id",
+            format!("the body says {}, the path {id}", spec.id),
+        ));
     }
     Ok(Json(
-        blocking(&state.crm, move |crm| crm.define_campaign(&merchant, spec, now_secs())).await?,
+        blocking(&state.crm, move |crm| {
+            crm.define_campaign(&merchant, spec, now_secs())
+        })
+        .await?,
     ))
 }
 
@@ -115,7 +124,9 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Result<Json<Campaign>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
-    Ok(Json(blocking(&state.crm, move |crm| crm.campaign(&merchant, &id)).await?))
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.campaign(&merchant, &id)).await?,
+    ))
 }
 
 /// The merchant's campaigns, in id order.
@@ -128,7 +139,9 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Vec<Campaign>>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
-    Ok(Json(blocking(&state.crm, move |crm| crm.campaigns(&merchant)).await?))
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.campaigns(&merchant)).await?,
+    ))
 }
 
 /// Runs a campaign: the first run freezes its members; any run gives the
@@ -144,7 +157,10 @@ pub async fn run(
 ) -> Result<Json<RunSummary>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
     Ok(Json(
-        blocking(&state.crm, move |crm| crm.run_campaign(&merchant, &id, now_secs())).await?,
+        blocking(&state.crm, move |crm| {
+            crm.run_campaign(&merchant, &id, now_secs())
+        })
+        .await?,
     ))
 }
 
@@ -159,7 +175,9 @@ pub async fn effect(
     headers: HeaderMap,
 ) -> Result<Json<Effect>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
-    Ok(Json(blocking(&state.crm, move |crm| crm.campaign_effect(&merchant, &id)).await?))
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.campaign_effect(&merchant, &id)).await?,
+    ))
 }
 
 /// Messages after `after`, in order.

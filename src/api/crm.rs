@@ -332,7 +332,10 @@ pub async fn access_log(
 /// Who may run which command; a merchant acts as itself only.
 async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command) -> Result<(), ApiError> {
     let deny = |what: &str| Err(ApiError::forbidden(format!("this token cannot {what}")));
-    if let Command::IssueCoupon { campaign: Some(_), .. } = command {
+    if let Command::IssueCoupon {
+        campaign: Some(_), ..
+    } = command
+    {
         return deny("issue a campaign's coupon (campaign runs do)");
     }
     match (role, &mut *command) {

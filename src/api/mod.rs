@@ -10,6 +10,7 @@
 //! alerts polled or pushed over `/v1/merchants/ws`), account managers
 //! (`teams`: ownership rules, hand-over, audit), marketing (`campaigns`:
 //! segments, campaigns, their effect, the merchant's message outbox),
+//! analytics (`analytics`: merchant reports, zone demand forecast),
 //! `/metrics`, `/health` and `/openapi.json`. Handlers only
 //! parse, check and forward to the live engine (`live`), or read its read
 //! model; they never block on the engine (CRM store calls run on the
@@ -17,6 +18,7 @@
 //! (ids, errors), `map` (coordinates, geometry), `config`, `sim::fixture`
 //! (the restaurants file).
 
+mod analytics;
 pub mod auth;
 mod campaigns;
 mod console;

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaigns, crm, feedback, merchant, server, teams};
+use super::{analytics, campaigns, crm, feedback, merchant, server, teams};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use super::{campaigns, crm, feedback, merchant, server, teams};
         crm::access_log, crm::export, feedback::list, feedback::stats, feedback::alerts,
         teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit,
         campaigns::preview, campaigns::put, campaigns::get, campaigns::list, campaigns::run, campaigns::effect,
-        campaigns::outbox, campaigns::ack),
+        campaigns::outbox, campaigns::ack, analytics::report, analytics::demand),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
         crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,
         crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
@@ -26,7 +26,9 @@ use super::{campaigns, crm, feedback, merchant, server, teams};
         campaigns::SegmentPreview, campaigns::OutboxPage, campaigns::AckBody, campaigns::Acked,
         crate::crm::marketing::Segment, crate::crm::marketing::CampaignSpec, crate::crm::marketing::Campaign,
         crate::crm::marketing::RunSummary, crate::crm::marketing::Effect, crate::crm::marketing::Message,
-        crate::crm::marketing::Purpose, crate::crm::marketing::Group)),
+        crate::crm::marketing::Purpose, crate::crm::marketing::Group,
+        crate::crm::analytics::Report, crate::crm::analytics::Volume, crate::crm::analytics::DishSales,
+        crate::crm::analytics::RiderKpi, crate::crm::analytics::ZoneForecast)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

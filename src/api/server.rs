@@ -21,7 +21,7 @@ use tracing::info;
 
 use super::auth::{AuthError, Role, Tokens};
 use super::error::ApiError;
-use super::{campaigns, console, crm, feedback, merchant, openapi, rider_ws, teams};
+use super::{analytics, campaigns, console, crm, feedback, merchant, openapi, rider_ws, teams};
 use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
@@ -350,16 +350,27 @@ pub fn router(state: AppState) -> Router {
             post(teams::leave),
         )
         .route("/v1/merchants/{merchant}/ownership-audit", get(teams::audit))
-        .route("/v1/merchants/{merchant}/segments/preview", post(campaigns::preview))
+        .route(
+            "/v1/merchants/{merchant}/segments/preview",
+            post(campaigns::preview),
+        )
         .route("/v1/merchants/{merchant}/campaigns", get(campaigns::list))
         .route(
             "/v1/merchants/{merchant}/campaigns/{id}",
             get(campaigns::get).put(campaigns::put),
         )
-        .route("/v1/merchants/{merchant}/campaigns/{id}/run", post(campaigns::run))
-        .route("/v1/merchants/{merchant}/campaigns/{id}/effect", get(campaigns::effect))
+        .route(
+            "/v1/merchants/{merchant}/campaigns/{id}/run",
+            post(campaigns::run),
+        )
+        .route(
+            "/v1/merchants/{merchant}/campaigns/{id}/effect",
+            get(campaigns::effect),
+        )
         .route("/v1/merchants/{merchant}/outbox", get(campaigns::outbox))
         .route("/v1/merchants/{merchant}/outbox/ack", post(campaigns::ack))
+        .route("/v1/merchants/{merchant}/analytics", get(analytics::report))
+        .route("/v1/analytics/demand", get(analytics::demand))
         .route("/v1/audit/access", get(crm::access_log))
         .route("/v1/feedback", get(feedback::list))
         .route("/v1/feedback/stats", get(feedback::stats))

@@ -52,10 +52,9 @@ pub(super) fn may_manage(state: &AppState, headers: &HeaderMap, merchant: &str) 
     match state.role(headers, None)? {
         Role::Operator => Ok(()),
         Role::Merchant(m) if m == merchant => Ok(()),
-        Role::Merchant(m) => Err(ApiError::forbidden(format!(
-            "merchant {m} cannot act for {merchant}"
-        ))
-        .with_field("merchant")),
+        Role::Merchant(m) => {
+            Err(ApiError::forbidden(format!("merchant {m} cannot act for {merchant}")).with_field("merchant"))
+        }
         _ => Err(ApiError::forbidden("this is for merchant and operator tokens")),
     }
 }

@@ -167,7 +167,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// Backs the configured CRM store up to `out`, through a `.partial` file
 /// renamed when complete (a failed backup never looks like a good one).
 fn crm_backup(config: &Config, data_dir: &std::path::Path, out: &std::path::Path) -> Result<(), CliError> {
-    let store = crate::crm::store::open_configured(&config.crm, data_dir).map_err(|e| CliError::Crm(e.to_string()))?;
+    let store = crate::crm::store::open_configured(&config.crm, data_dir)
+        .map_err(|e| CliError::Crm(e.to_string()))?;
     let partial = out.with_extension("partial");
     let io = |path: &std::path::Path, e: std::io::Error| CliError::Io {
         path: path.to_path_buf(),
@@ -180,13 +181,17 @@ fn crm_backup(config: &Config, data_dir: &std::path::Path, out: &std::path::Path
     let file = writer.into_inner().map_err(|e| io(&partial, e.into_error()))?;
     file.sync_all().map_err(|e| io(&partial, e))?;
     std::fs::rename(&partial, out).map_err(|e| io(out, e))?;
-    println!("{}", serde_json::json!({"backup": out, "backend": summary.backend, "records": summary.records}));
+    println!(
+        "{}",
+        serde_json::json!({"backup": out, "backend": summary.backend, "records": summary.records})
+    );
     Ok(())
 }
 
 /// Restores `from` into the configured (empty) CRM store.
 fn crm_restore(config: &Config, data_dir: &std::path::Path, from: &std::path::Path) -> Result<(), CliError> {
-    let store = crate::crm::store::open_configured(&config.crm, data_dir).map_err(|e| CliError::Crm(e.to_string()))?;
+    let store = crate::crm::store::open_configured(&config.crm, data_dir)
+        .map_err(|e| CliError::Crm(e.to_string()))?;
     let open = || std::fs::File::open(from).map(std::io::BufReader::new);
     open().map_err(|e| CliError::Io {
         path: from.to_path_buf(),
@@ -200,6 +205,9 @@ fn crm_restore(config: &Config, data_dir: &std::path::Path, from: &std::path::Pa
         },
         other => CliError::Crm(other.to_string()),
     })?;
-    println!("{}", serde_json::json!({"restored": from, "backend": summary.backend, "records": summary.records}));
+    println!(
+        "{}",
+        serde_json::json!({"restored": from, "backend": summary.backend, "records": summary.records})
+    );
     Ok(())
 }

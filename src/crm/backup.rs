@@ -119,7 +119,12 @@ pub fn restore<R: BufRead>(
     }
     let mut batch = Vec::with_capacity(RESTORE_BATCH);
     let mut records = 0;
-    for (n, line) in open().map_err(|e| io_error("read", e))?.lines().enumerate().skip(1) {
+    for (n, line) in open()
+        .map_err(|e| io_error("read", e))?
+        .lines()
+        .enumerate()
+        .skip(1)
+    {
         let line = line.map_err(|e| io_error("read", e))?;
         if line.starts_with("{\"end\"") {
             break;
@@ -147,7 +152,8 @@ fn verify(reader: impl BufRead) -> Result<Header, BackupError> {
         Some((_, l)) => l.map_err(|e| io_error("read", e))?,
         None => return Err(bad("the file is empty".into())),
     };
-    let header: Header = serde_json::from_str(&first).map_err(|e| bad(format!("line 1: not a backup header: {e}")))?;
+    let header: Header =
+        serde_json::from_str(&first).map_err(|e| bad(format!("line 1: not a backup header: {e}")))?;
     if header.format != FORMAT || header.version != VERSION {
         return Err(bad(format!(
             "line 1: {} version {}, expected {FORMAT} version {VERSION}",

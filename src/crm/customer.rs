@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::CrmError;
+use super::analytics::Sale;
 use super::config::CrmConfig;
 use super::coupons::{Coupon, CouponKind, CouponTemplate, Wallet, threshold_off};
 use super::feedback::{Review, Submitted};
@@ -140,6 +141,8 @@ pub enum IndexHint {
     Expiry(Option<i64>),
     /// A review, listed by time for statistics and merchants' alerts.
     Review(Box<Review>),
+    /// A delivered order, for the merchant's analytics and zone demand.
+    Sale(Box<Sale>),
     /// A campaign's coupon (`<customer>/<coupon>`) was redeemed.
     Redeemed { campaign: String, coupon: String },
 }
@@ -333,6 +336,20 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
                 index.push(IndexHint::Merchant(delivered.merchant.clone()));
             }
             s.profile.record(ctx.now_secs, delivered);
+            index.push(IndexHint::Sale(Box::new(Sale {
+                order: order.clone(),
+                merchant: delivered.merchant.clone(),
+                at_secs: ctx.now_secs,
+                amount_cents: delivered.amount_cents,
+                items: delivered
+                    .items
+                    .iter()
+                    .map(|i| (i.dish.clone(), i.quantity, i.price_cents))
+                    .collect(),
+                zone: delivered.region.clone(),
+                rider: delivered.rider.clone(),
+                late_secs: delivered.late_secs,
+            })));
             Outcome::Delivered {
                 earned,
                 balance: s.account.balance(),

@@ -15,6 +15,7 @@
 //! key: a replay returns the first result, a concurrent writer makes the
 //! command run again on the newer state.
 
+pub mod analytics;
 pub mod backup;
 pub mod config;
 pub mod coupons;
@@ -25,6 +26,7 @@ pub mod loyalty;
 pub mod managers;
 pub mod marketing;
 pub mod profile;
+mod reports;
 mod service;
 pub mod store;
 mod teams;

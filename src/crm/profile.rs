@@ -133,6 +133,12 @@ pub struct Delivered {
     /// Where it went: a zone name or grid cell the merchant uses.
     #[serde(default)]
     pub region: Option<String>,
+    /// Who delivered it (the engine says; for rider KPIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rider: Option<String>,
+    /// Delivered this long after the promise (negative: early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_secs: Option<i64>,
 }
 
 impl Contact {
@@ -351,7 +357,11 @@ fn window(recent: impl Iterator<Item = (i64, u32, i64)>, now_secs: i64, days: i6
 
 /// Frequency class from orders in the 30 days before `now_secs`: shared by
 /// profiles and the marketing facts, so a segment agrees with the profile.
-pub fn frequency_of(recent: impl Iterator<Item = (i64, u32, i64)>, now_secs: i64, rules: &GradeRules) -> Frequency {
+pub fn frequency_of(
+    recent: impl Iterator<Item = (i64, u32, i64)>,
+    now_secs: i64,
+    rules: &GradeRules,
+) -> Frequency {
     let (orders, _) = window(recent, now_secs, 30);
     if orders >= rules.high_orders_30d {
         Frequency::High
@@ -374,7 +384,10 @@ pub fn grade_of(
     };
     let recency_days = (now_secs - last).max(0) / DAY_SECS;
     let (orders, spend) = window(recent, now_secs, 90);
-    if recency_days <= rules.a_recency_days && orders >= rules.a_orders_90d && spend >= rules.a_spend_90d_cents {
+    if recency_days <= rules.a_recency_days
+        && orders >= rules.a_orders_90d
+        && spend >= rules.a_spend_90d_cents
+    {
         Grade::A
     } else if recency_days <= rules.b_recency_days && orders >= rules.b_orders_90d {
         Grade::B
@@ -416,6 +429,8 @@ mod tests {
                 price_cents: cents,
             }],
             region: None,
+            rider: None,
+            late_secs: None,
         }
     }
 

@@ -424,20 +424,34 @@ impl Actor {
         let Some(crm) = &meta.crm else {
             return;
         };
-        self.crm_out
-            .push(crm_feed::request(id.0, &meta.merchant, crm, delivered));
-        if let Some((
-            spec,
-            OrderStatus::Delivered {
-                rider, dropoff_secs, ..
-            },
-        )) = self.engine.order(id)
-        {
-            let late_secs = dropoff_secs - spec.placed_secs - feed.promise_secs;
-            if late_secs > 0 {
-                self.crm_out
-                    .push(crm_feed::lateness(id.0, &meta.merchant, crm, rider.0, late_secs));
-            }
+        let delivery = match self.engine.order(id) {
+            Some((
+                spec,
+                OrderStatus::Delivered {
+                    rider, dropoff_secs, ..
+                },
+            )) if delivered => Some(crm_feed::Delivery {
+                rider: rider.0,
+                late_secs: dropoff_secs - spec.placed_secs - feed.promise_secs,
+                zone: crate::crm::analytics::grid_zone(meta.customer.lat, meta.customer.lng),
+            }),
+            _ => None,
+        };
+        self.crm_out.push(crm_feed::request(
+            id.0,
+            &meta.merchant,
+            crm,
+            delivered,
+            delivery.as_ref(),
+        ));
+        if let Some(d) = delivery.filter(|d| d.late_secs > 0) {
+            self.crm_out.push(crm_feed::lateness(
+                id.0,
+                &meta.merchant,
+                crm,
+                d.rider,
+                d.late_secs,
+            ));
         }
     }
 

@@ -116,8 +116,24 @@ impl CrmFeed {
     }
 }
 
+/// How a delivery went, as the engine saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub rider: u64,
+    /// Past the click-to-door promise (negative: early).
+    pub late_secs: i64,
+    /// The drop-off's grid cell (the zone when the merchant gave none).
+    pub zone: String,
+}
+
 /// The CRM request for an order's end: delivered or cancelled.
-pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> Request {
+pub fn request(
+    order_id: u64,
+    merchant: &str,
+    o: &CrmOrder,
+    delivered: bool,
+    how: Option<&Delivery>,
+) -> Request {
     let order = o.reference(order_id);
     let (key, command) = if delivered {
         let command = Command::Delivered {
@@ -126,7 +142,9 @@ pub fn request(order_id: u64, merchant: &str, o: &CrmOrder, delivered: bool) -> 
                 merchant: merchant.to_string(),
                 amount_cents: o.amount_cents,
                 items: o.items.clone(),
-                region: o.region.clone(),
+                region: o.region.clone().or_else(|| how.map(|d| d.zone.clone())),
+                rider: how.map(|d| d.rider.to_string()),
+                late_secs: how.map(|d| d.late_secs),
             },
         };
         (format!("order:{order}:delivered"), command)

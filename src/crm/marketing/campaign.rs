@@ -167,7 +167,13 @@ impl Effect {
             n[g] += 1;
             orders[g] += now.unwrap_or(m.orders_at_start).saturating_sub(m.orders_at_start);
         }
-        let per = |g: usize| if n[g] == 0 { 0.0 } else { orders[g] as f64 / n[g] as f64 };
+        let per = |g: usize| {
+            if n[g] == 0 {
+                0.0
+            } else {
+                orders[g] as f64 / n[g] as f64
+            }
+        };
         let incremental = if n[1] == 0 {
             0.0
         } else {
@@ -178,7 +184,11 @@ impl Effect {
             holdout: n[1],
             issued,
             redeemed,
-            redemption_rate: if issued == 0 { 0.0 } else { redeemed as f64 / issued as f64 },
+            redemption_rate: if issued == 0 {
+                0.0
+            } else {
+                redeemed as f64 / issued as f64
+            },
             orders_per_treated: per(0),
             orders_per_holdout: per(1),
             incremental_orders: incremental,
@@ -215,7 +225,10 @@ mod tests {
 
     #[test]
     fn effect_compares_the_treated_with_the_holdout_rate() {
-        let m = |group, orders_at_start| Member { group, orders_at_start };
+        let m = |group, orders_at_start| Member {
+            group,
+            orders_at_start,
+        };
         // Treated: 4 members, 6 orders since; holdout: 2 members, 1 order.
         let members = [
             (m(Group::Treated, 3), Some(5)),

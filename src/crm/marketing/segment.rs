@@ -239,7 +239,10 @@ impl Segment {
         if let (Some(min), Some(max)) = (self.last_order_days_min, self.last_order_days_max)
             && min > max
         {
-            return bad("last_order_days_min", format!("{min} is above last_order_days_max {max}"));
+            return bad(
+                "last_order_days_min",
+                format!("{min} is above last_order_days_max {max}"),
+            );
         }
         Ok(())
     }
@@ -272,7 +275,8 @@ impl Segment {
             return false;
         };
         let days_ago = (now_secs - last).max(0) / DAY_SECS;
-        self.last_order_days_min.is_none_or(|d| days_ago >= d) && self.last_order_days_max.is_none_or(|d| days_ago <= d)
+        self.last_order_days_min.is_none_or(|d| days_ago >= d)
+            && self.last_order_days_max.is_none_or(|d| days_ago <= d)
     }
 }
 
@@ -288,14 +292,20 @@ impl Prepared<'_> {
     /// Whether stored facts are in the segment on `now_secs`.
     pub fn matches(&self, f: &FactsView, now_secs: i64, rules: &GradeRules) -> bool {
         let s = self.segment;
-        let any = |wanted: &[String], have: &str| wanted.is_empty() || items(have).any(|h| wanted.iter().any(|w| w == h));
+        let any = |wanted: &[String], have: &str| {
+            wanted.is_empty() || items(have).any(|h| wanted.iter().any(|w| w == h))
+        };
         items(f.merchants).any(|m| m == self.merchant)
             && (s.tiers.is_empty() || s.tiers.contains(&f.tier))
             && any(&self.tags, f.tags)
             && any(&self.regions, f.regions)
             && s.recency_ok(f.last_order_secs, now_secs)
-            && (s.frequencies.is_empty() || s.frequencies.contains(&frequency_of(f.good_days(), now_secs, rules)))
-            && (s.grades.is_empty() || s.grades.contains(&grade_of(f.last_order_secs, f.good_days(), now_secs, rules)))
+            && (s.frequencies.is_empty()
+                || s.frequencies
+                    .contains(&frequency_of(f.good_days(), now_secs, rules)))
+            && (s.grades.is_empty()
+                || s.grades
+                    .contains(&grade_of(f.last_order_secs, f.good_days(), now_secs, rules)))
     }
 }
 

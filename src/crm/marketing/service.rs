@@ -85,7 +85,12 @@ impl Crm {
     }
 
     /// Defines a campaign, or changes one that has not run yet.
-    pub fn define_campaign(&self, merchant: &str, spec: CampaignSpec, now_secs: i64) -> Result<Campaign, CrmError> {
+    pub fn define_campaign(
+        &self,
+        merchant: &str,
+        spec: CampaignSpec,
+        now_secs: i64,
+    ) -> Result<Campaign, CrmError> {
         check_id("merchant", merchant)?;
         spec.check()?;
         if let Some(t) = &spec.template {
@@ -192,7 +197,11 @@ impl Crm {
 
     /// The members, evaluated and written once (the campaign is marked
     /// frozen only after they all are).
-    fn frozen_members(&self, campaign: &mut Campaign, now_secs: i64) -> Result<Vec<(String, Member)>, CrmError> {
+    fn frozen_members(
+        &self,
+        campaign: &mut Campaign,
+        now_secs: i64,
+    ) -> Result<Vec<(String, Member)>, CrmError> {
         let id = campaign.spec.id.clone();
         if campaign.frozen_at_secs.is_some() {
             return Ok(self.store().members(&id)?);
@@ -263,7 +272,9 @@ impl Crm {
                 Ok(_) => None,
                 Err(e) => {
                     let reason = failure_reason(&e);
-                    let key = if summary.failed.len() < FAILURE_REASONS_MAX || summary.failed.contains_key(&reason) {
+                    let key = if summary.failed.len() < FAILURE_REASONS_MAX
+                        || summary.failed.contains_key(&reason)
+                    {
                         reason
                     } else {
                         "other".to_string()
@@ -283,7 +294,12 @@ impl Crm {
         let mut now = Vec::with_capacity(members.len());
         for chunk in members.chunks(FACTS_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(c, _)| c.as_str()).collect();
-            now.extend(self.store().facts_of(&ids)?.into_iter().map(|f| f.map(|f| f.orders)));
+            now.extend(
+                self.store()
+                    .facts_of(&ids)?
+                    .into_iter()
+                    .map(|f| f.map(|f| f.orders)),
+            );
         }
         let redeemed = self.store().redemptions(id)?;
         Ok(Effect::measure(

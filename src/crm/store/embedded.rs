@@ -7,9 +7,10 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 use super::{
-    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, decode_facts, StoreError, TeamCommit, parse_doc, parse_entry,
-    parse_template, to_json,
+    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit,
+    count_demand, decode_facts, demand_line, parse_doc, parse_entry, parse_template, to_json,
 };
+use crate::crm::analytics::Sale;
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
 use crate::crm::feedback::Review;
@@ -42,7 +43,11 @@ const AUDIT: TableDefinition<(&str, u64), &str> = TableDefinition::new("ownershi
 const ACCESS: TableDefinition<u64, &str> = TableDefinition::new("access_log");
 /// (at_secs, review id) → review JSON.
 const REVIEWS: TableDefinition<(i64, &str), &str> = TableDefinition::new("reviews");
-/// customer → marketing facts JSON.
+/// (merchant, day, order) → sale JSON.
+const SALES: TableDefinition<(&str, i64, &str), &str> = TableDefinition::new("sales");
+/// (day, `<merchant>/<order>`) → `<zone>\t<hour>`.
+const DEMAND: TableDefinition<(i64, &str), &str> = TableDefinition::new("demand");
+/// customer → marketing facts.
 const FACTS: TableDefinition<&str, &str> = TableDefinition::new("facts");
 /// campaign id → campaign JSON.
 const CAMPAIGNS: TableDefinition<&str, &str> = TableDefinition::new("campaigns");
@@ -98,6 +103,8 @@ impl EmbeddedStore {
             tx.open_table(AUDIT)?;
             tx.open_table(ACCESS)?;
             tx.open_table(FACTS)?;
+            tx.open_table(SALES)?;
+            tx.open_table(DEMAND)?;
             tx.open_table(CAMPAIGNS)?;
             tx.open_table(MEMBERS)?;
             tx.open_table(REDEEMED)?;
@@ -193,6 +200,8 @@ impl CrmStore for EmbeddedStore {
             let mut reviews = tx.open_table(REVIEWS)?;
             let mut facts = tx.open_table(FACTS)?;
             let mut redeemed = tx.open_table(REDEEMED)?;
+            let mut sales = tx.open_table(SALES)?;
+            let mut demand = tx.open_table(DEMAND)?;
             let mut out = Vec::with_capacity(commits.len());
             for c in commits {
                 let customer = c.customer.as_str();
@@ -256,6 +265,15 @@ impl CrmStore for EmbeddedStore {
                         }
                         IndexHint::Review(r) => {
                             reviews.insert((r.at_secs, r.id.as_str()), to_json(r).as_str())?;
+                        }
+                        IndexHint::Sale(s) => {
+                            let day = s.at_secs.div_euclid(86_400);
+                            sales
+                                .insert((s.merchant.as_str(), day, s.order.as_str()), to_json(s).as_str())?;
+                            if let Some(line) = demand_line(s) {
+                                let key = format!("{}/{}", s.merchant, s.order);
+                                demand.insert((day, key.as_str()), line.as_str())?;
+                            }
                         }
                         IndexHint::Redeemed { campaign, coupon } => {
                             redeemed.insert((campaign.as_str(), coupon.as_str()), 1)?;
@@ -577,8 +595,14 @@ impl CrmStore for EmbeddedStore {
             let t = tx.open_table(MEMBERS)?;
             t.range((campaign, "")..)?
                 .map(|r| {
-                    r.map(|(k, v)| (k.value().0.to_string(), k.value().1.to_string(), v.value().to_string()))
-                        .map_err(redb::Error::from)
+                    r.map(|(k, v)| {
+                        (
+                            k.value().0.to_string(),
+                            k.value().1.to_string(),
+                            v.value().to_string(),
+                        )
+                    })
+                    .map_err(redb::Error::from)
                 })
                 .take_while(|r| r.as_ref().map_or(true, |(c, _, _)| c == campaign))
                 .map(|r| r.map(|(_, customer, v)| (customer, v)))
@@ -659,6 +683,29 @@ impl CrmStore for EmbeddedStore {
             }
             Ok(seqs.len() as u64)
         })
+    }
+
+    fn sales(&self, merchant: &str, from_day: i64, to_day: i64) -> Result<Vec<Sale>, StoreError> {
+        let texts: Vec<String> = self.read(|tx| {
+            let t = tx.open_table(SALES)?;
+            t.range((merchant, from_day, "")..(merchant, to_day.saturating_add(1), ""))?
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        texts
+            .iter()
+            .map(|t| parse_doc(&format!("sale of {merchant}"), t))
+            .collect()
+    }
+
+    fn demand(&self, from_day: i64, to_day: i64) -> Result<Vec<(String, i64, u64)>, StoreError> {
+        let lines: Vec<String> = self.read(|tx| {
+            let t = tx.open_table(DEMAND)?;
+            t.range((from_day, "")..(to_day.saturating_add(1), ""))?
+                .map(|r| r.map(|(_, v)| v.value().to_string()).map_err(redb::Error::from))
+                .collect()
+        })?;
+        Ok(count_demand(lines.into_iter()))
     }
 
     fn backend(&self) -> &'static str {
@@ -750,6 +797,13 @@ impl Lend for (i64, String) {
     }
 }
 
+impl Lend for (String, i64, String) {
+    type Lent<'a> = (&'a str, i64, &'a str);
+    fn lend(&self) -> (&str, i64, &str) {
+        (&self.0, self.1, &self.2)
+    }
+}
+
 impl Lend for (String, String, String) {
     type Lent<'a> = (&'a str, &'a str, &'a str);
     fn lend(&self) -> (&str, &str, &str) {
@@ -820,6 +874,8 @@ tables! {
     ACCESS: u64 => String,
     REVIEWS: (i64, String) => String,
     FACTS: String => String,
+    SALES: (String, i64, String) => String,
+    DEMAND: (i64, String) => String,
     CAMPAIGNS: String => String,
     MEMBERS: (String, String) => String,
     REDEEMED: (String, String) => u8,

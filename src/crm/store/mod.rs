@@ -18,6 +18,7 @@ pub use redis_store::RedisStore;
 
 use thiserror::Error;
 
+use super::analytics::Sale;
 use super::coupons::CouponTemplate;
 use super::crypto::FieldCipher;
 use super::customer::{CustomerState, IndexHint};
@@ -173,6 +174,11 @@ pub trait CrmStore: Send + Sync {
     /// Drops the messages up to `upto_seq` (the consumer has them);
     /// returns how many went. Their ids stay known, so none comes back.
     fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError>;
+    /// A merchant's sale lines of days `from_day..=to_day` (Unix days).
+    fn sales(&self, merchant: &str, from_day: i64, to_day: i64) -> Result<Vec<Sale>, StoreError>;
+    /// Orders per (zone, Unix hour) of days `from_day..=to_day`, all
+    /// merchants.
+    fn demand(&self, from_day: i64, to_day: i64) -> Result<Vec<(String, i64, u64)>, StoreError>;
     /// `redis` or `embedded`: a backup restores into its own kind only.
     fn backend(&self) -> &'static str;
     /// Hands every stored record to `out` (see [`Record`]).
@@ -290,6 +296,27 @@ pub(super) fn parse_template(text: &str) -> Result<CouponTemplate, StoreError> {
         what: "coupon template".into(),
         reason: e.to_string(),
     })
+}
+
+/// A sale's day and its zone line for the demand index
+/// (`<zone>\t<unix hour>`), if it has a zone.
+pub(super) fn demand_line(s: &Sale) -> Option<String> {
+    s.zone
+        .as_ref()
+        .map(|z| format!("{z}\t{}", s.at_secs.div_euclid(3600)))
+}
+
+/// Counts demand lines per (zone, hour).
+pub(super) fn count_demand(lines: impl Iterator<Item = String>) -> Vec<(String, i64, u64)> {
+    let mut counts: std::collections::BTreeMap<(String, i64), u64> = Default::default();
+    for l in lines {
+        if let Some((zone, hour)) = l.split_once('\t')
+            && let Ok(hour) = hour.parse()
+        {
+            *counts.entry((zone.to_string(), hour)).or_default() += 1;
+        }
+    }
+    counts.into_iter().map(|((z, h), n)| (z, h, n)).collect()
 }
 
 /// Stored facts, or why they cannot be read.

@@ -20,10 +20,13 @@
 //! - `{p}:{fb}:reviews` hash, review id → JSON; `{p}:{fb}:by_time` sorted
 //!   set of review ids by time (written with the commit, keyed by the
 //!   review's id, so a retried command writes the same review again)
-//! - `{p}:{seg:<n>}:facts` hashes, customer → marketing facts, in 16
-//!   shards read side by side
+//! - `{p}:{seg:<n>}:facts` hashes, customer → `<customer>\t<facts>`, in
+//!   16 shards read side by side (HVALS: the value names its customer)
 //! - `{p}:{cmp}:campaigns` hash; `{p}:{cmp:<id>}:members` hash customer
 //!   → member; `{p}:{cmp:<id>}:redeemed` set of redeemed coupons
+//! - `{p}:{an:<merchant>}:<day>` hash order → sale line; `{p}:{demand}:<day>`
+//!   hash `<merchant>/<order>` → `<zone>\t<hour>` (keyed by order: a
+//!   sale written twice counts once)
 //! - `{p}:{out:<merchant>}:ids` hash message id → seq, `:log` sorted set
 //!   of messages by seq, `:seq` counter: one script appends
 //!
@@ -37,9 +40,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use redis::{Connection, Pipeline, Value};
 
 use super::{
-    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, decode_facts, StoreError, TeamCommit, parse_doc, parse_entry,
-    parse_template, to_json,
+    AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit,
+    count_demand, decode_facts, demand_line, parse_doc, parse_entry, parse_template, to_json,
 };
+use crate::crm::analytics::Sale;
 use crate::crm::coupons::CouponTemplate;
 use crate::crm::customer::IndexHint;
 use crate::crm::feedback::Review;
@@ -221,6 +225,14 @@ impl RedisStore {
         format!("{}:{{out:{merchant}}}:{part}", self.prefix)
     }
 
+    fn sales_key(&self, merchant: &str, day: i64) -> String {
+        format!("{}:{{an:{merchant}}}:{day}", self.prefix)
+    }
+
+    fn demand_key(&self, day: i64) -> String {
+        format!("{}:{{demand}}:{day}", self.prefix)
+    }
+
     fn templates_key(&self) -> String {
         format!("{}:{{templates}}", self.prefix)
     }
@@ -245,6 +257,21 @@ impl RedisStore {
             }
             IndexHint::Expiry(None) => {
                 pipe.cmd("ZREM").arg(self.expiry_key()).arg(customer).ignore();
+            }
+            IndexHint::Sale(s) => {
+                let day = s.at_secs.div_euclid(86_400);
+                pipe.cmd("HSET")
+                    .arg(self.sales_key(&s.merchant, day))
+                    .arg(&s.order)
+                    .arg(to_json(s))
+                    .ignore();
+                if let Some(line) = demand_line(s) {
+                    pipe.cmd("HSET")
+                        .arg(self.demand_key(day))
+                        .arg(format!("{}/{}", s.merchant, s.order))
+                        .arg(line)
+                        .ignore();
+                }
             }
             IndexHint::Redeemed { campaign, coupon } => {
                 pipe.cmd("SADD")
@@ -389,7 +416,7 @@ impl CrmStore for RedisStore {
                     .cmd("HSET")
                     .arg(self.facts_key(fact_shard(&c.customer)))
                     .arg(&c.customer)
-                    .arg(c.facts.encode())
+                    .arg(format!("{}\t{}", c.customer, c.facts.encode()))
                     .ignore();
             }
         }
@@ -631,8 +658,17 @@ impl CrmStore for RedisStore {
         use rayon::prelude::*;
         (0..FACT_SHARDS).into_par_iter().try_for_each(|shard| {
             let mut pipe = redis::pipe();
-            pipe.cmd("HGETALL").arg(self.facts_key(shard));
-            let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
+            // Values carry their customer id: half the strings to parse.
+            pipe.cmd("HVALS").arg(self.facts_key(shard));
+            let (values,): (Vec<String>,) = self.run(&pipe)?;
+            let pairs = values
+                .into_iter()
+                .map(|mut v| {
+                    let tab = v.find('\t').unwrap_or(0);
+                    let facts = v.split_off(tab);
+                    (v, facts.get(1..).unwrap_or_default().to_string())
+                })
+                .collect();
             visit(pairs)
         })
     }
@@ -649,7 +685,11 @@ impl CrmStore for RedisStore {
         texts
             .iter()
             .zip(customers)
-            .map(|(t, c)| t.as_deref().map(|t| decode_facts(c, t)).transpose())
+            .map(|(t, c)| {
+                t.as_deref()
+                    .map(|t| decode_facts(c, t.split_once('\t').map_or(t, |(_, f)| f)))
+                    .transpose()
+            })
             .collect()
     }
 
@@ -768,6 +808,27 @@ impl CrmStore for RedisStore {
         Ok(n)
     }
 
+    fn sales(&self, merchant: &str, from_day: i64, to_day: i64) -> Result<Vec<Sale>, StoreError> {
+        let mut pipe = redis::pipe();
+        for day in from_day..=to_day {
+            pipe.cmd("HVALS").arg(self.sales_key(merchant, day));
+        }
+        let days: Vec<Vec<String>> = self.run(&pipe)?;
+        days.iter()
+            .flatten()
+            .map(|t| parse_doc(&format!("sale of {merchant}"), t))
+            .collect()
+    }
+
+    fn demand(&self, from_day: i64, to_day: i64) -> Result<Vec<(String, i64, u64)>, StoreError> {
+        let mut pipe = redis::pipe();
+        for day in from_day..=to_day {
+            pipe.cmd("HVALS").arg(self.demand_key(day));
+        }
+        let days: Vec<Vec<String>> = self.run(&pipe)?;
+        Ok(count_demand(days.into_iter().flatten()))
+    }
+
     fn backend(&self) -> &'static str {
         "redis"
     }
@@ -788,7 +849,11 @@ impl CrmStore for RedisStore {
             for k in &keys {
                 types.cmd("TYPE").arg(k);
             }
-            let kinds: Vec<String> = if keys.is_empty() { Vec::new() } else { self.run(&types)? };
+            let kinds: Vec<String> = if keys.is_empty() {
+                Vec::new()
+            } else {
+                self.run(&types)?
+            };
             let mut fetch = redis::pipe();
             for (k, kind) in keys.iter().zip(&kinds) {
                 match kind.as_str() {
@@ -801,7 +866,11 @@ impl CrmStore for RedisStore {
                     _ => fetch.cmd("ECHO").arg(""),
                 };
             }
-            let values: Vec<Value> = if keys.is_empty() { Vec::new() } else { self.run(&fetch)? };
+            let values: Vec<Value> = if keys.is_empty() {
+                Vec::new()
+            } else {
+                self.run(&fetch)?
+            };
             for ((k, kind), v) in keys.iter().zip(&kinds).zip(values) {
                 let Some(value) = record_value(kind, v) else {
                     continue;
@@ -824,7 +893,12 @@ impl CrmStore for RedisStore {
         let mut cursor = 0u64;
         loop {
             let mut pipe = redis::pipe();
-            pipe.cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(10_000);
+            pipe.cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(10_000);
             let ((next, keys),): ((u64, Vec<String>),) = self.run(&pipe)?;
             if !keys.is_empty() {
                 return Ok(false);
@@ -846,9 +920,16 @@ impl CrmStore for RedisStore {
         };
         let mut pipe = redis::pipe();
         for r in records {
-            let key = format!("{}:{}", self.prefix, r.key.as_str().ok_or_else(|| bad(r, "key is not a string"))?);
+            let key = format!(
+                "{}:{}",
+                self.prefix,
+                r.key.as_str().ok_or_else(|| bad(r, "key is not a string"))?
+            );
             let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
-                v.as_array()?.iter().map(|x| x.as_str().map(str::to_string)).collect()
+                v.as_array()?
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_string))
+                    .collect()
             };
             let pairs = |v: &serde_json::Value| -> Option<Vec<(String, serde_json::Value)>> {
                 v.as_array()?
@@ -865,13 +946,17 @@ impl CrmStore for RedisStore {
                     let p = pairs(&r.value).ok_or_else(|| bad(r, "not [field, value] pairs"))?;
                     pipe.cmd("HSET").arg(&key);
                     for (f, v) in &p {
-                        pipe.arg(f).arg(v.as_str().ok_or_else(|| bad(r, "hash value not a string"))?);
+                        pipe.arg(f)
+                            .arg(v.as_str().ok_or_else(|| bad(r, "hash value not a string"))?);
                     }
                     pipe.ignore();
                 }
                 "set" | "list" => {
                     let items = strings(&r.value).ok_or_else(|| bad(r, "not a list of strings"))?;
-                    pipe.cmd(if r.space == "set" { "SADD" } else { "RPUSH" }).arg(&key).arg(items).ignore();
+                    pipe.cmd(if r.space == "set" { "SADD" } else { "RPUSH" })
+                        .arg(&key)
+                        .arg(items)
+                        .ignore();
                 }
                 "zset" => {
                     let p = pairs(&r.value).ok_or_else(|| bad(r, "not [member, score] pairs"))?;
@@ -921,7 +1006,11 @@ fn record_value(kind: &str, v: Value) -> Option<serde_json::Value> {
                 .map(|p| {
                     let score: f64 = p.get(1).and_then(|s| s.parse().ok()).unwrap_or(0.0);
                     let n = serde_json::Number::from_f64(score).map_or(J::Null, J::Number);
-                    let n = if score.fract() == 0.0 && score.abs() < 9e15 { J::from(score as i64) } else { n };
+                    let n = if score.fract() == 0.0 && score.abs() < 9e15 {
+                        J::from(score as i64)
+                    } else {
+                        n
+                    };
                     J::Array(vec![J::String(p[0].clone()), n])
                 })
                 .collect(),
@@ -933,7 +1022,13 @@ fn record_value(kind: &str, v: Value) -> Option<serde_json::Value> {
 /// `s` with Redis glob characters escaped, for SCAN MATCH.
 fn glob_escape(s: &str) -> String {
     s.chars()
-        .flat_map(|c| if "*?[]\\".contains(c) { vec!['\\', c] } else { vec![c] })
+        .flat_map(|c| {
+            if "*?[]\\".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
         .collect()
 }
 

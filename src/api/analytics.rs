@@ -1,0 +1,69 @@
+//! Analytics over HTTP: a merchant's report (volume by hour and day, dish
+//! ranking with the dishes in decline, rider KPIs) and, for operators and
+//! the dispatcher, the demand forecast per zone. Reads run on the blocking
+//! pool.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use super::auth::Role;
+use super::crm::blocking;
+use super::error::ApiError;
+use super::server::AppState;
+use super::teams::may_manage;
+use crate::crm::analytics::{Report, ZoneForecast};
+use crate::crm::time::now_secs;
+
+/// `?days=&hours=`.
+#[derive(Debug, Deserialize)]
+pub struct Window {
+    /// Days of history (default 28 for reports, 14 for forecasts).
+    pub days: Option<i64>,
+    /// Hours ahead (forecast only; default 3).
+    pub hours: Option<u32>,
+}
+
+/// The merchant's report over the last `days` (today included).
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/analytics",
+    params(("merchant" = String, Path), ("days" = Option<i64>, Query)),
+    responses((status = 200, body = Report), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn report(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    Query(w): Query<Window>,
+    headers: HeaderMap,
+) -> Result<Json<Report>, ApiError> {
+    may_manage(&state, &headers, &merchant)?;
+    let days = w.days.unwrap_or(28);
+    Ok(Json(
+        blocking(&state.crm, move |crm| crm.analytics(&merchant, now_secs(), days)).await?,
+    ))
+}
+
+/// Orders expected per zone for each of the next `hours`: where idle
+/// riders should wait (operators).
+#[utoipa::path(get, path = "/v1/analytics/demand",
+    params(("days" = Option<i64>, Query), ("hours" = Option<u32>, Query)),
+    responses((status = 200, body = Vec<ZoneForecast>), (status = 400, body = super::error::ErrorBody),
+              (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn demand(
+    State(state): State<AppState>,
+    Query(w): Query<Window>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ZoneForecast>>, ApiError> {
+    if state.role(&headers, None)? != Role::Operator {
+        return Err(ApiError::forbidden("the demand forecast is for operator tokens"));
+    }
+    let (days, hours) = (w.days.unwrap_or(14), w.hours.unwrap_or(3));
+    Ok(Json(
+        blocking(&state.crm, move |crm| {
+            crm.demand_forecast(now_secs(), days, hours)
+        })
+        .await?,
+    ))
+}

@@ -1,0 +1,58 @@
+//! [`Crm`]'s analytics queries: a merchant's report from its sale lines
+//! and reviews, and the zone demand forecast for the dispatcher. Reads
+//! only; the pure figures are [`analytics`](super::analytics)'.
+
+use super::analytics::{self, DAYS_MAX, HORIZON_HOURS_MAX, Report, ZoneForecast};
+use super::service::check_id;
+use super::{Crm, CrmError};
+
+const DAY_SECS: i64 = 86_400;
+
+impl Crm {
+    /// A merchant's report over the `days` before `now_secs` (today
+    /// included).
+    pub fn analytics(&self, merchant: &str, now_secs: i64, days: i64) -> Result<Report, CrmError> {
+        check_id("merchant", merchant)?;
+        let days = check_days(days)?;
+        let today = now_secs.div_euclid(DAY_SECS);
+        let sales = self.store().sales(merchant, today - days + 1, today)?;
+        let from_secs = (today - days + 1) * DAY_SECS;
+        let ratings: Vec<(String, u8)> = self
+            .reviews(from_secs, now_secs + 1, |r| r.submitted.merchant == merchant)?
+            .into_iter()
+            .filter_map(|r| Some((r.submitted.rider?, r.submitted.rating?)))
+            .collect();
+        Ok(analytics::report(&sales, &ratings, now_secs, days))
+    }
+
+    /// Orders expected per zone for each of the next `horizon_hours`, from
+    /// the same hours of the `days` before today.
+    pub fn demand_forecast(
+        &self,
+        now_secs: i64,
+        days: i64,
+        horizon_hours: u32,
+    ) -> Result<Vec<ZoneForecast>, CrmError> {
+        let days = check_days(days)?;
+        if !(1..=HORIZON_HOURS_MAX).contains(&horizon_hours) {
+            return Err(CrmError::BadField {
+                field: "hours".into(),
+                reason: format!("1 to {HORIZON_HOURS_MAX}"),
+            });
+        }
+        let today = now_secs.div_euclid(DAY_SECS);
+        let demand = self.store().demand(today - days, today - 1)?;
+        Ok(analytics::forecast(&demand, now_secs, days, horizon_hours))
+    }
+}
+
+fn check_days(days: i64) -> Result<i64, CrmError> {
+    if (1..=DAYS_MAX).contains(&days) {
+        Ok(days)
+    } else {
+        Err(CrmError::BadField {
+            field: "days".into(),
+            reason: format!("1 to {DAYS_MAX}"),
+        })
+    }
+}
