@@ -2,7 +2,8 @@
 //! 2 s), end to end from a real Redis and from the embedded store, against
 //! the floor of matching facts already in memory, same run; and a campaign
 //! issuing 100k coupons, its first run timed once and its idempotent re-run
-//! (which must issue nothing) measured.
+//! (which must issue nothing) measured. Also the analytics report and the
+//! zone forecast (pure).
 //!
 //! Run: `scripts/ensure-redis && cargo bench --bench marketing`. Customers:
 //! `WAIMAI_BENCH_SEGMENT_CUSTOMERS` (default 1,000,000), seeded straight
@@ -260,6 +261,49 @@ fn campaign_100k(c: &mut Criterion) {
     delete_prefix(&url, &prefix);
 }
 
+/// A busy merchant's 28 days (50k orders) into its report, against the
+/// floor of summing the amounts; and a forecast over 500 zones × 14 days.
+fn analytics_report(c: &mut Criterion) {
+    use waimai::crm::analytics::{Sale, forecast, report};
+    let sales: Vec<Sale> = (0..50_000i64)
+        .map(|i| Sale {
+            order: format!("o{i}"),
+            merchant: "m0".into(),
+            at_secs: NOW - (i * 48) % (28 * DAY),
+            amount_cents: 1500 + i % 40 * 100,
+            items: vec![(format!("dish-{}", i % 60), 1 + (i % 3) as u32, 1200)],
+            zone: Some(format!("zone-{}", i % 12)),
+            rider: Some(format!("{}", i % 80)),
+            late_secs: Some(i % 900 - 600),
+        })
+        .collect();
+    let ratings: Vec<(String, u8)> = (0..5_000)
+        .map(|i| (format!("{}", i % 80), (i % 5 + 1) as u8))
+        .collect();
+    let demand: Vec<(String, i64, u64)> = (0..500 * 14 * 24)
+        .map(|i: i64| {
+            (
+                format!("grid:{}", i % 500),
+                NOW / 3600 - 1 - i / 500,
+                (i % 7) as u64,
+            )
+        })
+        .collect();
+    let mut g = c.benchmark_group("analytics");
+    g.throughput(Throughput::Elements(sales.len() as u64));
+    g.bench_function("baseline_sum_amounts_50k", |b| {
+        b.iter(|| std::hint::black_box(sales.iter().map(|s| s.amount_cents).sum::<i64>()))
+    });
+    g.bench_function("report_50k_sales", |b| {
+        b.iter(|| std::hint::black_box(report(&sales, &ratings, NOW, 28)))
+    });
+    g.throughput(Throughput::Elements(demand.len() as u64));
+    g.bench_function("forecast_500_zones_14_days", |b| {
+        b.iter(|| std::hint::black_box(forecast(&demand, NOW, 14, 3)))
+    });
+    g.finish();
+}
+
 /// Deletes the bench's keys (it shares the server with others).
 fn delete_prefix(url: &str, prefix: &str) {
     let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
@@ -274,6 +318,6 @@ fn delete_prefix(url: &str, prefix: &str) {
     }
 }
 
-criterion::criterion_group!(benches, segment_1m, campaign_100k);
+criterion::criterion_group!(benches, analytics_report, segment_1m, campaign_100k);
 
 criterion::criterion_main!(benches);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::serve::{get, post, put, spawn, tempdir, token};
-use serde_json::{Value, json};
+use serde_json::json;
 use waimai::api::auth::Role;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,9 +161,10 @@ fn verify(reader: impl BufRead) -> Result<Header, BackupError> {
         )));
     }
     let mut hash = Sha256::new();
-    let mut records = 0u64;
+    // Line n (0-based) is the n-th record, the header being line 0.
     for (n, line) in lines {
         let line = line.map_err(|e| io_error("read", e))?;
+        let records = n as u64 - 1;
         if let Ok(footer) = serde_json::from_str::<Footer>(&line) {
             if footer.records != records || footer.sha256 != hex(&hash.finalize()) {
                 return Err(bad(format!(
@@ -177,7 +178,6 @@ fn verify(reader: impl BufRead) -> Result<Header, BackupError> {
         serde_json::from_str::<Record>(&line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?;
         hash.update(line.as_bytes());
         hash.update(b"\n");
-        records += 1;
     }
     Err(bad("no footer: the file was cut short".into()))
 }

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::campaign::{Campaign, CampaignSpec, Effect, Group, Member, Message};
-use super::segment::{Facts, FactsView, Segment};
+use super::segment::{FactsView, Segment};
 use crate::crm::customer::{Command, Outcome};
 use crate::crm::service::check_id;
 use crate::crm::store::{StoreError, decode_facts};
@@ -49,13 +49,13 @@ pub struct RunSummary {
 
 impl Crm {
     /// The customers of `merchant` in `segment` on `now_secs`, in id
-    /// order, with their facts.
+    /// order, with their delivered orders so far (a campaign's baseline).
     pub fn segment(
         &self,
         merchant: &str,
         segment: &Segment,
         now_secs: i64,
-    ) -> Result<Vec<(String, Facts)>, CrmError> {
+    ) -> Result<Vec<(String, u64)>, CrmError> {
         check_id("merchant", merchant)?;
         segment.check()?;
         let born: Option<HashSet<String>> = if segment.birthday_today {
@@ -67,13 +67,15 @@ impl Crm {
         let prepared = segment.prepare(merchant);
         let picked = Mutex::new(Vec::new());
         self.store().scan_facts(&|chunk: Vec<(String, String)>| {
-            let hits: Vec<(String, Facts)> = chunk
+            let hits: Vec<(String, u64)> = chunk
                 .into_par_iter()
                 .filter(|(id, _)| born.as_ref().is_none_or(|b| b.contains(id)))
-                .filter_map(|(id, text)| {
-                    // A damaged record is kept, to be reported by decoding.
-                    let keep = FactsView::parse(&text).is_none_or(|v| prepared.matches(&v, now_secs, rules));
-                    keep.then(|| decode_facts(&id, &text).map(|f| (id, f)))
+                .filter_map(|(id, text)| match FactsView::parse(&text) {
+                    Some(v) => prepared
+                        .matches(&v, now_secs, rules)
+                        .then_some(Ok((id, v.orders))),
+                    // A damaged record is an error, never a silently skipped customer.
+                    None => Some(decode_facts(&id, &text).map(|f| (id, f.orders))),
                 })
                 .collect::<Result<_, StoreError>>()?;
             picked.lock().unwrap_or_else(|e| e.into_inner()).extend(hits);
@@ -215,13 +217,13 @@ impl Crm {
         }
         let members: Vec<(String, Member)> = picked
             .into_iter()
-            .map(|(c, f)| {
+            .map(|(c, orders_at_start)| {
                 let group = campaign.spec.group_of(&c);
                 (
                     c,
                     Member {
                         group,
-                        orders_at_start: f.orders,
+                        orders_at_start,
                     },
                 )
             })
