@@ -228,6 +228,9 @@ impl Crm {
                 )
             })
             .collect();
+        // A first run cut short may have left members of an older
+        // evaluation: only this one's count.
+        self.store().clear_members(&id)?;
         self.store().put_members(&id, &members)?;
         campaign.treated = members.iter().filter(|(_, m)| m.group == Group::Treated).count() as u64;
         campaign.holdout = members.len() as u64 - campaign.treated;

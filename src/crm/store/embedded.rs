@@ -590,6 +590,22 @@ impl CrmStore for EmbeddedStore {
         })
     }
 
+    fn clear_members(&self, campaign: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut t = tx.open_table(MEMBERS)?;
+            let customers: Vec<String> = t
+                .range((campaign, "")..)?
+                .map(|r| r.map(|(k, _)| (k.value().0.to_string(), k.value().1.to_string())))
+                .take_while(|r| r.as_ref().map_or(true, |(c, _)| c == campaign))
+                .map(|r| r.map(|(_, customer)| customer).map_err(redb::Error::from))
+                .collect::<Result<_, _>>()?;
+            for c in &customers {
+                t.remove((campaign, c.as_str()))?;
+            }
+            Ok(())
+        })
+    }
+
     fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError> {
         let texts: Vec<(String, String)> = self.read(|tx| {
             let t = tx.open_table(MEMBERS)?;

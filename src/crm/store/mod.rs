@@ -162,6 +162,8 @@ pub trait CrmStore: Send + Sync {
     fn campaigns(&self, merchant: &str) -> Result<Vec<Campaign>, StoreError>;
     /// Adds members to a campaign (a member written again is replaced).
     fn put_members(&self, campaign: &str, members: &[(String, Member)]) -> Result<(), StoreError>;
+    /// Forgets a campaign's members (what a first run cut short left).
+    fn clear_members(&self, campaign: &str) -> Result<(), StoreError>;
     /// A campaign's members, in customer id order.
     fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError>;
     /// How many of a campaign's coupons were redeemed.

@@ -736,6 +736,14 @@ impl CrmStore for RedisStore {
         Ok(())
     }
 
+    fn clear_members(&self, campaign: &str) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL")
+            .arg(self.campaign_key(campaign, "members"))
+            .ignore();
+        self.run(&pipe)
+    }
+
     fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError> {
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(self.campaign_key(campaign, "members"));
