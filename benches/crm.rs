@@ -11,7 +11,11 @@
 //! `WAIMAI_BENCH_REDIS` (default redis://127.0.0.1:6379/), under a key
 //! prefix of its own, deleted nowhere: point it at a scratch server.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::crm_over;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -20,8 +24,8 @@ use waimai::config::Config;
 use waimai::crm::feedback::{Channel, Submitted};
 use waimai::crm::managers::{Event, Rule};
 use waimai::crm::profile::{Delivered, Item};
-use waimai::crm::store::{CrmStore, EmbeddedStore, RedisStore};
-use waimai::crm::{Command, Crm, Request};
+use waimai::crm::store::{EmbeddedStore, RedisStore};
+use waimai::crm::{Command, Request};
 
 const CUSTOMERS: u64 = 100_000;
 const BATCH: u64 = 1_000;
@@ -61,14 +65,6 @@ impl Events {
             .collect();
         (now, requests)
     }
-}
-
-fn crm_over(store: Arc<dyn CrmStore>) -> Crm {
-    let mut cfg = Config::load_with_env(None, Vec::new())
-        .expect("embedded config")
-        .crm;
-    cfg.encryption_keys = waimai::crm::crypto::FieldCipher::generate_spec("bench");
-    Crm::open(cfg, store).expect("CRM opens")
 }
 
 fn delivered_events(c: &mut Criterion) {

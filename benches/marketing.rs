@@ -11,31 +11,26 @@
 //! `WAIMAI_BENCH_SEGMENT_ONLY=1` skips the campaign. Redis at
 //! `WAIMAI_BENCH_REDIS` under a key prefix of its own, deleted at the end.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::crm_over;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use rayon::prelude::*;
-use waimai::config::Config;
 use waimai::crm::coupons::{CouponKind, CouponTemplate};
 use waimai::crm::loyalty::Tier;
 use waimai::crm::marketing::{CampaignSpec, Facts, FactsView, Purpose, Segment};
 use waimai::crm::profile::{Delivered, Grade, Item};
 use waimai::crm::store::{Changes, Commit, CrmStore, EmbeddedStore, RedisStore};
-use waimai::crm::{Command, Crm, Request};
+use waimai::crm::{Command, Request};
 
 const NOW: i64 = 1_795_000_000;
 const DAY: i64 = 86_400;
 const SEED_BATCH: usize = 5_000;
 const CAMPAIGN_CUSTOMERS: usize = 100_000;
-
-fn crm_over(store: Arc<dyn CrmStore>) -> Crm {
-    let mut cfg = Config::load_with_env(None, Vec::new())
-        .expect("embedded config")
-        .crm;
-    cfg.encryption_keys = waimai::crm::crypto::FieldCipher::generate_spec("bench");
-    Crm::open(cfg, store).expect("CRM opens")
-}
 
 /// Customer `i`: a customer of m0 (and one of 40 others), a mix of tiers,
 /// recencies, habits and zones.

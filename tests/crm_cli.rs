@@ -2,6 +2,8 @@
 //! a round trip keeps every record, a damaged file exits 2 and writes
 //! nothing.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -13,16 +15,7 @@ use waimai::crm::store::{CrmStore, EmbeddedStore};
 use waimai::crm::{Command as CrmCommand, Crm, Request};
 
 fn records(dir: &Path) -> Vec<String> {
-    let store = EmbeddedStore::open(&dir.join("crm.redb")).unwrap();
-    let mut all = Vec::new();
-    store
-        .dump(&mut |r| {
-            all.push(serde_json::to_string(&r).unwrap());
-            Ok(())
-        })
-        .unwrap();
-    all.sort();
-    all
+    common::crm_records(&EmbeddedStore::open(&dir.join("crm.redb")).unwrap())
 }
 
 fn waimai(args: &[&str]) -> (i32, String) {

@@ -835,19 +835,6 @@ fn a_win_back_campaign_reaches_its_segment_once_and_measures_against_its_holdout
     }
 }
 
-/// Every record of a store, in a stable order.
-fn records(store: &dyn CrmStore) -> Vec<String> {
-    let mut all = Vec::new();
-    store
-        .dump(&mut |r| {
-            all.push(serde_json::to_string(&r).unwrap());
-            Ok(())
-        })
-        .unwrap();
-    all.sort();
-    all
-}
-
 #[test]
 fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
     use waimai::crm::backup::{BackupError, backup, restore};
@@ -909,7 +896,7 @@ fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
 
         let mut file = Vec::new();
         let summary = backup(b.store.as_ref(), NOW, &mut file).unwrap();
-        let original = records(b.store.as_ref());
+        let original = common::crm_records(b.store.as_ref());
         assert_eq!(summary.records as usize, original.len(), "{}", b.name);
         let text = String::from_utf8(file.clone()).unwrap();
         assert!(
@@ -946,7 +933,7 @@ fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
         let restored = restore(target.as_ref(), open(file.clone())).unwrap();
         assert_eq!(restored.records, summary.records);
         assert_eq!(
-            records(target.as_ref()),
+            common::crm_records(target.as_ref()),
             original,
             "{}: record for record",
             b.name

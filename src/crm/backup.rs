@@ -126,7 +126,7 @@ pub fn restore<R: BufRead>(
         .skip(1)
     {
         let line = line.map_err(|e| io_error("read", e))?;
-        if line.starts_with("{\"end\"") {
+        if footer(&line).is_some() {
             break;
         }
         batch.push(serde_json::from_str::<Record>(&line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?);
@@ -165,7 +165,7 @@ fn verify(reader: impl BufRead) -> Result<Header, BackupError> {
     for (n, line) in lines {
         let line = line.map_err(|e| io_error("read", e))?;
         let records = n as u64 - 1;
-        if let Ok(footer) = serde_json::from_str::<Footer>(&line) {
+        if let Some(footer) = footer(&line) {
             if footer.records != records || footer.sha256 != hex(&hash.finalize()) {
                 return Err(bad(format!(
                     "line {}: the footer says {} records, the file holds {records} or differs: damaged",
@@ -180,6 +180,14 @@ fn verify(reader: impl BufRead) -> Result<Header, BackupError> {
         hash.update(b"\n");
     }
     Err(bad("no footer: the file was cut short".into()))
+}
+
+/// The footer, if `line` is it: it starts with its `end` field (as
+/// [`backup`] writes it), so record lines are not parsed twice.
+fn footer(line: &str) -> Option<Footer> {
+    line.starts_with("{\"end\"")
+        .then(|| serde_json::from_str(line).ok())
+        .flatten()
 }
 
 fn json<T: Serialize>(v: &T) -> String {

@@ -133,8 +133,14 @@ impl CouponTemplate {
 
 impl Wallet {
     /// Issues one coupon of `template`, within its window and the
-    /// customer's cap.
-    pub fn issue(&mut self, now_secs: i64, template: &CouponTemplate) -> Result<Coupon, CrmError> {
+    /// customer's cap; a campaign's coupon names it, so its redemption
+    /// counts for it.
+    pub fn issue(
+        &mut self,
+        now_secs: i64,
+        template: &CouponTemplate,
+        campaign: Option<&str>,
+    ) -> Result<Coupon, CrmError> {
         if !template.open_at(now_secs) {
             return Err(CrmError::NotNow(format!(
                 "campaign {} is not running",
@@ -165,7 +171,7 @@ impl Wallet {
             merchant: template.merchant.clone(),
             issued_at_secs: now_secs,
             expires_at_secs,
-            campaign: None,
+            campaign: campaign.map(str::to_string),
             state: CouponState::Available,
         };
         self.issued.insert(template.id.clone(), had + 1);
@@ -214,13 +220,6 @@ impl Wallet {
             at_secs: now_secs,
         };
         Some(c.clone())
-    }
-
-    /// Marks coupon `id` as a campaign's, so its redemption counts for it.
-    pub fn tag_campaign(&mut self, id: &str, campaign: &str) {
-        if let Some(c) = self.coupons.iter_mut().find(|c| c.id == id) {
-            c.campaign = Some(campaign.to_string());
-        }
     }
 
     /// The order was cancelled: its reserved coupon can be used again

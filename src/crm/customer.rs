@@ -253,7 +253,7 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
     let mut welcome = Vec::new();
     if created {
         for t in ctx.templates.values().filter(|t| t.kind == CouponKind::NewUser) {
-            if let Ok(c) = s.wallet.issue(ctx.now_secs, t) {
+            if let Ok(c) = s.wallet.issue(ctx.now_secs, t, None) {
                 welcome.push(c.id);
             }
         }
@@ -383,12 +383,7 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
                 .templates
                 .get(template)
                 .ok_or_else(|| CrmError::UnknownTemplate(template.clone()))?;
-            let mut coupon = s.wallet.issue(ctx.now_secs, t)?;
-            if let Some(c) = campaign {
-                coupon.campaign = Some(c.clone());
-                s.wallet.tag_campaign(&coupon.id, c);
-            }
-            Outcome::Coupon(coupon)
+            Outcome::Coupon(s.wallet.issue(ctx.now_secs, t, campaign.as_deref())?)
         }
         Command::Feedback { order, review } => {
             let r = feedback(s, order, review, ctx);
@@ -428,7 +423,7 @@ fn feedback(s: &mut CustomerState, order: &str, review: &Submitted, ctx: &Ctx) -
     let coupon = if class.negative {
         ctx.templates
             .get(&rules.apology_template)
-            .and_then(|t| s.wallet.issue(ctx.now_secs, t).ok())
+            .and_then(|t| s.wallet.issue(ctx.now_secs, t, None).ok())
             .map(|c| c.id)
     } else {
         None

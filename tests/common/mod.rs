@@ -122,3 +122,17 @@ pub fn random_snapped(net: &RoadNetwork, rng: &mut impl rand::Rng) -> Snapped {
 pub fn leg_ms(l: Leg) -> u64 {
     l.duration_ms as u64
 }
+
+/// Every record of a CRM store as JSON, sorted: two stores hold the same
+/// data exactly when these are equal.
+pub fn crm_records(store: &dyn waimai::crm::store::CrmStore) -> Vec<String> {
+    let mut all = Vec::new();
+    store
+        .dump(&mut |r| {
+            all.push(serde_json::to_string(&r).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    all.sort();
+    all
+}

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 
 use super::{
     AccessEntry, Commit, Committed, CrmStore, Docs, FactsVisitor, Loaded, Record, StoreError, TeamCommit,
@@ -735,25 +735,8 @@ impl CrmStore for EmbeddedStore {
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
-        let mut any = false;
         let tx = self.db.begin_read().map_err(|e| self.fail(e))?;
-        let stop = StoreError::Corrupt {
-            what: String::new(),
-            reason: String::new(),
-        };
-        let r = dump_tables(
-            &tx,
-            &mut |_| {
-                any = true;
-                Err(stop.clone())
-            },
-            &|e| self.fail(e),
-        );
-        match r {
-            Err(e) if e == stop => Ok(false),
-            Err(e) => Err(e),
-            Ok(()) => Ok(!any),
-        }
+        Ok(rows_in_tables(&tx, &|e| self.fail(e))? == 0)
     }
 
     fn restore(&self, records: &[Record]) -> Result<(), StoreError> {
@@ -848,6 +831,18 @@ macro_rules! tables {
                 }
             )*
             Ok(())
+        }
+
+        fn rows_in_tables(
+            tx: &redb::ReadTransaction,
+            fail: &dyn Fn(redb::Error) -> StoreError,
+        ) -> Result<u64, StoreError> {
+            let mut rows = 0;
+            $(
+                let t = tx.open_table($def).map_err(|e| fail(e.into()))?;
+                rows += t.len().map_err(|e| fail(e.into()))?;
+            )*
+            Ok(rows)
         }
 
         fn restore_record(

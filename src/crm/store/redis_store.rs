@@ -663,10 +663,14 @@ impl CrmStore for RedisStore {
             let (values,): (Vec<String>,) = self.run(&pipe)?;
             let pairs = values
                 .into_iter()
-                .map(|mut v| {
-                    let tab = v.find('\t').unwrap_or(0);
-                    let facts = v.split_off(tab);
-                    (v, facts.get(1..).unwrap_or_default().to_string())
+                .map(|mut v| match v.find('\t') {
+                    Some(tab) => {
+                        let facts = v.split_off(tab + 1);
+                        v.truncate(tab);
+                        (v, facts)
+                    }
+                    // Damaged: no customer to name; decoding reports it.
+                    None => (String::new(), v),
                 })
                 .collect();
             visit(pairs)
