@@ -66,6 +66,21 @@ pub struct Problem {
     committed_to: Vec<u32>,
     travel_secs: Vec<f64>,
     distance_meters: Vec<f64>,
+    /// The matrices transposed (row `to`, column `from`), so "from any
+    /// stop to this one" reads one contiguous row; `None` when both are
+    /// symmetric and the rows already serve.
+    transposed: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+/// One stop's rows of the matrices, indexed by location: insertion reads
+/// them for every route position, so they stay in the L1 cache where a
+/// strided matrix column would miss on every position.
+#[derive(Debug, Clone, Copy)]
+pub struct StopRows<'a> {
+    pub travel_from_secs: &'a [f64],
+    pub travel_to_secs: &'a [f64],
+    pub distance_from_meters: &'a [f64],
+    pub distance_to_meters: &'a [f64],
 }
 
 impl Problem {
@@ -88,10 +103,23 @@ impl Problem {
             locations,
             travel_secs,
             distance_meters,
+            transposed: None,
         };
         let mut p = p;
         p.committed_to = p.validate()?;
+        p.transposed = p.transpose();
         Ok(p)
+    }
+
+    /// The transposed matrices, unless both are symmetric.
+    fn transpose(&self) -> Option<(Vec<f64>, Vec<f64>)> {
+        let n = self.locations;
+        let flip = |m: &[f64]| -> Vec<f64> { (0..n * n).map(|k| m[(k % n) * n + k / n]).collect() };
+        let symmetric = |m: &[f64]| (0..n).all(|a| (a + 1..n).all(|b| m[a * n + b] == m[b * n + a]));
+        if symmetric(&self.travel_secs) && symmetric(&self.distance_meters) {
+            return None;
+        }
+        Some((flip(&self.travel_secs), flip(&self.distance_meters)))
     }
 
     /// Checks every index and rule; returns, per stop, the rider it is
@@ -186,6 +214,24 @@ impl Problem {
         self.distance_meters[a as usize * self.locations + b as usize]
     }
 
+    /// Stop `s`'s matrix rows, from it and to it.
+    #[inline]
+    pub fn rows(&self, s: u32) -> StopRows<'_> {
+        let n = self.locations;
+        let l = self.stops[s as usize].location as usize;
+        let (travel_to, distance_to) = match &self.transposed {
+            Some((t, d)) => (t.as_slice(), d.as_slice()),
+            None => (self.travel_secs.as_slice(), self.distance_meters.as_slice()),
+        };
+        let at = l * n..(l + 1) * n;
+        StopRows {
+            travel_from_secs: &self.travel_secs[at.clone()],
+            travel_to_secs: &travel_to[at.clone()],
+            distance_from_meters: &self.distance_meters[at.clone()],
+            distance_to_meters: &distance_to[at],
+        }
+    }
+
     /// Whether both stops of `order` are committed (it is never moved).
     pub fn is_committed(&self, order: u32) -> bool {
         self.committed_to[self.orders[order as usize].delivery as usize] != u32::MAX
@@ -202,5 +248,65 @@ impl Problem {
     #[inline]
     pub fn stop(&self, s: u32) -> &Stop {
         &self.stops[s as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stop(location: u32, order: u32, load_change: i32) -> Stop {
+        Stop {
+            location,
+            earliest_secs: 0.0,
+            latest_secs: 100.0,
+            service_secs: 0.0,
+            load_change,
+            order,
+        }
+    }
+
+    /// Three locations with a one-way street: every entry differs from its
+    /// mirror, so a transposition mistake shows.
+    fn one_way(travel: Vec<f64>, distance: Vec<f64>) -> Problem {
+        let stops = vec![stop(0, NO_ORDER, 0), stop(1, 0, 1), stop(2, 0, -1)];
+        let orders = vec![Order {
+            pickup: 1,
+            delivery: 2,
+            external_id: 1,
+        }];
+        let riders = vec![Rider {
+            start: 0,
+            end: 0,
+            capacity: 1,
+            committed: Vec::new(),
+        }];
+        Problem::new(stops, orders, riders, travel, distance).expect("valid")
+    }
+
+    #[test]
+    fn rows_read_from_and_to_each_stop_on_asymmetric_matrices() {
+        let travel: Vec<f64> = (0..9).map(|k| k as f64).collect();
+        let distance: Vec<f64> = (0..9).map(|k| 10.0 + 3.0 * k as f64).collect();
+        let p = one_way(travel, distance);
+        assert!(p.transposed.is_some());
+        for s in 0..3u32 {
+            let rows = p.rows(s);
+            for t in 0..3u32 {
+                let l = p.stop(t).location as usize;
+                assert_eq!(rows.travel_from_secs[l], p.travel(s, t));
+                assert_eq!(rows.travel_to_secs[l], p.travel(t, s));
+                assert_eq!(rows.distance_from_meters[l], p.distance(s, t));
+                assert_eq!(rows.distance_to_meters[l], p.distance(t, s));
+            }
+        }
+    }
+
+    #[test]
+    fn symmetric_matrices_are_not_copied() {
+        let m = vec![0.0, 1.0, 2.0, 1.0, 0.0, 3.0, 2.0, 3.0, 0.0];
+        let p = one_way(m.clone(), m);
+        assert!(p.transposed.is_none());
+        assert_eq!(p.rows(1).distance_to_meters, [1.0, 0.0, 3.0]);
     }
 }

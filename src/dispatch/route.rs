@@ -7,7 +7,7 @@
 //! pushed forward one stop at a time as `j` advances, and everything after
 //! the drop-off is checked against the cached latest start times.
 
-use super::problem::Problem;
+use super::problem::{Problem, Stop, StopRows};
 
 /// Feasibility tolerance on times, well inside the 1e-6 the benchmark's
 /// verifier allows, so floating-point noise never flips a verdict.
@@ -16,6 +16,11 @@ pub const TIME_EPS: f64 = 1e-7;
 /// [`Insertion::after_pickup`] of a drop-off-only insertion (the pickup
 /// is already on the route, committed).
 pub const PICKUP_IN_PLACE: usize = usize::MAX;
+
+thread_local! {
+    /// [`Route::fill_detour_min`]'s buffer, reused across insertions.
+    static DETOUR_MIN: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Where to put an order: pickup after route position `after_pickup`,
 /// drop-off after position `after_delivery` of the *original* route
@@ -37,6 +42,9 @@ pub struct Route {
     start_secs: Vec<f64>,
     latest_secs: Vec<f64>,
     load: Vec<i32>,
+    /// Distance and travel time from each position to the next.
+    arc_meters: Vec<f64>,
+    arc_secs: Vec<f64>,
     distance: f64,
 }
 
@@ -49,6 +57,8 @@ impl Clone for Route {
             start_secs: self.start_secs.clone(),
             latest_secs: self.latest_secs.clone(),
             load: self.load.clone(),
+            arc_meters: self.arc_meters.clone(),
+            arc_secs: self.arc_secs.clone(),
             distance: self.distance,
         }
     }
@@ -62,6 +72,8 @@ impl Clone for Route {
         self.start_secs.clone_from(&other.start_secs);
         self.latest_secs.clone_from(&other.latest_secs);
         self.load.clone_from(&other.load);
+        self.arc_meters.clone_from(&other.arc_meters);
+        self.arc_secs.clone_from(&other.arc_secs);
         self.distance = other.distance;
     }
 }
@@ -86,6 +98,8 @@ impl Route {
             start_secs: Vec::new(),
             latest_secs: Vec::new(),
             load: Vec::new(),
+            arc_meters: Vec::new(),
+            arc_secs: Vec::new(),
             distance: 0.0,
         };
         r.update(p);
@@ -133,22 +147,26 @@ impl Route {
         self.start_secs.resize(m, 0.0);
         self.latest_secs.resize(m, 0.0);
         self.load.resize(m, 0);
+        self.arc_meters.resize(m, 0.0);
+        self.arc_secs.resize(m, 0.0);
         self.distance = 0.0;
         let first = p.stop(self.stops[0]);
         self.start_secs[0] = first.earliest_secs;
         self.load[0] = first.load_change;
         for k in 1..m {
             let (a, b) = (self.stops[k - 1], self.stops[k]);
-            let arrival = self.start_secs[k - 1] + p.stop(a).service_secs + p.travel(a, b);
+            self.arc_meters[k - 1] = p.distance(a, b);
+            self.arc_secs[k - 1] = p.travel(a, b);
+            let arrival = self.start_secs[k - 1] + p.stop(a).service_secs + self.arc_secs[k - 1];
             self.start_secs[k] = arrival.max(p.stop(b).earliest_secs);
             self.load[k] = self.load[k - 1] + p.stop(b).load_change;
-            self.distance += p.distance(a, b);
+            self.distance += self.arc_meters[k - 1];
         }
         self.latest_secs[m - 1] = p.stop(self.stops[m - 1]).latest_secs;
         for k in (0..m - 1).rev() {
-            let (a, b) = (self.stops[k], self.stops[k + 1]);
-            let by_next = self.latest_secs[k + 1] - p.travel(a, b) - p.stop(a).service_secs;
-            self.latest_secs[k] = p.stop(a).latest_secs.min(by_next);
+            let a = p.stop(self.stops[k]);
+            let by_next = self.latest_secs[k + 1] - self.arc_secs[k] - a.service_secs;
+            self.latest_secs[k] = a.latest_secs.min(by_next);
         }
     }
 
@@ -171,78 +189,125 @@ impl Route {
         mut skip: impl FnMut() -> bool,
     ) -> Option<Insertion> {
         let o = p.orders[order as usize];
-        let ps = p.stop(o.pickup);
-        let (pu, de) = (o.pickup, o.delivery);
+        let (ps, ds) = (p.stop(o.pickup), p.stop(o.delivery));
+        let (pu, de) = (p.rows(o.pickup), p.rows(o.delivery));
+        let de_loc = ds.location as usize;
         let q = ps.load_change;
         let cap = p.riders[self.rider as usize].capacity;
         let m = self.stops.len();
+        let first = self.locked.min(m - 1) - 1;
         let mut best: Option<Insertion> = None;
         let mut best_cost = bound;
-        for i in self.locked.min(m - 1) - 1..m - 1 {
-            if self.load[i] + q > cap || skip() {
-                continue;
-            }
-            let (a, b) = (self.stops[i], self.stops[i + 1]);
-            let arrive_p = self.start_secs[i] + p.stop(a).service_secs + p.travel(a, pu);
-            if arrive_p > ps.latest_secs + TIME_EPS {
-                continue;
-            }
-            let base = p.distance(a, pu) - p.distance(a, b);
-            // Any drop-off placement adds at least nothing (triangle
-            // inequality, up to the problem's slack): a pickup position that
-            // already costs more than the best insertion cannot win.
-            if base + p.distance(pu, b) - p.triangle_slack_meters >= best_cost {
-                continue;
-            }
-            let depart_p = arrive_p.max(ps.earliest_secs) + ps.service_secs;
-            // Drop-off right after the pickup.
-            let cost = base + p.distance(pu, de) + p.distance(de, b);
-            if cost < best_cost && self.fits_after(p, de, depart_p + p.travel(pu, de), i + 1) {
-                best_cost = cost;
-                best = Some(Insertion {
-                    cost,
-                    after_pickup: i,
-                    after_delivery: i,
-                });
-            }
-            // Drop-off later: push the pickup's delay forward stop by stop.
-            let pickup_cost = base + p.distance(pu, b);
-            let (mut prev, mut depart_prev) = (pu, depart_p);
-            for j in i + 1..m - 1 {
-                let k = self.stops[j];
-                let start_k = (depart_prev + p.travel(prev, k)).max(p.stop(k).earliest_secs);
-                if start_k > self.latest_secs[j] + TIME_EPS || self.load[j] + q > cap {
-                    break;
+        DETOUR_MIN.with_borrow_mut(|detour_min| {
+            self.fill_detour_min(p, &de, first, detour_min);
+            for i in first..m - 1 {
+                if self.load[i] + q > cap || skip() {
+                    continue;
                 }
-                let depart_k = start_k + p.stop(k).service_secs;
-                let next = self.stops[j + 1];
-                let cost = pickup_cost + p.distance(k, de) + p.distance(de, next) - p.distance(k, next);
-                if cost < best_cost && self.fits_after(p, de, depart_k + p.travel(k, de), j + 1) {
-                    best_cost = cost;
+                let (a, b) = (p.stop(self.stops[i]), p.stop(self.stops[i + 1]));
+                let (a_loc, b_loc) = (a.location as usize, b.location as usize);
+                let arrive_p = self.start_secs[i] + a.service_secs + pu.travel_to_secs[a_loc];
+                if arrive_p > ps.latest_secs + TIME_EPS {
+                    continue;
+                }
+                let base = pu.distance_to_meters[a_loc] - self.arc_meters[i];
+                // Any drop-off placement adds at least nothing (triangle
+                // inequality, up to the problem's slack): a pickup position that
+                // already costs more than the best insertion cannot win.
+                let pickup_cost = base + pu.distance_from_meters[b_loc];
+                if pickup_cost - p.triangle_slack_meters >= best_cost {
+                    continue;
+                }
+                // No drop-off place can beat the best: the cheapest right after
+                // the pickup, or the cheapest detour anywhere later.
+                let direct_cost = base + pu.distance_from_meters[de_loc] + de.distance_from_meters[b_loc];
+                if direct_cost >= best_cost && pickup_cost + detour_min[i + 1] >= best_cost {
+                    continue;
+                }
+                let depart_p = arrive_p.max(ps.earliest_secs) + ps.service_secs;
+                // Drop-off right after the pickup.
+                if direct_cost < best_cost
+                    && self.fits_after(p, &de, ds, depart_p + pu.travel_from_secs[de_loc], i + 1)
+                {
+                    best_cost = direct_cost;
                     best = Some(Insertion {
-                        cost,
+                        cost: direct_cost,
                         after_pickup: i,
-                        after_delivery: j,
+                        after_delivery: i,
                     });
                 }
-                (prev, depart_prev) = (k, depart_k);
+                // Drop-off later: push the pickup's delay forward stop by stop.
+                let mut depart_prev = depart_p;
+                for j in i + 1..m - 1 {
+                    if pickup_cost + detour_min[j] >= best_cost {
+                        break;
+                    }
+                    let k = p.stop(self.stops[j]);
+                    let k_loc = k.location as usize;
+                    let leg_secs = if j == i + 1 {
+                        pu.travel_from_secs[k_loc]
+                    } else {
+                        self.arc_secs[j - 1]
+                    };
+                    let start_k = (depart_prev + leg_secs).max(k.earliest_secs);
+                    if start_k > self.latest_secs[j] + TIME_EPS || self.load[j] + q > cap {
+                        break;
+                    }
+                    let depart_k = start_k + k.service_secs;
+                    let next_loc = p.stop(self.stops[j + 1]).location as usize;
+                    let cost = pickup_cost + de.distance_to_meters[k_loc] + de.distance_from_meters[next_loc]
+                        - self.arc_meters[j];
+                    if cost < best_cost
+                        && self.fits_after(p, &de, ds, depart_k + de.travel_to_secs[k_loc], j + 1)
+                    {
+                        best_cost = cost;
+                        best = Some(Insertion {
+                            cost,
+                            after_pickup: i,
+                            after_delivery: j,
+                        });
+                    }
+                    depart_prev = depart_k;
+                }
             }
-        }
+        });
         best
+    }
+
+    /// Fills `out[j]` with the cheapest detour of putting the drop-off
+    /// whose rows are `de` after any position `j' >= j` (from `first + 1`
+    /// on; `out[m - 1]` is infinite): a lower bound that prunes most of the
+    /// O(n²) pairs on long routes, where time windows alone prune little.
+    fn fill_detour_min(&self, p: &Problem, de: &StopRows, first: usize, out: &mut Vec<f64>) {
+        let m = self.stops.len();
+        out.clear();
+        out.resize(m, f64::INFINITY);
+        let mut min = f64::INFINITY;
+        let mut next_loc = p.stop(self.stops[m - 1]).location as usize;
+        for j in (first + 1..m - 1).rev() {
+            let k_loc = p.stop(self.stops[j]).location as usize;
+            min = min
+                .min(de.distance_to_meters[k_loc] + de.distance_from_meters[next_loc] - self.arc_meters[j]);
+            out[j] = min;
+            next_loc = k_loc;
+        }
     }
 
     /// The cheapest feasible place for the drop-off of `order`, whose
     /// pickup is among this route's committed stops.
     pub fn best_delivery_insertion(&self, p: &Problem, order: u32, bound: f64) -> Option<Insertion> {
-        let de = p.orders[order as usize].delivery;
+        let ds = p.stop(p.orders[order as usize].delivery);
+        let de = p.rows(p.orders[order as usize].delivery);
         let m = self.stops.len();
         let mut best: Option<Insertion> = None;
         let mut best_cost = bound;
         for j in self.locked.min(m - 1) - 1..m - 1 {
-            let (k, next) = (self.stops[j], self.stops[j + 1]);
-            let cost = p.distance(k, de) + p.distance(de, next) - p.distance(k, next);
-            let arrive = self.start_secs[j] + p.stop(k).service_secs + p.travel(k, de);
-            if cost < best_cost && self.fits_after(p, de, arrive, j + 1) {
+            let (k, next) = (p.stop(self.stops[j]), p.stop(self.stops[j + 1]));
+            let k_loc = k.location as usize;
+            let cost = de.distance_to_meters[k_loc] + de.distance_from_meters[next.location as usize]
+                - self.arc_meters[j];
+            let arrive = self.start_secs[j] + k.service_secs + de.travel_to_secs[k_loc];
+            if cost < best_cost && self.fits_after(p, &de, ds, arrive, j + 1) {
                 best_cost = cost;
                 best = Some(Insertion {
                     cost,
@@ -254,17 +319,17 @@ impl Route {
         best
     }
 
-    /// Can drop-off stop `de`, reached at `arrive`, be served and the rest
-    /// of the route from position `next` still be on time?
+    /// Can drop-off `ds` (with rows `de`), reached at `arrive`, be served
+    /// and the rest of the route from position `next` still be on time?
     #[inline]
-    fn fits_after(&self, p: &Problem, de: u32, arrive: f64, next: usize) -> bool {
-        let ds = p.stop(de);
+    fn fits_after(&self, p: &Problem, de: &StopRows, ds: &Stop, arrive: f64, next: usize) -> bool {
         if arrive > ds.latest_secs + TIME_EPS {
             return false;
         }
-        let n = self.stops[next];
+        let n = p.stop(self.stops[next]);
         let start_next =
-            (arrive.max(ds.earliest_secs) + ds.service_secs + p.travel(de, n)).max(p.stop(n).earliest_secs);
+            (arrive.max(ds.earliest_secs) + ds.service_secs + de.travel_from_secs[n.location as usize])
+                .max(n.earliest_secs);
         start_next <= self.latest_secs[next] + TIME_EPS
     }
 
