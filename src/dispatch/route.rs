@@ -238,8 +238,8 @@ impl Route {
                 }
                 // Drop-off later: push the pickup's delay forward stop by stop.
                 let mut depart_prev = depart_p;
-                for j in i + 1..m - 1 {
-                    if pickup_cost + detour_min[j] >= best_cost {
+                for (j, &detour_floor) in detour_min.iter().enumerate().take(m - 1).skip(i + 1) {
+                    if pickup_cost + detour_floor >= best_cost {
                         break;
                     }
                     let k = p.stop(self.stops[j]);
