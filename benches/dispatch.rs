@@ -106,7 +106,7 @@ fn main() {
         b.iter(|| {
             let mut s = solved.clone();
             let removed = ruin(&p, &mut s, &related, 10.0, 10.0, 0.0, &mut rng);
-            recreate(&p, &mut s, removed, false, &mut rng);
+            recreate(&p, &mut s, removed, false, 0.01, &mut rng);
             black_box(s.distance())
         })
     });

@@ -9,9 +9,6 @@ use super::problem::Problem;
 use super::route::Insertion;
 use super::solution::Solution;
 
-/// Share of positions skipped at random while inserting.
-pub const BLINK_RATE: f64 = 0.01;
-
 /// Sorts the orders to insert: random, largest first, farthest from the
 /// first rider's start first, or closest first (SISR's weights 4:4:2:1).
 fn sort_for_insertion(p: &Problem, orders: &mut [u32], rng: &mut SmallRng) {
@@ -31,19 +28,24 @@ fn sort_for_insertion(p: &Problem, orders: &mut [u32], rng: &mut SmallRng) {
 }
 
 /// Inserts `orders` into `sol`; those with no feasible place (and no idle
-/// rider, or `open_routes` false) join `sol.unassigned`.
+/// rider, or `open_routes` false) join `sol.unassigned`. `blink_rate` is
+/// the share of pickup positions skipped at random, so that reinserting
+/// the same orders does not always rebuild the same routes.
 pub fn recreate(
     p: &Problem,
     sol: &mut Solution,
     mut orders: Vec<u32>,
     open_routes: bool,
+    blink_rate: f64,
     rng: &mut SmallRng,
 ) {
     sort_for_insertion(p, &mut orders, rng);
     for o in orders {
-        match best_place(p, sol, o, false, rng)
-            .or_else(|| open_routes.then(|| best_place(p, sol, o, true, rng)).flatten())
-        {
+        match best_place(p, sol, o, false, blink_rate, rng).or_else(|| {
+            open_routes
+                .then(|| best_place(p, sol, o, true, 0.0, rng))
+                .flatten()
+        }) {
             Some((r, ins)) => sol.routes[r].insert(p, o, ins),
             None => sol.unassigned.push(o),
         }
@@ -57,6 +59,7 @@ fn best_place(
     sol: &Solution,
     order: u32,
     idle: bool,
+    blink_rate: f64,
     rng: &mut SmallRng,
 ) -> Option<(usize, Insertion)> {
     if let Some(rider) = p.pickup_rider(order) {
@@ -81,7 +84,7 @@ fn best_place(
             tried.push(class);
         }
         let bound = best.map_or(f64::INFINITY, |(_, b)| b.cost);
-        let blink = || !idle && rng.random::<f64>() < BLINK_RATE;
+        let blink = || blink_rate > 0.0 && rng.random::<f64>() < blink_rate;
         if let Some(ins) = r.best_insertion(p, order, bound, blink) {
             best = Some((ri, ins));
         }

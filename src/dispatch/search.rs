@@ -47,6 +47,10 @@ pub struct Tuning {
     /// Share of string removals that keep a block in the middle (SISR's
     /// split string).
     pub split_share: f64,
+    /// Share of pickup positions recreate skips at random (SISR's blinks),
+    /// during fleet and during distance minimisation.
+    pub blink_rate: f64,
+    pub distance_blink_rate: f64,
 }
 
 impl Default for Tuning {
@@ -63,6 +67,8 @@ impl Default for Tuning {
             polish_share: 0.0,
             fleet_patience: 0.0,
             split_share: 0.5,
+            blink_rate: 0.05,
+            distance_blink_rate: 0.05,
         }
     }
 }
@@ -83,6 +89,8 @@ impl Tuning {
                 "polish_share" => &mut self.polish_share,
                 "fleet_patience" => &mut self.fleet_patience,
                 "split_share" => &mut self.split_share,
+                "blink_rate" => &mut self.blink_rate,
+                "distance_blink_rate" => &mut self.distance_blink_rate,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             *slot = v;
@@ -217,7 +225,7 @@ impl<'a> Search<'a> {
     fn run(mut self) -> (Solution, u64, u64) {
         let mut s = Solution::empty(self.p);
         let all = std::mem::take(&mut s.unassigned);
-        recreate(self.p, &mut s, all, true, &mut self.rng);
+        recreate(self.p, &mut s, all, true, self.tuning.blink_rate, &mut self.rng);
         let s = self.minimise_fleet(s);
         let fleet_iterations = self.iterations;
         let s = self.minimise_distance(s);
@@ -250,7 +258,12 @@ impl<'a> Search<'a> {
             &mut self.rng,
         );
         removed.append(&mut next.unassigned);
-        recreate(self.p, &mut next, removed, open_routes, &mut self.rng);
+        let blink_rate = if self.distance_phase {
+            self.tuning.distance_blink_rate
+        } else {
+            self.tuning.blink_rate
+        };
+        recreate(self.p, &mut next, removed, open_routes, blink_rate, &mut self.rng);
         self.iterations += 1;
         next
     }
