@@ -225,7 +225,9 @@ impl<'a> Search<'a> {
     fn run(mut self) -> (Solution, u64, u64) {
         let mut s = Solution::empty(self.p);
         let all = std::mem::take(&mut s.unassigned);
-        recreate(self.p, &mut s, all, true, self.tuning.blink_rate, &mut self.rng);
+        // Construction is plain greedy: blinks diversify later rebuilds, but
+        // here they only cost riders (lr101 needs more than its fleet).
+        recreate(self.p, &mut s, all, true, 0.0, &mut self.rng);
         let s = self.minimise_fleet(s);
         let fleet_iterations = self.iterations;
         let s = self.minimise_distance(s);
