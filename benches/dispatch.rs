@@ -1,5 +1,6 @@
-//! Solver hot paths on a 200-task Li & Lim instance: insertion evaluation
-//! (the inner loop of every recreate) and one ruin-and-recreate iteration.
+//! Solver hot paths on 200-task Li & Lim instances: insertion evaluation
+//! (the inner loop of every recreate, on short and on long routes) and one
+//! ruin-and-recreate iteration.
 //!
 //! Run: `cargo bench --bench dispatch`. Prints the O(1)-per-position
 //! insertion check against a baseline measured in the same run: trying
@@ -17,13 +18,13 @@ use waimai::dispatch::route::Route;
 use waimai::dispatch::ruin::{related_orders, ruin};
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
-fn instance() -> Option<Problem> {
+fn instance(name: &str) -> Option<Problem> {
     let dirs = [
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
         "/work/shared".into(),
     ];
     let dir = dirs.iter().find(|d| d.join("data/lilim").exists())?;
-    let text = std::fs::read_to_string(dir.join("data/lilim/pdp_200/lr1_2_4.txt")).ok()?;
+    let text = std::fs::read_to_string(dir.join(format!("data/lilim/pdp_200/{name}.txt"))).ok()?;
     lilim::parse(&text).ok()
 }
 
@@ -62,7 +63,7 @@ fn brute_force_insertion(p: &Problem, r: &Route, order: u32) -> Option<f64> {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    let Some(p) = instance() else {
+    let Some(p) = instance("lr1_2_4") else {
         eprintln!("dispatch bench: ../shared/data/lilim not found, skipping");
         return;
     };
@@ -113,5 +114,19 @@ fn main() {
     c.bench_function("dispatch/prepare_related_orders", |b| {
         b.iter(|| black_box(related_orders(&p)))
     });
+    // Long routes (3 riders, about 130 stops each), where time windows
+    // prune few position pairs and the detour floor does most of the work.
+    if let Some(long) = instance("lr2_2_9") {
+        let (solved, _) = solve(&long, opts);
+        let work = pairs(&long, &solved);
+        let mut k = 0;
+        c.bench_function("dispatch/best_insertion_route_long", |b| {
+            b.iter(|| {
+                k = (k + 1) % work.len();
+                let (r, o) = work[k];
+                black_box(solved.routes[r].best_insertion(&long, o, f64::INFINITY, || false))
+            })
+        });
+    }
     c.final_summary();
 }
