@@ -61,6 +61,18 @@ fn brute_force_insertion(p: &Problem, r: &Route, order: u32) -> Option<f64> {
     best
 }
 
+/// Best insertion of each (route, order) pair of `work` in turn.
+fn bench_insertion(c: &mut Criterion, name: &str, p: &Problem, s: &Solution, work: &[(usize, u32)]) {
+    let mut k = 0;
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            k = (k + 1) % work.len();
+            let (r, o) = work[k];
+            black_box(s.routes[r].best_insertion(p, o, f64::INFINITY, || false))
+        })
+    });
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let Some(p) = instance("lr1_2_4") else {
@@ -93,14 +105,7 @@ fn main() {
             slow.as_secs_f64() / fast.as_secs_f64()
         );
     }
-    let mut k = 0;
-    c.bench_function("dispatch/best_insertion_route", |b| {
-        b.iter(|| {
-            k = (k + 1) % work.len();
-            let (r, o) = work[k];
-            black_box(solved.routes[r].best_insertion(&p, o, f64::INFINITY, || false))
-        })
-    });
+    bench_insertion(&mut c, "dispatch/best_insertion_route", &p, &solved, &work);
     let related = related_orders(&p);
     let mut rng = SmallRng::seed_from_u64(7);
     c.bench_function("dispatch/ruin_recreate_iteration", |b| {
@@ -119,14 +124,13 @@ fn main() {
     if let Some(long) = instance("lr2_2_9") {
         let (solved, _) = solve(&long, opts);
         let work = pairs(&long, &solved);
-        let mut k = 0;
-        c.bench_function("dispatch/best_insertion_route_long", |b| {
-            b.iter(|| {
-                k = (k + 1) % work.len();
-                let (r, o) = work[k];
-                black_box(solved.routes[r].best_insertion(&long, o, f64::INFINITY, || false))
-            })
-        });
+        bench_insertion(
+            &mut c,
+            "dispatch/best_insertion_route_long",
+            &long,
+            &solved,
+            &work,
+        );
     }
     c.final_summary();
 }

@@ -31,6 +31,18 @@ fn waimai(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// `waimai crm restore --from FILE --data-dir DIR`.
+fn restore(from: &Path, dir: &Path) -> (i32, String) {
+    waimai(&[
+        "crm",
+        "restore",
+        "--from",
+        from.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn backup_then_restore_keeps_every_record_and_a_damaged_file_exits_2() {
     let root = std::env::temp_dir().join(format!("waimai-crm-cli-{}", std::process::id()));
@@ -95,39 +107,18 @@ fn backup_then_restore_keeps_every_record_and_a_damaged_file_exits_2() {
     let original = records(&a);
     assert!(out.contains(&format!("\"records\":{}", original.len())), "{out}");
 
-    let (code, out) = waimai(&[
-        "crm",
-        "restore",
-        "--from",
-        file.to_str().unwrap(),
-        "--data-dir",
-        b.to_str().unwrap(),
-    ]);
+    let (code, out) = restore(&file, &b);
     assert_eq!(code, 0, "{out}");
     assert_eq!(records(&b), original);
     // Restoring again onto data is refused.
-    let (code, out) = waimai(&[
-        "crm",
-        "restore",
-        "--from",
-        file.to_str().unwrap(),
-        "--data-dir",
-        b.to_str().unwrap(),
-    ]);
+    let (code, out) = restore(&file, &b);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("not empty"), "{out}");
 
     let text = std::fs::read_to_string(&file).unwrap();
     let damaged = root.join("damaged.jsonl");
     std::fs::write(&damaged, text.replacen("\"o3\"", "\"o9\"", 1)).unwrap();
-    let (code, out) = waimai(&[
-        "crm",
-        "restore",
-        "--from",
-        damaged.to_str().unwrap(),
-        "--data-dir",
-        c.to_str().unwrap(),
-    ]);
+    let (code, out) = restore(&damaged, &c);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("damaged"), "{out}");
     assert!(records(&c).is_empty(), "nothing written");

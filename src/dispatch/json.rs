@@ -286,10 +286,7 @@ pub fn build_problem<T: TravelTime>(
         .matrix(&places, &places, depart)
         .map_err(|e| invalid(e.to_string()))?;
     let (travel_secs, distance_meters) = with_anywhere(&m);
-    let mut problem = Problem::new(stops, orders, riders, travel_secs, distance_meters)?;
-    // Matrix lengths are rounded to whole metres per trip.
-    problem.triangle_slack_meters = 5.0;
-    Ok(problem)
+    Problem::new(stops, orders, riders, travel_secs, distance_meters)
 }
 
 /// The matrix plus one extra "anywhere" location at zero cost from and to

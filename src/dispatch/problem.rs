@@ -56,10 +56,6 @@ pub struct Problem {
     pub stops: Vec<Stop>,
     pub orders: Vec<Order>,
     pub riders: Vec<Rider>,
-    /// How much the distance matrix may violate the triangle inequality
-    /// (d(a,c) <= d(a,b) + d(b,c) + slack); insertion pruning relies on it.
-    /// 0 for Euclidean distances; a few metres for rounded road distances.
-    pub triangle_slack_meters: f64,
     locations: usize,
     /// Per stop, the rider it is committed to (or `u32::MAX`); derived
     /// from `riders` once, because recreate asks for every insertion.
@@ -98,7 +94,6 @@ impl Problem {
             stops,
             orders,
             riders,
-            triangle_slack_meters: 0.0,
             committed_to: Vec::new(),
             locations,
             travel_secs,

@@ -211,15 +211,11 @@ impl Route {
                     continue;
                 }
                 let base = pu.distance_to_meters[a_loc] - self.arc_meters[i];
-                // Any drop-off placement adds at least nothing (triangle
-                // inequality, up to the problem's slack): a pickup position that
-                // already costs more than the best insertion cannot win.
-                let pickup_cost = base + pu.distance_from_meters[b_loc];
-                if pickup_cost - p.triangle_slack_meters >= best_cost {
-                    continue;
-                }
                 // No drop-off place can beat the best: the cheapest right after
-                // the pickup, or the cheapest detour anywhere later.
+                // the pickup, or the cheapest detour anywhere later. Exact, so
+                // it needs no triangle inequality (rounded road distances
+                // break it).
+                let pickup_cost = base + pu.distance_from_meters[b_loc];
                 let direct_cost = base + pu.distance_from_meters[de_loc] + de.distance_from_meters[b_loc];
                 if direct_cost >= best_cost && pickup_cost + detour_min[i + 1] >= best_cost {
                     continue;
