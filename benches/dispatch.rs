@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use waimai::dispatch::recreate::recreate;
 use waimai::dispatch::route::Route;
-use waimai::dispatch::ruin::{related_orders, ruin};
+use waimai::dispatch::ruin::{RuinShape, related_orders, ruin};
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
 fn instance(name: &str) -> Option<Problem> {
@@ -111,8 +111,19 @@ fn main() {
     c.bench_function("dispatch/ruin_recreate_iteration", |b| {
         b.iter(|| {
             let mut s = solved.clone();
-            let removed = ruin(&p, &mut s, &related, 10.0, 10.0, 0.0, &mut rng);
-            recreate(&p, &mut s, removed, false, 0.01, &mut rng);
+            let removed = ruin(
+                &p,
+                &mut s,
+                &related,
+                RuinShape {
+                    removed_mean: 10.0,
+                    string_stops_max: 10.0,
+                    split_share: 0.0,
+                },
+                None,
+                &mut rng,
+            );
+            recreate(&p, &mut s, removed, solved.vehicles(), 0.01, &mut rng);
             black_box(s.distance())
         })
     });

@@ -27,22 +27,24 @@ fn sort_for_insertion(p: &Problem, orders: &mut [u32], rng: &mut SmallRng) {
     }
 }
 
-/// Inserts `orders` into `sol`; those with no feasible place (and no idle
-/// rider, or `open_routes` false) join `sol.unassigned`. `blink_rate` is
+/// Inserts `orders` into `sol`; those with no feasible place join
+/// `sol.unassigned`. An idle rider is called in only while fewer than
+/// `vehicles_max` are busy, so fleet minimisation can hold its target
+/// fleet while routes empty and refill. `blink_rate` is
 /// the share of pickup positions skipped at random, so that reinserting
 /// the same orders does not always rebuild the same routes.
 pub fn recreate(
     p: &Problem,
     sol: &mut Solution,
     mut orders: Vec<u32>,
-    open_routes: bool,
+    vehicles_max: usize,
     blink_rate: f64,
     rng: &mut SmallRng,
 ) {
     sort_for_insertion(p, &mut orders, rng);
     for o in orders {
         match best_place(p, sol, o, false, blink_rate, rng).or_else(|| {
-            open_routes
+            (sol.vehicles() < vehicles_max)
                 .then(|| best_place(p, sol, o, true, 0.0, rng))
                 .flatten()
         }) {

@@ -41,17 +41,34 @@ pub fn related_orders(p: &Problem) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// Removes related orders from `sol` (about `removed_mean`, in strings of
-/// at most `string_stops_max` stops); returns them.
+/// How much one ruin removes.
+#[derive(Debug, Clone, Copy)]
+pub struct RuinShape {
+    /// Average number of orders removed.
+    pub removed_mean: f64,
+    /// Longest string of stops removed from one route.
+    pub string_stops_max: f64,
+    /// Share of strings that keep a block in the middle (SISR's split string).
+    pub split_share: f64,
+}
+
+/// Removes related orders from `sol` (about `shape.removed_mean`, in
+/// strings from routes near `center`, or near a random placed order);
+/// returns them. A `center` that is unplaced makes room around it, which
+/// is how fleet minimisation finds a place for the orders it left out.
 pub fn ruin(
     p: &Problem,
     sol: &mut Solution,
     related: &[Vec<u32>],
-    removed_mean: f64,
-    string_stops_max: f64,
-    split_share: f64,
+    shape: RuinShape,
+    center: Option<u32>,
     rng: &mut SmallRng,
 ) -> Vec<u32> {
+    let RuinShape {
+        removed_mean,
+        string_stops_max,
+        split_share,
+    } = shape;
     let mut route_of = vec![NONE; p.orders.len()];
     let (mut stops_total, mut used) = (0usize, 0usize);
     for (ri, r) in sol.routes.iter().enumerate() {
@@ -72,7 +89,7 @@ pub fn ruin(
     let assigned: Vec<u32> = (0..p.orders.len() as u32)
         .filter(|&o| route_of[o as usize] != NONE)
         .collect();
-    let seed = assigned[rng.random_range(0..assigned.len())];
+    let seed = center.unwrap_or_else(|| assigned[rng.random_range(0..assigned.len())]);
     let mut removed = vec![false; p.orders.len()];
     let mut ruined = vec![false; sol.routes.len()];
     let mut count = 0;

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::problem::Problem;
 use super::recreate::recreate;
-use super::ruin::{related_orders, ruin};
+use super::ruin::{RuinShape, related_orders, ruin};
 use super::solution::{Objective, Solution};
 
 /// The search's knobs; the defaults are what the benchmarks measured.
@@ -51,6 +51,12 @@ pub struct Tuning {
     /// during fleet and during distance minimisation.
     pub blink_rate: f64,
     pub distance_blink_rate: f64,
+    /// Distance minimisation may pass through neighbours that leave orders
+    /// unplaced, each costing this many mean arc lengths (0: never).
+    pub missing_penalty: f64,
+    /// Chance that a ruin centres on an unplaced order (when there is one)
+    /// rather than on a random placed one.
+    pub center_unassigned: f64,
 }
 
 impl Default for Tuning {
@@ -69,6 +75,8 @@ impl Default for Tuning {
             split_share: 0.5,
             blink_rate: 0.05,
             distance_blink_rate: 0.05,
+            missing_penalty: 0.0,
+            center_unassigned: 0.0,
         }
     }
 }
@@ -91,6 +99,8 @@ impl Tuning {
                 "split_share" => &mut self.split_share,
                 "blink_rate" => &mut self.blink_rate,
                 "distance_blink_rate" => &mut self.distance_blink_rate,
+                "missing_penalty" => &mut self.missing_penalty,
+                "center_unassigned" => &mut self.center_unassigned,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             *slot = v;
@@ -227,16 +237,16 @@ impl<'a> Search<'a> {
         let all = std::mem::take(&mut s.unassigned);
         // Construction is plain greedy: blinks diversify later rebuilds, but
         // here they only cost riders (lr101 needs more than its fleet).
-        recreate(self.p, &mut s, all, true, 0.0, &mut self.rng);
+        recreate(self.p, &mut s, all, usize::MAX, 0.0, &mut self.rng);
         let s = self.minimise_fleet(s);
         let fleet_iterations = self.iterations;
         let s = self.minimise_distance(s);
         (s, self.iterations, fleet_iterations)
     }
 
-    /// Ruin-and-recreate step; `open_routes` lets it use idle riders.
+    /// Ruin-and-recreate step that keeps at most `vehicles_max` riders busy.
     /// Returns the neighbour in `self.scratch`'s buffers (swapped out).
-    fn neighbour(&mut self, s: &Solution, open_routes: bool) -> Solution {
+    fn neighbour(&mut self, s: &Solution, vehicles_max: usize) -> Solution {
         let hollow = Solution {
             routes: Vec::new(),
             unassigned: Vec::new(),
@@ -249,23 +259,28 @@ impl<'a> Search<'a> {
         } else {
             (t.removed_mean, t.string_stops_max)
         };
-        let split = self.tuning.split_share;
-        let mut removed = ruin(
-            self.p,
-            &mut next,
-            self.related,
-            mean,
-            string_max,
-            split,
-            &mut self.rng,
-        );
+        let shape = RuinShape {
+            removed_mean: mean,
+            string_stops_max: string_max,
+            split_share: t.split_share,
+        };
+        let center = (self.rng.random::<f64>() < t.center_unassigned && !next.unassigned.is_empty())
+            .then(|| next.unassigned[self.rng.random_range(0..next.unassigned.len())]);
+        let mut removed = ruin(self.p, &mut next, self.related, shape, center, &mut self.rng);
         removed.append(&mut next.unassigned);
         let blink_rate = if self.distance_phase {
             self.tuning.distance_blink_rate
         } else {
             self.tuning.blink_rate
         };
-        recreate(self.p, &mut next, removed, open_routes, blink_rate, &mut self.rng);
+        recreate(
+            self.p,
+            &mut next,
+            removed,
+            vehicles_max,
+            blink_rate,
+            &mut self.rng,
+        );
         self.iterations += 1;
         next
     }
@@ -280,6 +295,7 @@ impl<'a> Search<'a> {
             |sol: &Solution, abs: &[u64]| sol.unassigned.iter().map(|&o| abs[o as usize]).sum::<u64>();
         let patience = self.tuning.fleet_patience;
         let mut last_gain = self.progress();
+        let mut vehicles_max = s.vehicles();
         loop {
             let progress = self.progress();
             if progress >= self.tuning.fleet_share || (patience > 0.0 && progress - last_gain > patience) {
@@ -295,8 +311,10 @@ impl<'a> Search<'a> {
                 if s.vehicles() <= 1 || !self.drop_route(&mut s) {
                     break;
                 }
+                // Hold this fleet: a ruin that empties a route may refill it.
+                vehicles_max = s.vehicles();
             }
-            let next = self.neighbour(&s, false);
+            let next = self.neighbour(&s, vehicles_max);
             let better = next.unassigned.len() < s.unassigned.len()
                 || absent(&next, &absences) < absent(&s, &absences);
             for &o in &next.unassigned {
@@ -361,6 +379,7 @@ impl<'a> Search<'a> {
             self.tuning.temperature_start * unit,
             self.tuning.temperature_end * unit,
         );
+        let missing_cost = self.tuning.missing_penalty * unit;
         let mut next_share = share + self.tuning.share_every;
         let polish_from = 1.0 - self.tuning.polish_share.clamp(0.0, 1.0);
         let mut polishing = false;
@@ -388,14 +407,16 @@ impl<'a> Search<'a> {
             } else {
                 t0 * (t1 / t0.max(1e-12)).powf(frac)
             };
-            let next = self.neighbour(&s, false);
+            let next = self.neighbour(&s, current.vehicles);
             let o = next.objective();
-            if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
+            let missing_more = o.unassigned > current.unassigned;
+            if o.vehicles > current.vehicles || (missing_more && missing_cost == 0.0) {
                 self.scratch = next;
                 continue;
             }
-            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
-            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
+            let cost = |o: &Objective| o.distance + missing_cost * o.unassigned as f64;
+            let threshold = cost(&current) - temperature * self.rng.random::<f64>().ln();
+            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || cost(&o) < threshold {
                 self.scratch = std::mem::replace(&mut s, next);
                 current = o;
                 if current.rank(&best.objective()).is_lt() {
