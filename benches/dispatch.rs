@@ -120,7 +120,6 @@ fn main() {
                     string_stops_max: 10.0,
                     split_share: 0.0,
                 },
-                None,
                 &mut rng,
             );
             recreate(&p, &mut s, removed, solved.vehicles(), 0.01, &mut rng);

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
+use rand::rngs::{SmallRng, StdRng};
 use rand::{RngExt, SeedableRng};
+use waimai::dispatch::recreate::recreate;
 use waimai::dispatch::route::Route;
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
@@ -258,6 +259,29 @@ fn best_insertion_equals_brute_force_over_positions() {
         }
     }
     assert!(compared > 10);
+}
+
+/// Two orders whose pickups close at t = 60, 100 apart: no rider can
+/// serve both, so each needs its own route (hand-checked).
+const TWO_APART: &str = "3 10 1
+0 50 50 0 0 1000 0 0 0
+1 0 50 1 0 60 0 0 2
+2 0 40 -1 0 200 0 1 0
+3 100 50 1 0 60 0 0 4
+4 100 40 -1 0 200 0 3 0";
+
+#[test]
+fn recreate_calls_in_idle_riders_only_up_to_the_fleet_cap() {
+    let p = lilim::parse(TWO_APART).unwrap();
+    let mut rng = SmallRng::seed_from_u64(3);
+    for (vehicles_max, busy, unplaced) in [(1, 1, 1), (2, 2, 0), (usize::MAX, 2, 0)] {
+        let mut sol = Solution::empty(&p);
+        let orders = std::mem::take(&mut sol.unassigned);
+        recreate(&p, &mut sol, orders, vehicles_max, 0.0, &mut rng);
+        assert_eq!(sol.vehicles(), busy, "cap {vehicles_max}");
+        assert_eq!(sol.unassigned.len(), unplaced, "cap {vehicles_max}");
+        assert!(sol.routes.iter().all(|r| r.is_feasible(&p)));
+    }
 }
 
 #[test]

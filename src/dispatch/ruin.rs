@@ -53,15 +53,12 @@ pub struct RuinShape {
 }
 
 /// Removes related orders from `sol` (about `shape.removed_mean`, in
-/// strings from routes near `center`, or near a random placed order);
-/// returns them. A `center` that is unplaced makes room around it, which
-/// is how fleet minimisation finds a place for the orders it left out.
+/// strings from routes near a random placed order); returns them.
 pub fn ruin(
     p: &Problem,
     sol: &mut Solution,
     related: &[Vec<u32>],
     shape: RuinShape,
-    center: Option<u32>,
     rng: &mut SmallRng,
 ) -> Vec<u32> {
     let RuinShape {
@@ -89,7 +86,7 @@ pub fn ruin(
     let assigned: Vec<u32> = (0..p.orders.len() as u32)
         .filter(|&o| route_of[o as usize] != NONE)
         .collect();
-    let seed = center.unwrap_or_else(|| assigned[rng.random_range(0..assigned.len())]);
+    let seed = assigned[rng.random_range(0..assigned.len())];
     let mut removed = vec![false; p.orders.len()];
     let mut ruined = vec![false; sol.routes.len()];
     let mut count = 0;

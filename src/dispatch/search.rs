@@ -51,12 +51,6 @@ pub struct Tuning {
     /// during fleet and during distance minimisation.
     pub blink_rate: f64,
     pub distance_blink_rate: f64,
-    /// Distance minimisation may pass through neighbours that leave orders
-    /// unplaced, each costing this many mean arc lengths (0: never).
-    pub missing_penalty: f64,
-    /// Chance that a ruin centres on an unplaced order (when there is one)
-    /// rather than on a random placed one.
-    pub center_unassigned: f64,
 }
 
 impl Default for Tuning {
@@ -75,8 +69,6 @@ impl Default for Tuning {
             split_share: 0.5,
             blink_rate: 0.05,
             distance_blink_rate: 0.05,
-            missing_penalty: 0.0,
-            center_unassigned: 0.0,
         }
     }
 }
@@ -99,8 +91,6 @@ impl Tuning {
                 "split_share" => &mut self.split_share,
                 "blink_rate" => &mut self.blink_rate,
                 "distance_blink_rate" => &mut self.distance_blink_rate,
-                "missing_penalty" => &mut self.missing_penalty,
-                "center_unassigned" => &mut self.center_unassigned,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             *slot = v;
@@ -264,9 +254,7 @@ impl<'a> Search<'a> {
             string_stops_max: string_max,
             split_share: t.split_share,
         };
-        let center = (self.rng.random::<f64>() < t.center_unassigned && !next.unassigned.is_empty())
-            .then(|| next.unassigned[self.rng.random_range(0..next.unassigned.len())]);
-        let mut removed = ruin(self.p, &mut next, self.related, shape, center, &mut self.rng);
+        let mut removed = ruin(self.p, &mut next, self.related, shape, &mut self.rng);
         removed.append(&mut next.unassigned);
         let blink_rate = if self.distance_phase {
             self.tuning.distance_blink_rate
@@ -379,7 +367,6 @@ impl<'a> Search<'a> {
             self.tuning.temperature_start * unit,
             self.tuning.temperature_end * unit,
         );
-        let missing_cost = self.tuning.missing_penalty * unit;
         let mut next_share = share + self.tuning.share_every;
         let polish_from = 1.0 - self.tuning.polish_share.clamp(0.0, 1.0);
         let mut polishing = false;
@@ -409,14 +396,12 @@ impl<'a> Search<'a> {
             };
             let next = self.neighbour(&s, current.vehicles);
             let o = next.objective();
-            let missing_more = o.unassigned > current.unassigned;
-            if o.vehicles > current.vehicles || (missing_more && missing_cost == 0.0) {
+            if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
                 self.scratch = next;
                 continue;
             }
-            let cost = |o: &Objective| o.distance + missing_cost * o.unassigned as f64;
-            let threshold = cost(&current) - temperature * self.rng.random::<f64>().ln();
-            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || cost(&o) < threshold {
+            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
+            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
                 self.scratch = std::mem::replace(&mut s, next);
                 current = o;
                 if current.rank(&best.objective()).is_lt() {
