@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rand::rngs::{SmallRng, StdRng};
 use rand::{RngExt, SeedableRng};
-use waimai::dispatch::recreate::recreate;
+use waimai::dispatch::recreate::{recreate, recreate_regret};
 use waimai::dispatch::route::Route;
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
@@ -275,12 +275,63 @@ fn recreate_calls_in_idle_riders_only_up_to_the_fleet_cap() {
     let p = lilim::parse(TWO_APART).unwrap();
     let mut rng = SmallRng::seed_from_u64(3);
     for (vehicles_max, busy, unplaced) in [(1, 1, 1), (2, 2, 0), (usize::MAX, 2, 0)] {
-        let mut sol = Solution::empty(&p);
-        let orders = std::mem::take(&mut sol.unassigned);
-        recreate(&p, &mut sol, orders, vehicles_max, 0.0, &mut rng);
-        assert_eq!(sol.vehicles(), busy, "cap {vehicles_max}");
-        assert_eq!(sol.unassigned.len(), unplaced, "cap {vehicles_max}");
-        assert!(sol.routes.iter().all(|r| r.is_feasible(&p)));
+        for regret in [false, true] {
+            let mut sol = Solution::empty(&p);
+            let orders = std::mem::take(&mut sol.unassigned);
+            if regret {
+                recreate_regret(&p, &mut sol, orders, vehicles_max, 2, 0.0, &mut rng);
+            } else {
+                recreate(&p, &mut sol, orders, vehicles_max, 0.0, &mut rng);
+            }
+            assert_eq!(sol.vehicles(), busy, "cap {vehicles_max}, regret {regret}");
+            assert_eq!(
+                sol.unassigned.len(),
+                unplaced,
+                "cap {vehicles_max}, regret {regret}"
+            );
+            assert!(sol.routes.iter().all(|r| r.is_feasible(&p)));
+        }
+    }
+}
+
+/// Each order once: on a route with both its stops (pickup first) or
+/// unplaced, never both and never lost.
+fn assert_each_order_once(p: &Problem, sol: &Solution) {
+    let mut seen = vec![0; p.orders.len()];
+    for r in &sol.routes {
+        assert!(r.is_feasible(p));
+        for &s in r.visits() {
+            let o = p.stop(s).order as usize;
+            seen[o] += 1;
+            if s == p.orders[o].delivery {
+                let at = |x: u32| r.visits().iter().position(|&v| v == x);
+                assert!(at(p.orders[o].pickup) < at(s), "order {o} dropped before pickup");
+            }
+        }
+    }
+    for &o in &sol.unassigned {
+        seen[o as usize] += 2;
+    }
+    assert!(
+        seen.iter().all(|&n| n == 2),
+        "orders placed twice or lost: {seen:?}"
+    );
+}
+
+#[test]
+fn regret_recreate_refills_a_ruined_solution_without_losing_orders() {
+    let p = load("pdp_100", "lr102");
+    let (full, _) = solve(&p, quick(300, 9));
+    let mut rng = SmallRng::seed_from_u64(11);
+    for k in 2..=4usize {
+        let mut sol = full.clone();
+        let victims: Vec<u32> = (0..p.orders.len() as u32).filter(|&o| o as usize % 3 == k % 3).collect();
+        for r in &mut sol.routes {
+            r.remove_orders(&p, |o| victims.contains(&o));
+        }
+        recreate_regret(&p, &mut sol, victims, full.vehicles(), k, 0.05, &mut rng);
+        assert_each_order_once(&p, &sol);
+        assert!(sol.vehicles() <= full.vehicles());
     }
 }
 
@@ -612,4 +663,35 @@ fn json_errors_name_the_line_or_field() {
         assert_eq!(code, 2, "{name}: {err}");
         assert!(err.contains(needle), "{name}: {err}");
     }
+}
+
+#[test]
+fn basin_rebuilds_keep_every_order_and_the_fleet() {
+    let p = load("pdp_100", "lr102");
+    let plain = SearchOptions {
+        tuning: waimai::dispatch::Tuning {
+            stall_share: 0.0,
+            ..Default::default()
+        },
+        ..quick(3000, 4)
+    };
+    // Rebuild after every 30 iterations without a gain: many rebuilds.
+    let restless = SearchOptions {
+        tuning: waimai::dispatch::Tuning {
+            stall_share: 0.01,
+            ..Default::default()
+        },
+        ..plain
+    };
+    let (a, _) = solve(&p, plain);
+    let (b, _) = solve(&p, restless);
+    assert_each_order_once(&p, &b);
+    assert!(b.unassigned.is_empty());
+    // Both runs share the fleet phase; rebuilds only ever keep or cut riders.
+    assert!(
+        b.vehicles() <= a.vehicles(),
+        "{} vs {}",
+        b.vehicles(),
+        a.vehicles()
+    );
 }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::problem::Problem;
-use super::recreate::recreate;
+use super::recreate::{recreate, recreate_regret};
 use super::ruin::{RuinShape, related_orders, ruin};
 use super::solution::{Objective, Solution};
 
@@ -51,6 +51,16 @@ pub struct Tuning {
     /// during fleet and during distance minimisation.
     pub blink_rate: f64,
     pub distance_blink_rate: f64,
+    /// Share of recreates that use regret insertion instead of greedy,
+    /// during fleet and during distance minimisation, and its k.
+    pub regret_share: f64,
+    pub distance_regret_share: f64,
+    pub regret_k: f64,
+    /// Distance minimisation moves to another basin (see `Search::rebuild`)
+    /// after this share of the budget without a gain (0: never), starting
+    /// from the best solution (`rebuild_from_best` 1) or the current one.
+    pub stall_share: f64,
+    pub rebuild_from_best: f64,
 }
 
 impl Default for Tuning {
@@ -69,6 +79,11 @@ impl Default for Tuning {
             split_share: 0.5,
             blink_rate: 0.05,
             distance_blink_rate: 0.05,
+            regret_share: 0.0,
+            distance_regret_share: 0.0,
+            regret_k: 3.0,
+            stall_share: 0.02,
+            rebuild_from_best: 1.0,
         }
     }
 }
@@ -91,6 +106,11 @@ impl Tuning {
                 "split_share" => &mut self.split_share,
                 "blink_rate" => &mut self.blink_rate,
                 "distance_blink_rate" => &mut self.distance_blink_rate,
+                "regret_share" => &mut self.regret_share,
+                "distance_regret_share" => &mut self.distance_regret_share,
+                "regret_k" => &mut self.regret_k,
+                "stall_share" => &mut self.stall_share,
+                "rebuild_from_best" => &mut self.rebuild_from_best,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             *slot = v;
@@ -256,19 +276,32 @@ impl<'a> Search<'a> {
         };
         let mut removed = ruin(self.p, &mut next, self.related, shape, &mut self.rng);
         removed.append(&mut next.unassigned);
-        let blink_rate = if self.distance_phase {
-            self.tuning.distance_blink_rate
+        let (blink_rate, regret_share) = if self.distance_phase {
+            (t.distance_blink_rate, t.distance_regret_share)
         } else {
-            self.tuning.blink_rate
+            (t.blink_rate, t.regret_share)
         };
-        recreate(
-            self.p,
-            &mut next,
-            removed,
-            vehicles_max,
-            blink_rate,
-            &mut self.rng,
-        );
+        if regret_share > 0.0 && self.rng.random::<f64>() < regret_share {
+            let k = t.regret_k.max(2.0) as usize;
+            recreate_regret(
+                self.p,
+                &mut next,
+                removed,
+                vehicles_max,
+                k,
+                blink_rate,
+                &mut self.rng,
+            );
+        } else {
+            recreate(
+                self.p,
+                &mut next,
+                removed,
+                vehicles_max,
+                blink_rate,
+                &mut self.rng,
+            );
+        }
         self.iterations += 1;
         next
     }
@@ -279,8 +312,6 @@ impl<'a> Search<'a> {
         let mut best = start.clone();
         let mut s = start;
         let mut absences = vec![0u64; self.p.orders.len()];
-        let absent =
-            |sol: &Solution, abs: &[u64]| sol.unassigned.iter().map(|&o| abs[o as usize]).sum::<u64>();
         let patience = self.tuning.fleet_patience;
         let mut last_gain = self.progress();
         let mut vehicles_max = s.vehicles();
@@ -302,23 +333,49 @@ impl<'a> Search<'a> {
                 // Hold this fleet: a ruin that empties a route may refill it.
                 vehicles_max = s.vehicles();
             }
-            let next = self.neighbour(&s, vehicles_max);
-            let better = next.unassigned.len() < s.unassigned.len()
-                || absent(&next, &absences) < absent(&s, &absences);
-            for &o in &next.unassigned {
-                absences[o as usize] += 1;
-            }
-            if better {
-                self.scratch = std::mem::replace(&mut s, next);
-            } else {
-                self.scratch = next;
-            }
+            self.fleet_step(&mut s, vehicles_max, &mut absences);
         }
         if s.objective().rank(&best.objective()).is_lt() {
             best = s;
         }
         self.fleet_end = self.progress().min(self.tuning.fleet_share);
         best
+    }
+
+    /// One step of SISR's fleet minimisation: a neighbour replaces `s` when
+    /// it leaves fewer orders unplaced, or orders that were left out less
+    /// often (`absences` counts how often each was).
+    fn fleet_step(&mut self, s: &mut Solution, vehicles_max: usize, absences: &mut [u64]) {
+        let absent = |sol: &Solution| sol.unassigned.iter().map(|&o| absences[o as usize]).sum::<u64>();
+        let next = self.neighbour(s, vehicles_max);
+        let better = next.unassigned.len() < s.unassigned.len() || absent(&next) < absent(s);
+        for &o in &next.unassigned {
+            absences[o as usize] += 1;
+        }
+        if better {
+            self.scratch = std::mem::replace(s, next);
+        } else {
+            self.scratch = next;
+        }
+    }
+
+    /// Moves the search to another basin of the same fleet: empties one
+    /// route of `from` and refills until every order is placed again with
+    /// at most as many riders, or `until` (share of the budget) passes.
+    fn rebuild(&mut self, from: &Solution, until: f64) -> Option<Solution> {
+        let vehicles_max = from.vehicles();
+        let mut s = from.clone();
+        if !self.drop_route(&mut s) {
+            return None;
+        }
+        let mut absences = vec![0u64; self.p.orders.len()];
+        while !s.unassigned.is_empty() {
+            if self.progress() >= until {
+                return None;
+            }
+            self.fleet_step(&mut s, vehicles_max, &mut absences);
+        }
+        Some(s)
     }
 
     /// Empties one route (the smaller of two picked at random).
@@ -370,6 +427,7 @@ impl<'a> Search<'a> {
         let mut next_share = share + self.tuning.share_every;
         let polish_from = 1.0 - self.tuning.polish_share.clamp(0.0, 1.0);
         let mut polishing = false;
+        let mut last_gain = share;
         loop {
             let progress = self.progress();
             if progress >= 1.0 {
@@ -394,6 +452,22 @@ impl<'a> Search<'a> {
             } else {
                 t0 * (t1 / t0.max(1e-12)).powf(frac)
             };
+            if !polishing && self.stalled(progress, last_gain, polish_from) {
+                last_gain = progress;
+                let from = if self.tuning.rebuild_from_best > 0.0 {
+                    &best
+                } else {
+                    &s
+                };
+                if let Some(fresh) = self.rebuild(from, progress + self.tuning.stall_share) {
+                    s = fresh;
+                    current = s.objective();
+                    if current.rank(&best.objective()).is_lt() {
+                        best.clone_from(&s);
+                    }
+                }
+                continue;
+            }
             let next = self.neighbour(&s, current.vehicles);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
@@ -405,6 +479,9 @@ impl<'a> Search<'a> {
                 self.scratch = std::mem::replace(&mut s, next);
                 current = o;
                 if current.rank(&best.objective()).is_lt() {
+                    if current.distance < best.objective().distance - 1e-6 * unit {
+                        last_gain = progress;
+                    }
                     best.clone_from(&s);
                 }
             } else {
@@ -412,6 +489,13 @@ impl<'a> Search<'a> {
             }
         }
         best
+    }
+
+    /// Whether distance minimisation should leave its basin: no gain for
+    /// `stall_share` of the budget, and time left to explore another.
+    fn stalled(&self, progress: f64, last_gain: f64, polish_from: f64) -> bool {
+        let stall = self.tuning.stall_share;
+        stall > 0.0 && progress - last_gain > stall && progress + 2.0 * stall < polish_from
     }
 
     /// Publishes `mine` if it beats the shared best; returns the shared best
