@@ -325,7 +325,9 @@ fn regret_recreate_refills_a_ruined_solution_without_losing_orders() {
     let mut rng = SmallRng::seed_from_u64(11);
     for k in 2..=4usize {
         let mut sol = full.clone();
-        let victims: Vec<u32> = (0..p.orders.len() as u32).filter(|&o| o as usize % 3 == k % 3).collect();
+        let victims: Vec<u32> = (0..p.orders.len() as u32)
+            .filter(|&o| o as usize % 3 == k % 3)
+            .collect();
         for r in &mut sol.routes {
             r.remove_orders(&p, |o| victims.contains(&o));
         }
