@@ -6,7 +6,7 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 
 use super::problem::Problem;
-use super::route::Insertion;
+use super::route::{Insertion, Route};
 use super::solution::Solution;
 
 /// Sorts the orders to insert: random, largest first, farthest from the
@@ -72,26 +72,33 @@ fn best_place(
             .map(|ins| (r, ins));
     }
     let mut best: Option<(usize, Insertion)> = None;
-    let mut tried: Vec<(u32, u32, i32)> = Vec::new();
+    let mut tried: Vec<RiderClass> = Vec::new();
     for (ri, r) in sol.routes.iter().enumerate() {
         if r.is_empty() != idle {
             continue;
         }
         if idle {
-            let rider = &p.riders[r.rider as usize];
-            let class = (rider.start, rider.end, rider.capacity);
+            let class = rider_class(p, r);
             if tried.contains(&class) {
                 continue;
             }
             tried.push(class);
         }
         let bound = best.map_or(f64::INFINITY, |(_, b)| b.cost);
-        let blink = || blink_rate > 0.0 && rng.random::<f64>() < blink_rate;
-        if let Some(ins) = r.best_insertion(p, order, bound, blink) {
+        if let Some(ins) = place_in(p, sol, ri, order, bound, blink_rate, rng) {
             best = Some((ri, ins));
         }
     }
     best
+}
+
+/// Idle riders alike in start, end and capacity offer the same places, so
+/// recreate tries one per class.
+type RiderClass = (u32, u32, i32);
+
+fn rider_class(p: &Problem, r: &Route) -> RiderClass {
+    let rider = &p.riders[r.rider as usize];
+    (rider.start, rider.end, rider.capacity)
 }
 
 /// Regret-k insertion (Ropke and Pisinger): inserts, one at a time, the
@@ -122,21 +129,19 @@ pub fn recreate_regret(
             .map(|&o| {
                 routes
                     .iter()
-                    .map(|&r| place_in(p, sol, r, o, blink_rate, rng))
+                    .map(|&r| place_in(p, sol, r, o, f64::INFINITY, blink_rate, rng))
                     .collect()
             })
             .collect();
         while !pending.is_empty() {
-            let Some((i, c)) = most_regretted(&table, regret_k) else {
+            let picked = most_regretted(&table, regret_k).and_then(|(i, c)| Some((i, c, table[i][c]?)));
+            let Some((i, c, ins)) = picked else {
                 // Nothing fits anywhere: adding stops never frees room.
                 sol.unassigned.append(&mut pending);
                 break;
             };
             let r = routes[c];
             let was_idle = sol.routes[r].is_empty();
-            let Some(ins) = table[i][c] else {
-                break; // most_regretted only picks feasible cells
-            };
             sol.routes[r].insert(p, pending[i], ins);
             pending.swap_remove(i);
             table.swap_remove(i);
@@ -145,7 +150,7 @@ pub fn recreate_regret(
                 break;
             }
             for (row, &o) in table.iter_mut().zip(&pending) {
-                row[c] = place_in(p, sol, r, o, blink_rate, rng);
+                row[c] = place_in(p, sol, r, o, f64::INFINITY, blink_rate, rng);
             }
             // Orders left with no place at all can go now.
             let mut k = 0;
@@ -165,15 +170,14 @@ pub fn recreate_regret(
 /// while fewer than `vehicles_max` riders are busy.
 fn candidate_routes(p: &Problem, sol: &Solution, vehicles_max: usize) -> Vec<usize> {
     let open = sol.vehicles() < vehicles_max;
-    let mut classes: Vec<(u32, u32, i32)> = Vec::new();
+    let mut classes: Vec<RiderClass> = Vec::new();
     (0..sol.routes.len())
         .filter(|&ri| {
             let r = &sol.routes[ri];
             if !r.is_empty() {
                 return true;
             }
-            let rider = &p.riders[r.rider as usize];
-            let class = (rider.start, rider.end, rider.capacity);
+            let class = rider_class(p, r);
             if !open || classes.contains(&class) {
                 return false;
             }
@@ -183,17 +187,19 @@ fn candidate_routes(p: &Problem, sol: &Solution, vehicles_max: usize) -> Vec<usi
         .collect()
 }
 
-/// The cheapest feasible insertion of `order` into route `r`, with blinks.
+/// The cheapest feasible insertion of `order` into route `r` below
+/// `bound`, skipping pickup positions at `blink_rate`.
 fn place_in(
     p: &Problem,
     sol: &Solution,
     r: usize,
     order: u32,
+    bound: f64,
     blink_rate: f64,
     rng: &mut SmallRng,
 ) -> Option<Insertion> {
     let blink = || blink_rate > 0.0 && rng.random::<f64>() < blink_rate;
-    sol.routes[r].best_insertion(p, order, f64::INFINITY, blink)
+    sol.routes[r].best_insertion(p, order, bound, blink)
 }
 
 /// The (row, column) of the order to insert next and its best route, or
@@ -201,6 +207,7 @@ fn place_in(
 /// large cost, so orders with fewer places come first.
 fn most_regretted(table: &[Vec<Option<Insertion>>], regret_k: usize) -> Option<(usize, usize)> {
     const MISSING: f64 = 1e12;
+    let k = regret_k.max(2);
     let mut best: Option<(f64, f64, usize, usize)> = None;
     let mut costs: Vec<f64> = Vec::new();
     for (i, row) in table.iter().enumerate() {
@@ -215,8 +222,8 @@ fn most_regretted(table: &[Vec<Option<Insertion>>], regret_k: usize) -> Option<(
         costs.clear();
         costs.extend(row.iter().map(|ins| ins.map_or(MISSING, |ins| ins.cost)));
         costs.sort_by(f64::total_cmp);
-        costs.resize(regret_k.max(2), MISSING);
-        let regret: f64 = costs[1..regret_k.max(2)].iter().map(|&c| c - first).sum();
+        costs.resize(k, MISSING);
+        let regret: f64 = costs[1..].iter().map(|&c| c - first).sum();
         let better = best.is_none_or(|(r, f, _, _)| regret > r || (regret == r && first < f));
         if better {
             best = Some((regret, first, i, c));

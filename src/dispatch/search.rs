@@ -57,10 +57,8 @@ pub struct Tuning {
     pub distance_regret_share: f64,
     pub regret_k: f64,
     /// Distance minimisation moves to another basin (see `Search::rebuild`)
-    /// after this share of the budget without a gain (0: never), starting
-    /// from the best solution (`rebuild_from_best` 1) or the current one.
+    /// after this share of the budget without a gain (0: never).
     pub stall_share: f64,
-    pub rebuild_from_best: f64,
 }
 
 impl Default for Tuning {
@@ -83,7 +81,6 @@ impl Default for Tuning {
             distance_regret_share: 0.0,
             regret_k: 3.0,
             stall_share: 0.02,
-            rebuild_from_best: 1.0,
         }
     }
 }
@@ -110,7 +107,6 @@ impl Tuning {
                 "distance_regret_share" => &mut self.distance_regret_share,
                 "regret_k" => &mut self.regret_k,
                 "stall_share" => &mut self.stall_share,
-                "rebuild_from_best" => &mut self.rebuild_from_best,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             *slot = v;
@@ -281,26 +277,12 @@ impl<'a> Search<'a> {
         } else {
             (t.blink_rate, t.regret_share)
         };
-        if regret_share > 0.0 && self.rng.random::<f64>() < regret_share {
-            let k = t.regret_k.max(2.0) as usize;
-            recreate_regret(
-                self.p,
-                &mut next,
-                removed,
-                vehicles_max,
-                k,
-                blink_rate,
-                &mut self.rng,
-            );
+        let regret = regret_share > 0.0 && self.rng.random::<f64>() < regret_share;
+        let (p, rng, k) = (self.p, &mut self.rng, t.regret_k.max(2.0) as usize);
+        if regret {
+            recreate_regret(p, &mut next, removed, vehicles_max, k, blink_rate, rng);
         } else {
-            recreate(
-                self.p,
-                &mut next,
-                removed,
-                vehicles_max,
-                blink_rate,
-                &mut self.rng,
-            );
+            recreate(p, &mut next, removed, vehicles_max, blink_rate, rng);
         }
         self.iterations += 1;
         next
@@ -454,12 +436,8 @@ impl<'a> Search<'a> {
             };
             if !polishing && self.stalled(progress, last_gain, polish_from) {
                 last_gain = progress;
-                let from = if self.tuning.rebuild_from_best > 0.0 {
-                    &best
-                } else {
-                    &s
-                };
-                if let Some(fresh) = self.rebuild(from, progress + self.tuning.stall_share) {
+                // From the best: rebuilding from the current solution measured no better.
+                if let Some(fresh) = self.rebuild(&best, progress + self.tuning.stall_share) {
                     s = fresh;
                     current = s.objective();
                     if current.rank(&best.objective()).is_lt() {
