@@ -8,6 +8,7 @@
 //! value. May call: `map` (through the `TravelTime` trait, when a problem
 //! is built from coordinates).
 
+pub mod eject;
 pub mod json;
 pub mod lilim;
 pub mod online;

@@ -13,6 +13,7 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::eject::insert_by_ejection;
 use super::problem::Problem;
 use super::recreate::{recreate, recreate_regret};
 use super::ruin::{RuinShape, related_orders, ruin};
@@ -59,6 +60,16 @@ pub struct Tuning {
     /// Distance minimisation moves to another basin (see `Search::rebuild`)
     /// after this share of the budget without a gain (0: never).
     pub stall_share: f64,
+    /// Distance minimisation may leave orders unplaced in its current
+    /// solution (never in the best) at this cost each, in units of the mean
+    /// arc length (0: never).
+    pub unplaced_penalty: f64,
+    /// Orders a rebuild removes (0: a whole route).
+    pub rebuild_removed: f64,
+    /// Neighbours that leave at most this many orders unplaced try to
+    /// place them by ejection (see `eject`), in fleet and distance phases.
+    pub eject_unplaced_max: f64,
+    pub distance_eject_unplaced_max: f64,
 }
 
 impl Default for Tuning {
@@ -81,6 +92,10 @@ impl Default for Tuning {
             distance_regret_share: 0.0,
             regret_k: 3.0,
             stall_share: 0.02,
+            unplaced_penalty: 0.0,
+            rebuild_removed: 0.0,
+            eject_unplaced_max: 0.0,
+            distance_eject_unplaced_max: 0.0,
         }
     }
 }
@@ -107,6 +122,10 @@ impl Tuning {
                 "distance_regret_share" => &mut self.distance_regret_share,
                 "regret_k" => &mut self.regret_k,
                 "stall_share" => &mut self.stall_share,
+                "unplaced_penalty" => &mut self.unplaced_penalty,
+                "rebuild_removed" => &mut self.rebuild_removed,
+                "eject_unplaced_max" => &mut self.eject_unplaced_max,
+                "distance_eject_unplaced_max" => &mut self.distance_eject_unplaced_max,
                 other => return Err(format!("unknown tuning key {other:?}")),
             };
             *slot = v;
@@ -284,6 +303,16 @@ impl<'a> Search<'a> {
         } else {
             recreate(p, &mut next, removed, vehicles_max, blink_rate, rng);
         }
+        let eject_max = if self.distance_phase {
+            t.distance_eject_unplaced_max
+        } else {
+            t.eject_unplaced_max
+        };
+        if !next.unassigned.is_empty() && next.unassigned.len() as f64 <= eject_max {
+            for o in next.unassigned.clone() {
+                insert_by_ejection(p, &mut next, o, &self.related[o as usize]);
+            }
+        }
         self.iterations += 1;
         next
     }
@@ -347,7 +376,16 @@ impl<'a> Search<'a> {
     fn rebuild(&mut self, from: &Solution, until: f64) -> Option<Solution> {
         let vehicles_max = from.vehicles();
         let mut s = from.clone();
-        if !self.drop_route(&mut s) {
+        if self.tuning.rebuild_removed > 0.0 {
+            let t = &self.tuning;
+            let shape = RuinShape {
+                removed_mean: t.rebuild_removed,
+                string_stops_max: t.distance_string_stops_max,
+                split_share: t.split_share,
+            };
+            let mut removed = ruin(self.p, &mut s, self.related, shape, &mut self.rng);
+            s.unassigned.append(&mut removed);
+        } else if !self.drop_route(&mut s) {
             return None;
         }
         let mut absences = vec![0u64; self.p.orders.len()];
@@ -406,6 +444,7 @@ impl<'a> Search<'a> {
             self.tuning.temperature_start * unit,
             self.tuning.temperature_end * unit,
         );
+        let penalty = self.tuning.unplaced_penalty * unit;
         let mut next_share = share + self.tuning.share_every;
         let polish_from = 1.0 - self.tuning.polish_share.clamp(0.0, 1.0);
         let mut polishing = false;
@@ -448,12 +487,19 @@ impl<'a> Search<'a> {
             }
             let next = self.neighbour(&s, current.vehicles);
             let o = next.objective();
-            if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
-                self.scratch = next;
-                continue;
-            }
-            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
-            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
+            let accept = if penalty > 0.0 {
+                let cost = |o: &Objective| o.distance + penalty * o.unassigned as f64;
+                let threshold = cost(&current) - temperature * self.rng.random::<f64>().ln();
+                o.vehicles < current.vehicles && o.unassigned <= current.unassigned || cost(&o) < threshold
+            } else {
+                if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
+                    self.scratch = next;
+                    continue;
+                }
+                let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
+                (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold
+            };
+            if accept {
                 self.scratch = std::mem::replace(&mut s, next);
                 current = o;
                 if current.rank(&best.objective()).is_lt() {
