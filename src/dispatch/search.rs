@@ -93,9 +93,9 @@ impl Default for Tuning {
             regret_k: 3.0,
             stall_share: 0.02,
             unplaced_penalty: 0.0,
-            rebuild_removed: 0.0,
+            rebuild_removed: 30.0,
             eject_unplaced_max: 0.0,
-            distance_eject_unplaced_max: 0.0,
+            distance_eject_unplaced_max: 2.0,
         }
     }
 }
