@@ -60,11 +60,8 @@ pub struct Tuning {
     /// Distance minimisation moves to another basin (see `Search::rebuild`)
     /// after this share of the budget without a gain (0: never).
     pub stall_share: f64,
-    /// Distance minimisation may leave orders unplaced in its current
-    /// solution (never in the best) at this cost each, in units of the mean
-    /// arc length (0: never).
-    pub unplaced_penalty: f64,
-    /// Orders a rebuild removes (0: a whole route).
+    /// Average number of related orders a rebuild removes (0: a whole
+    /// route, which with a few long routes rarely refills in time).
     pub rebuild_removed: f64,
     /// Neighbours that leave at most this many orders unplaced try to
     /// place them by ejection (see `eject`), in fleet and distance phases.
@@ -92,7 +89,6 @@ impl Default for Tuning {
             distance_regret_share: 0.0,
             regret_k: 3.0,
             stall_share: 0.02,
-            unplaced_penalty: 0.0,
             rebuild_removed: 30.0,
             eject_unplaced_max: 0.0,
             distance_eject_unplaced_max: 2.0,
@@ -122,7 +118,6 @@ impl Tuning {
                 "distance_regret_share" => &mut self.distance_regret_share,
                 "regret_k" => &mut self.regret_k,
                 "stall_share" => &mut self.stall_share,
-                "unplaced_penalty" => &mut self.unplaced_penalty,
                 "rebuild_removed" => &mut self.rebuild_removed,
                 "eject_unplaced_max" => &mut self.eject_unplaced_max,
                 "distance_eject_unplaced_max" => &mut self.distance_eject_unplaced_max,
@@ -370,8 +365,9 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// Moves the search to another basin of the same fleet: empties one
-    /// route of `from` and refills until every order is placed again with
+    /// Moves the search to another basin of the same fleet: removes a large
+    /// set of related orders from `from` (or a whole route) and refills,
+    /// the fleet-minimisation way, until every order is placed again with
     /// at most as many riders, or `until` (share of the budget) passes.
     fn rebuild(&mut self, from: &Solution, until: f64) -> Option<Solution> {
         let vehicles_max = from.vehicles();
@@ -444,7 +440,6 @@ impl<'a> Search<'a> {
             self.tuning.temperature_start * unit,
             self.tuning.temperature_end * unit,
         );
-        let penalty = self.tuning.unplaced_penalty * unit;
         let mut next_share = share + self.tuning.share_every;
         let polish_from = 1.0 - self.tuning.polish_share.clamp(0.0, 1.0);
         let mut polishing = false;
@@ -487,19 +482,12 @@ impl<'a> Search<'a> {
             }
             let next = self.neighbour(&s, current.vehicles);
             let o = next.objective();
-            let accept = if penalty > 0.0 {
-                let cost = |o: &Objective| o.distance + penalty * o.unassigned as f64;
-                let threshold = cost(&current) - temperature * self.rng.random::<f64>().ln();
-                o.vehicles < current.vehicles && o.unassigned <= current.unassigned || cost(&o) < threshold
-            } else {
-                if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
-                    self.scratch = next;
-                    continue;
-                }
-                let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
-                (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold
-            };
-            if accept {
+            if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
+                self.scratch = next;
+                continue;
+            }
+            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
+            if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
                 self.scratch = std::mem::replace(&mut s, next);
                 current = o;
                 if current.rank(&best.objective()).is_lt() {
