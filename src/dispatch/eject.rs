@@ -34,22 +34,16 @@ pub fn insert_by_ejection(p: &Problem, sol: &mut Solution, order: u32, related: 
     if p.pickup_rider(order).is_some() {
         return false;
     }
-    let mut route_of = vec![u32::MAX; p.orders.len()];
-    for (ri, r) in sol.routes.iter().enumerate() {
-        for &s in r.movable_visits() {
-            route_of[p.stop(s).order as usize] = ri as u32;
-        }
-    }
+    let route_of = sol.route_of(p);
     let mut best: Option<Ejection> = None;
     let mut scratch: Option<Route> = None;
     for &q in related.iter().filter(|&&q| q != order).take(CANDIDATES_MAX) {
         let from = route_of[q as usize];
-        if from == u32::MAX || p.pickup_rider(q).is_some() {
+        if from == Solution::NOT_MOVABLE || p.pickup_rider(q).is_some() {
             continue;
         }
         let bound = best.as_ref().map_or(f64::INFINITY, |e| e.cost);
-        let route = &sol.routes[from as usize];
-        if let Some(e) = try_ejection(p, sol, route, order, q, from as usize, bound, &mut scratch) {
+        if let Some(e) = try_ejection(p, sol, order, q, from as usize, bound, &mut scratch) {
             best = Some(e);
         }
     }
@@ -64,19 +58,18 @@ pub fn insert_by_ejection(p: &Problem, sol: &mut Solution, order: u32, related: 
     true
 }
 
-/// The cheapest way, below `bound`, to put `order` into `route` (index
-/// `from`) without `q` and `q` anywhere else.
-#[allow(clippy::too_many_arguments)]
+/// The cheapest way, below `bound`, to put `order` into route `from`
+/// without `q` and `q` anywhere else.
 fn try_ejection(
     p: &Problem,
     sol: &Solution,
-    route: &Route,
     order: u32,
     q: u32,
     from: usize,
     bound: f64,
     scratch: &mut Option<Route>,
 ) -> Option<Ejection> {
+    let route = &sol.routes[from];
     let without = scratch.get_or_insert_with(|| route.clone());
     without.clone_from(route);
     without.remove_orders(p, |o| o == q);

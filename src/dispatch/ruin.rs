@@ -8,7 +8,6 @@ use rand::rngs::SmallRng;
 use super::problem::Problem;
 use super::solution::Solution;
 
-const NONE: u32 = u32::MAX;
 /// SISR's beta: chance to stop growing the kept block of a split string.
 const SPLIT_STOP_CHANCE: f64 = 0.01;
 
@@ -66,12 +65,9 @@ pub fn ruin(
         string_stops_max,
         split_share,
     } = shape;
-    let mut route_of = vec![NONE; p.orders.len()];
+    let route_of = sol.route_of(p);
     let (mut stops_total, mut used) = (0usize, 0usize);
-    for (ri, r) in sol.routes.iter().enumerate() {
-        for &s in r.movable_visits() {
-            route_of[p.stop(s).order as usize] = ri as u32;
-        }
+    for r in &sol.routes {
         if !r.movable_visits().is_empty() {
             stops_total += r.movable_visits().len();
             used += 1;
@@ -84,7 +80,7 @@ pub fn ruin(
     let strings_max = (4.0 * removed_mean / (1.0 + string_max) - 1.0).max(1.0);
     let strings = rng.random_range(1.0..strings_max + 1.0).floor() as usize;
     let assigned: Vec<u32> = (0..p.orders.len() as u32)
-        .filter(|&o| route_of[o as usize] != NONE)
+        .filter(|&o| route_of[o as usize] != Solution::NOT_MOVABLE)
         .collect();
     let seed = assigned[rng.random_range(0..assigned.len())];
     let mut removed = vec![false; p.orders.len()];
@@ -92,7 +88,7 @@ pub fn ruin(
     let mut count = 0;
     for &c in &related[seed as usize] {
         let r = route_of[c as usize];
-        if count >= strings || r == NONE || ruined[r as usize] || removed[c as usize] {
+        if count >= strings || r == Solution::NOT_MOVABLE || ruined[r as usize] || removed[c as usize] {
             continue;
         }
         ruined[r as usize] = true;

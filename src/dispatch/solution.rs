@@ -96,6 +96,21 @@ impl Solution {
         Ok(sol)
     }
 
+    /// For each order, the index of the route that moves it, or
+    /// [`Solution::NOT_MOVABLE`] (unplaced, or committed to its rider).
+    pub fn route_of(&self, p: &Problem) -> Vec<u32> {
+        let mut route_of = vec![Self::NOT_MOVABLE; p.orders.len()];
+        for (ri, r) in self.routes.iter().enumerate() {
+            for &s in r.movable_visits() {
+                route_of[p.stop(s).order as usize] = ri as u32;
+            }
+        }
+        route_of
+    }
+
+    /// [`Solution::route_of`]'s mark for an order no route may move.
+    pub const NOT_MOVABLE: u32 = u32::MAX;
+
     /// Riders with at least one order.
     pub fn vehicles(&self) -> usize {
         self.routes.iter().filter(|r| !r.is_empty()).count()
