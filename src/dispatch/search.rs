@@ -1,6 +1,7 @@
 //! The search: construction, fleet minimisation, then distance
 //! minimisation by ruin-and-recreate under simulated annealing; several
-//! independent searches run on the rayon pool and the best one wins.
+//! searches run on the rayon pool, adopt the best among them from time to
+//! time (with a time budget), and the best one wins.
 //!
 //! Deterministic for a given seed, thread count and iteration budget; with
 //! a time budget the iteration count (and so the result) depends on speed.
@@ -37,7 +38,8 @@ pub struct Tuning {
     pub distance_removed_mean: f64,
     pub distance_string_stops_max: f64,
     /// With a time budget, searches adopt the best solution among them this
-    /// often (share of the budget); 0 keeps them independent.
+    /// often (share of the budget) during distance minimisation; 0 keeps
+    /// them independent. Measured: 200-task at 10 s 0.85 -> 0.65 % mean gap.
     pub share_every: f64,
     /// Final share of the budget spent improving the best solution found
     /// at a near-zero temperature.
@@ -79,7 +81,7 @@ impl Default for Tuning {
             string_stops_max: 10.0,
             distance_removed_mean: 10.0,
             distance_string_stops_max: 10.0,
-            share_every: 0.0,
+            share_every: 0.1,
             polish_share: 0.0,
             fleet_patience: 0.0,
             split_share: 0.5,
