@@ -34,9 +34,11 @@ def instances(which, names):
     return out
 
 
-def run_waimai(path, limit_ms, seed, tune=""):
-    exe = os.path.join(ROOT, "target", "release", "waimai")
+def run_waimai(path, limit_ms, seed, tune="", exe=None, searches=None):
+    exe = exe or os.path.join(ROOT, "target", "release", "waimai")
     cmd = [exe, "solve", "--format", "lilim", path, "--time-limit-ms", str(limit_ms), "--seed", str(seed), "--tune", tune]
+    if searches:
+        cmd += ["--searches", str(searches)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_ms / 1000 + 60)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())

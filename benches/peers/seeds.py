@@ -18,18 +18,18 @@ A configuration is NAME=TUNE[@EXE]: TUNE is passed as --tune (empty for
 the defaults), EXE replaces target/release/waimai (to compare builds).
 With --parallel 2 use --searches 1, so that runs do not share cores.
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import ROOT, instances, verify  # noqa: E402
+from run import ROOT, instances, run_waimai, verify  # noqa: E402
 
 
 def parse_config(text):
     name, _, rest = text.partition("=")
     tune, _, exe = rest.partition("@")
-    return name, tune, exe or os.path.join(ROOT, "target", "release", "waimai")
+    return name, tune, exe or None
 
 
 def parse_seeds(text):
@@ -41,18 +41,12 @@ def parse_seeds(text):
 
 def run_one(job):
     (name, tune, exe), (inst, path), seed, a = job
-    cmd = [exe, "solve", "--format", "lilim", path, "--time-limit-ms", str(a.time_limit_ms),
-           "--seed", str(seed), "--searches", str(a.searches)]
-    if tune:
-        cmd += ["--tune", tune]
     t = time.time()
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=a.time_limit_ms / 1000 + 60)
-    wall = time.time() - t
-    if out.returncode != 0:
-        v = {"feasible": False, "errors": [out.stderr.strip()[-300:]]}
-    else:
-        v = verify(path, json.loads(out.stdout)["routes"])
-    return dict(config=name, tune=tune, instance=inst, seed=seed, wall_s=round(wall, 3), **v)
+    try:
+        v = verify(path, run_waimai(path, a.time_limit_ms, seed, tune, exe, a.searches))
+    except Exception as e:  # a failed run is a result, not a crash
+        v = {"feasible": False, "errors": [str(e)[:300]]}
+    return dict(config=name, tune=tune, instance=inst, seed=seed, wall_s=round(time.time() - t, 3), **v)
 
 
 def cell(r):
