@@ -5,7 +5,14 @@
 //! Inserting a pickup after position `i` and its drop-off after position
 //! `j ≥ i` is checked in O(1) per `(i, j)` pair: the pickup's delay is
 //! pushed forward one stop at a time as `j` advances, and everything after
-//! the drop-off is checked against the cached latest start times.
+//! the drop-off is checked against the cached latest start times. Pickup
+//! and drop-off places outside their time windows are cut off by binary
+//! search first.
+//!
+//! Every insertion returned is feasible. It is the cheapest one when
+//! travel times obey the triangle inequality (Euclidean instances,
+//! shortest-path times); where they do not, a place reachable only
+//! through a shortcut may be missed.
 
 use super::problem::{Problem, Stop, StopRows};
 
@@ -143,25 +150,35 @@ impl Route {
 
     /// Recomputes the cached schedule after the stop list changed.
     pub fn update(&mut self, p: &Problem) {
+        self.update_from(p, 0);
+    }
+
+    /// [`Route::update`] when the stops before position `from` are the same
+    /// as at the last update: their start times, loads and arcs stand, and
+    /// only the matrix reads after them (most of an update's cost) are made.
+    fn update_from(&mut self, p: &Problem, from: usize) {
         let m = self.stops.len();
         self.start_secs.resize(m, 0.0);
         self.latest_secs.resize(m, 0.0);
         self.load.resize(m, 0);
         self.arc_meters.resize(m, 0.0);
         self.arc_secs.resize(m, 0.0);
-        self.distance = 0.0;
-        let first = p.stop(self.stops[0]);
-        self.start_secs[0] = first.earliest_secs;
-        self.load[0] = first.load_change;
-        for k in 1..m {
+        if from == 0 {
+            let first = p.stop(self.stops[0]);
+            self.start_secs[0] = first.earliest_secs;
+            self.load[0] = first.load_change;
+        }
+        for k in from.max(1)..m {
             let (a, b) = (self.stops[k - 1], self.stops[k]);
             self.arc_meters[k - 1] = p.distance(a, b);
             self.arc_secs[k - 1] = p.travel(a, b);
             let arrival = self.start_secs[k - 1] + p.stop(a).service_secs + self.arc_secs[k - 1];
             self.start_secs[k] = arrival.max(p.stop(b).earliest_secs);
             self.load[k] = self.load[k - 1] + p.stop(b).load_change;
-            self.distance += self.arc_meters[k - 1];
         }
+        // Summed in route order, as always, so a route's distance does not
+        // depend on which updates built it.
+        self.distance = self.arc_meters[..m - 1].iter().sum();
         self.latest_secs[m - 1] = p.stop(self.stops[m - 1]).latest_secs;
         for k in (0..m - 1).rev() {
             let a = p.stop(self.stops[k]);
@@ -198,9 +215,15 @@ impl Route {
         let first = self.locked.min(m - 1) - 1;
         let mut best: Option<Insertion> = None;
         let mut best_cost = bound;
+        let (pickup_from, pickup_until) = self.window_positions(ps);
+        let (delivery_from, delivery_until) = self.window_positions(ds);
+        let pickups = first.max(pickup_from)..pickup_until.min(m - 1);
+        if pickups.is_empty() {
+            return None;
+        }
         DETOUR_MIN.with_borrow_mut(|detour_min| {
-            self.fill_detour_min(p, &de, first, detour_min);
-            for i in first..m - 1 {
+            self.fill_detour_min(p, &de, pickups.start, delivery_from, delivery_until, detour_min);
+            for i in pickups {
                 if self.load[i] + q > cap || skip() {
                     continue;
                 }
@@ -270,22 +293,52 @@ impl Route {
         best
     }
 
+    /// The route positions `from..until` a stop with these time windows can
+    /// follow: the next stop's latest start must allow this stop's earliest
+    /// service, and `i`'s own start must be no later than this stop's
+    /// latest. Both are monotone along a route, hence the binary searches.
+    /// Exact under the triangle inequality (a detour never makes a later
+    /// stop start earlier), like the rest of this file's pruning.
+    fn window_positions(&self, st: &Stop) -> (usize, usize) {
+        let ready = st.earliest_secs + st.service_secs;
+        let next_from = self.latest_secs.partition_point(|&l| l + TIME_EPS < ready);
+        let until = self
+            .start_secs
+            .partition_point(|&s| s <= st.latest_secs + TIME_EPS);
+        (next_from.saturating_sub(1), until)
+    }
+
     /// Fills `out[j]` with the cheapest detour of putting the drop-off
-    /// whose rows are `de` after any position `j' >= j` (from `first + 1`
-    /// on; `out[m - 1]` is infinite): a lower bound that prunes most of the
-    /// O(n²) pairs on long routes, where time windows alone prune little.
-    fn fill_detour_min(&self, p: &Problem, de: &StopRows, first: usize, out: &mut Vec<f64>) {
+    /// whose rows are `de` after any position `j' >= j` it can follow
+    /// (from `first + 1` and `from` on, before `until`; infinite after): a lower
+    /// bound that prunes most of the O(n²) pairs on long routes, where
+    /// time windows alone prune little.
+    fn fill_detour_min(
+        &self,
+        p: &Problem,
+        de: &StopRows,
+        first: usize,
+        from: usize,
+        until: usize,
+        out: &mut Vec<f64>,
+    ) {
         let m = self.stops.len();
         out.clear();
         out.resize(m, f64::INFINITY);
+        let lo = (first + 1).max(from);
+        let hi = until.min(m - 1);
         let mut min = f64::INFINITY;
-        let mut next_loc = p.stop(self.stops[m - 1]).location as usize;
-        for j in (first + 1..m - 1).rev() {
+        let mut next_loc = p.stop(self.stops[hi]).location as usize;
+        for j in (lo..hi).rev() {
             let k_loc = p.stop(self.stops[j]).location as usize;
             min = min
                 .min(de.distance_to_meters[k_loc] + de.distance_from_meters[next_loc] - self.arc_meters[j]);
             out[j] = min;
             next_loc = k_loc;
+        }
+        // A drop-off cannot follow these: their floor is the first it can.
+        for slot in out.iter_mut().take(lo.min(m - 1)).skip(first + 1) {
+            *slot = min;
         }
     }
 
@@ -336,7 +389,12 @@ impl Route {
         if ins.after_pickup != PICKUP_IN_PLACE {
             self.stops.insert(ins.after_pickup + 1, o.pickup);
         }
-        self.update(p);
+        let changed = if ins.after_pickup == PICKUP_IN_PLACE {
+            ins.after_delivery + 1
+        } else {
+            ins.after_pickup + 1
+        };
+        self.update_from(p, changed);
     }
 
     /// Removes every stop of the orders `remove` says yes to (never a
@@ -344,12 +402,15 @@ impl Route {
     pub fn remove_orders(&mut self, p: &Problem, remove: impl Fn(u32) -> bool) {
         let last = self.stops.len() - 1;
         let locked = self.locked;
-        let mut k = 0;
+        let (mut k, mut changed) = (0, last);
         self.stops.retain(|&s| {
             let keep = k < locked || k == last || !remove(p.stop(s).order);
+            if !keep {
+                changed = changed.min(k);
+            }
             k += 1;
             keep
         });
-        self.update(p);
+        self.update_from(p, changed);
     }
 }
