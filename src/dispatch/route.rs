@@ -14,6 +14,8 @@
 //! shortest-path times); where they do not, a place reachable only
 //! through a shortcut may be missed.
 
+use std::ops::Range;
+
 use super::problem::{Problem, Stop, StopRows};
 
 /// Feasibility tolerance on times, well inside the 1e-6 the benchmark's
@@ -215,14 +217,14 @@ impl Route {
         let first = self.locked.min(m - 1) - 1;
         let mut best: Option<Insertion> = None;
         let mut best_cost = bound;
-        let (pickup_from, pickup_until) = self.window_positions(ps);
-        let (delivery_from, delivery_until) = self.window_positions(ds);
-        let pickups = first.max(pickup_from)..pickup_until.min(m - 1);
+        let window = self.window_positions(ps);
+        let pickups = first.max(window.start)..window.end.min(m - 1);
         if pickups.is_empty() {
             return None;
         }
+        let deliveries = self.window_positions(ds);
         DETOUR_MIN.with_borrow_mut(|detour_min| {
-            self.fill_detour_min(p, &de, pickups.start, delivery_from, delivery_until, detour_min);
+            self.fill_detour_min(p, &de, pickups.start, deliveries, detour_min);
             for i in pickups {
                 if self.load[i] + q > cap || skip() {
                     continue;
@@ -293,40 +295,38 @@ impl Route {
         best
     }
 
-    /// The route positions `from..until` a stop with these time windows can
-    /// follow: the next stop's latest start must allow this stop's earliest
+    /// The route positions a stop with these time windows can follow: the next stop's latest start must allow this stop's earliest
     /// service, and `i`'s own start must be no later than this stop's
     /// latest. Both are monotone along a route, hence the binary searches.
     /// Exact under the triangle inequality (a detour never makes a later
     /// stop start earlier), like the rest of this file's pruning.
-    fn window_positions(&self, st: &Stop) -> (usize, usize) {
+    fn window_positions(&self, st: &Stop) -> Range<usize> {
         let ready = st.earliest_secs + st.service_secs;
         let next_from = self.latest_secs.partition_point(|&l| l + TIME_EPS < ready);
         let until = self
             .start_secs
             .partition_point(|&s| s <= st.latest_secs + TIME_EPS);
-        (next_from.saturating_sub(1), until)
+        next_from.saturating_sub(1)..until
     }
 
     /// Fills `out[j]` with the cheapest detour of putting the drop-off
-    /// whose rows are `de` after any position `j' >= j` it can follow
-    /// (from `first + 1` and `from` on, before `until`; infinite after): a lower
-    /// bound that prunes most of the O(n²) pairs on long routes, where
-    /// time windows alone prune little.
+    /// whose rows are `de` after any position `j' >= j` in `feasible` (from
+    /// `first + 1` on; infinite after `feasible`): a lower bound that prunes
+    /// most of the O(n²) pairs on long routes, where time windows alone
+    /// prune little.
     fn fill_detour_min(
         &self,
         p: &Problem,
         de: &StopRows,
         first: usize,
-        from: usize,
-        until: usize,
+        feasible: Range<usize>,
         out: &mut Vec<f64>,
     ) {
         let m = self.stops.len();
         out.clear();
         out.resize(m, f64::INFINITY);
-        let lo = (first + 1).max(from);
-        let hi = until.min(m - 1);
+        let lo = (first + 1).max(feasible.start);
+        let hi = feasible.end.min(m - 1);
         let mut min = f64::INFINITY;
         let mut next_loc = p.stop(self.stops[hi]).location as usize;
         for j in (lo..hi).rev() {
