@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use waimai::dispatch::recreate::recreate;
+use waimai::dispatch::recreate::{Limits, recreate};
 use waimai::dispatch::route::Route;
 use waimai::dispatch::ruin::{RuinShape, related_orders, ruin};
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
@@ -107,25 +107,31 @@ fn main() {
     }
     bench_insertion(&mut c, "dispatch/best_insertion_route", &p, &solved, &work);
     let related = related_orders(&p);
-    let mut rng = SmallRng::seed_from_u64(7);
-    c.bench_function("dispatch/ruin_recreate_iteration", |b| {
-        b.iter(|| {
-            let mut s = solved.clone();
-            let removed = ruin(
-                &p,
-                &mut s,
-                &related,
-                RuinShape {
+    // Unbounded, and bounded by the solution's own distance (annealing at
+    // zero temperature: every worse neighbour is given up half-built).
+    for (name, distance_max) in [
+        ("dispatch/ruin_recreate_iteration", f64::INFINITY),
+        ("dispatch/ruin_recreate_iteration_bounded", solved.distance()),
+    ] {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let limits = Limits {
+            distance_max,
+            ..Limits::new(solved.vehicles(), 0.01)
+        };
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let mut s = solved.clone();
+                let shape = RuinShape {
                     removed_mean: 10.0,
                     string_stops_max: 10.0,
                     split_share: 0.0,
-                },
-                &mut rng,
-            );
-            recreate(&p, &mut s, removed, solved.vehicles(), 0.01, &mut rng);
-            black_box(s.distance())
-        })
-    });
+                };
+                let removed = ruin(&p, &mut s, &related, shape, &mut rng);
+                black_box(recreate(&p, &mut s, removed, limits, &mut rng));
+                black_box(s.distance())
+            })
+        });
+    }
     c.bench_function("dispatch/prepare_related_orders", |b| {
         b.iter(|| black_box(related_orders(&p)))
     });

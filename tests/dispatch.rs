@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::rngs::{SmallRng, StdRng};
 use rand::{RngExt, SeedableRng};
 use waimai::dispatch::eject::insert_by_ejection;
-use waimai::dispatch::recreate::{recreate, recreate_regret};
+use waimai::dispatch::recreate::{Limits, recreate, recreate_regret};
 use waimai::dispatch::route::Route;
 use waimai::dispatch::ruin::related_orders;
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
@@ -331,11 +331,13 @@ fn recreate_calls_in_idle_riders_only_up_to_the_fleet_cap() {
         for regret in [false, true] {
             let mut sol = Solution::empty(&p);
             let orders = std::mem::take(&mut sol.unassigned);
-            if regret {
-                recreate_regret(&p, &mut sol, orders, vehicles_max, 2, 0.0, &mut rng);
+            let limits = Limits::new(vehicles_max, 0.0);
+            let finished = if regret {
+                recreate_regret(&p, &mut sol, orders, limits, 2, &mut rng)
             } else {
-                recreate(&p, &mut sol, orders, vehicles_max, 0.0, &mut rng);
-            }
+                recreate(&p, &mut sol, orders, limits, &mut rng)
+            };
+            assert!(finished, "no bound was set, so nothing is given up");
             assert_eq!(sol.vehicles(), busy, "cap {vehicles_max}, regret {regret}");
             assert_eq!(
                 sol.unassigned.len(),
@@ -384,9 +386,91 @@ fn regret_recreate_refills_a_ruined_solution_without_losing_orders() {
         for r in &mut sol.routes {
             r.remove_orders(&p, |o| victims.contains(&o));
         }
-        recreate_regret(&p, &mut sol, victims, full.vehicles(), k, 0.05, &mut rng);
+        recreate_regret(
+            &p,
+            &mut sol,
+            victims,
+            Limits::new(full.vehicles(), 0.05),
+            k,
+            &mut rng,
+        );
         assert_each_order_once(&p, &sol);
         assert!(sol.vehicles() <= full.vehicles());
+    }
+}
+
+/// Removes every third order from a solved lr102 and returns the ruined
+/// solution with the orders to put back.
+fn ruined_lr102(offset: usize) -> (Problem, Solution, Vec<u32>) {
+    let p = load("pdp_100", "lr102");
+    let (mut sol, _) = solve(&p, quick(300, 9));
+    let victims: Vec<u32> = (0..p.orders.len() as u32)
+        .filter(|&o| o as usize % 3 == offset)
+        .collect();
+    for r in &mut sol.routes {
+        r.remove_orders(&p, |o| victims.contains(&o));
+    }
+    (p, sol, victims)
+}
+
+#[test]
+fn recreate_gives_up_only_past_its_distance_bound() {
+    for regret in [false, true] {
+        let run = |distance_max: f64| {
+            let (p, mut sol, victims) = ruined_lr102(1);
+            // Any number of riders, so that the free rebuild places every order.
+            let limits = Limits {
+                distance_max,
+                ..Limits::new(usize::MAX, 0.0)
+            };
+            let mut rng = SmallRng::seed_from_u64(5);
+            let finished = if regret {
+                recreate_regret(&p, &mut sol, victims, limits, 3, &mut rng)
+            } else {
+                recreate(&p, &mut sol, victims, limits, &mut rng)
+            };
+            assert_each_order_once(&p, &sol);
+            (finished, sol)
+        };
+        let (finished, free) = run(f64::INFINITY);
+        assert!(
+            finished && free.unassigned.is_empty(),
+            "lr102 refills at its fleet"
+        );
+        let d = free.distance();
+        // A bound the free rebuild stays under changes nothing.
+        let (finished, roomy) = run(d * (1.0 + 1e-9));
+        assert!(finished, "regret {regret}");
+        assert_eq!(visits(&roomy), visits(&free), "regret {regret}");
+        // One the rebuild ends above is given up, leaving orders out.
+        let (finished, tight) = run(d * 0.99);
+        assert!(!finished && !tight.unassigned.is_empty(), "regret {regret}");
+        assert!(tight.distance() <= d * 0.99 + 1e-6, "gave up past the bound");
+    }
+}
+
+#[test]
+fn recreate_gives_up_past_its_unplaced_bound() {
+    // Two riders' worth of orders, one rider allowed: one order stays out.
+    let p = lilim::parse(TWO_APART).unwrap();
+    for (unplaced_max, finished_expected) in [(0, false), (1, true)] {
+        for regret in [false, true] {
+            let mut sol = Solution::empty(&p);
+            let orders = std::mem::take(&mut sol.unassigned);
+            let limits = Limits {
+                unplaced_max,
+                ..Limits::new(1, 0.0)
+            };
+            let mut rng = SmallRng::seed_from_u64(3);
+            let finished = if regret {
+                recreate_regret(&p, &mut sol, orders, limits, 2, &mut rng)
+            } else {
+                recreate(&p, &mut sol, orders, limits, &mut rng)
+            };
+            assert_eq!(finished, finished_expected, "max {unplaced_max}, regret {regret}");
+            assert_each_order_once(&p, &sol);
+            assert!(!sol.unassigned.is_empty());
+        }
     }
 }
 
@@ -777,12 +861,32 @@ fn ejection_places_an_order_that_fits_nowhere() {
             .all(|r| r.best_insertion(&p, b, f64::INFINITY, || false).is_none())
     );
     let related = related_orders(&p);
-    assert!(insert_by_ejection(&p, &mut sol, b, &related[b as usize]));
+    // One rider serves B alone (40), the other C then A (68.28).
+    let expected = 40.0 + 40.0 + 800f64.sqrt();
+    let added = expected - sol.distance();
+    let mut short = sol.clone();
+    assert!(!insert_by_ejection(
+        &p,
+        &mut short,
+        b,
+        &related[b as usize],
+        added - 1e-6
+    ));
+    assert_eq!(
+        short.unassigned,
+        vec![b],
+        "a bound below the cheapest ejection refuses it"
+    );
+    assert!(insert_by_ejection(
+        &p,
+        &mut sol,
+        b,
+        &related[b as usize],
+        added + 1e-6
+    ));
     assert!(sol.unassigned.is_empty());
     assert_each_order_once(&p, &sol);
     assert_eq!(sol.vehicles(), 2);
-    // One rider serves B alone (40), the other C then A (68.28).
-    let expected = 40.0 + 40.0 + 800f64.sqrt();
     assert!((sol.distance() - expected).abs() < 1e-9, "{}", sol.distance());
 }
 
@@ -798,7 +902,7 @@ fn ejection_never_loses_or_duplicates_orders() {
             r.remove_orders(&p, |x| x == o);
         }
         sol.unassigned.push(o);
-        if insert_by_ejection(&p, &mut sol, o, &related[o as usize]) {
+        if insert_by_ejection(&p, &mut sol, o, &related[o as usize], f64::INFINITY) {
             placed += 1;
             assert!(sol.unassigned.is_empty());
         } else {

@@ -29,8 +29,9 @@ struct Ejection {
 
 /// Places `order` (unplaced, not bound to a rider) in `sol` by ejecting
 /// one of its `related` orders to another place, the cheapest such pair
-/// of moves; only busy routes are used. Returns whether it did.
-pub fn insert_by_ejection(p: &Problem, sol: &mut Solution, order: u32, related: &[u32]) -> bool {
+/// of moves adding less than `bound` distance; only busy routes are used.
+/// Returns whether it did.
+pub fn insert_by_ejection(p: &Problem, sol: &mut Solution, order: u32, related: &[u32], bound: f64) -> bool {
     if p.pickup_rider(order).is_some() {
         return false;
     }
@@ -42,7 +43,7 @@ pub fn insert_by_ejection(p: &Problem, sol: &mut Solution, order: u32, related: 
         if from == Solution::NOT_MOVABLE || p.pickup_rider(q).is_some() {
             continue;
         }
-        let bound = best.as_ref().map_or(f64::INFINITY, |e| e.cost);
+        let bound = best.as_ref().map_or(bound, |e| e.cost);
         if let Some(e) = try_ejection(p, sol, order, q, from as usize, bound, &mut scratch) {
             best = Some(e);
         }

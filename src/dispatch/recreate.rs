@@ -1,6 +1,7 @@
 //! Recreate: put removed orders back one by one at their cheapest feasible
 //! position, skipping a few positions at random ("blinks", SISR), in one
-//! of several orders of insertion.
+//! of several orders of insertion, or by regret; either gives up early on
+//! a neighbour the search will reject (see [`Limits`]).
 
 use rand::RngExt;
 use rand::rngs::SmallRng;
@@ -27,48 +28,105 @@ fn sort_for_insertion(p: &Problem, orders: &mut [u32], rng: &mut SmallRng) {
     }
 }
 
-/// Inserts `orders` into `sol`; those with no feasible place join
-/// `sol.unassigned`. An idle rider is called in only while fewer than
-/// `vehicles_max` are busy, so fleet minimisation can hold its target
-/// fleet while routes empty and refill. `blink_rate` is
-/// the share of pickup positions skipped at random, so that reinserting
-/// the same orders does not always rebuild the same routes.
-pub fn recreate(
-    p: &Problem,
-    sol: &mut Solution,
-    mut orders: Vec<u32>,
-    vehicles_max: usize,
-    blink_rate: f64,
-    rng: &mut SmallRng,
-) {
-    sort_for_insertion(p, &mut orders, rng);
-    for o in orders {
-        match best_place(p, sol, o, false, blink_rate, rng).or_else(|| {
-            (sol.vehicles() < vehicles_max)
-                .then(|| best_place(p, sol, o, true, 0.0, rng))
-                .flatten()
-        }) {
-            Some((r, ins)) => sol.routes[r].insert(p, o, ins),
-            None => sol.unassigned.push(o),
+/// What a recreate may use, and when it gives up on a neighbour the
+/// search would reject anyway. Insertions only add distance (up to rounding
+/// where road distances break the triangle inequality), so once the routes
+/// are longer than the annealing's acceptance threshold, or more orders are
+/// left out than the search tolerates, placing the rest cannot change the
+/// verdict: stopping there makes rejected neighbours cheap.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// An idle rider is called in only while fewer riders are busy, so
+    /// fleet minimisation can hold its target fleet while routes empty
+    /// and refill.
+    pub vehicles_max: usize,
+    /// Share of pickup positions skipped at random (SISR's blinks), so that
+    /// reinserting the same orders does not always rebuild the same routes.
+    pub blink_rate: f64,
+    /// Give up once the total distance would exceed this.
+    pub distance_max: f64,
+    /// Give up once more than this many orders are unplaced.
+    pub unplaced_max: usize,
+}
+
+impl Limits {
+    /// Places every order it can, however long the routes get.
+    pub fn new(vehicles_max: usize, blink_rate: f64) -> Self {
+        Self {
+            vehicles_max,
+            blink_rate,
+            distance_max: f64::INFINITY,
+            unplaced_max: usize::MAX,
         }
     }
 }
 
-/// The cheapest insertion among busy routes (`idle` false) or among idle
-/// riders, one per distinct (start, end, capacity) (`idle` true).
+/// Inserts `orders` into `sol`; those with no feasible place join
+/// `sol.unassigned`. Returns false when it gave up at one of `limits`'
+/// bounds; the orders not placed are then all in `sol.unassigned`.
+pub fn recreate(
+    p: &Problem,
+    sol: &mut Solution,
+    mut orders: Vec<u32>,
+    limits: Limits,
+    rng: &mut SmallRng,
+) -> bool {
+    sort_for_insertion(p, &mut orders, rng);
+    let bounded = limits.distance_max.is_finite();
+    let mut distance = if bounded { sol.distance() } else { 0.0 };
+    for (k, &o) in orders.iter().enumerate() {
+        let room = limits.distance_max - distance;
+        if let Some((r, ins)) = cheapest_place(p, sol, o, limits, room, rng) {
+            distance += ins.cost;
+            sol.routes[r].insert(p, o, ins);
+            continue;
+        }
+        // Over the bound, or nowhere at all? Only the second may be repaired.
+        let nowhere = !bounded || cheapest_place(p, sol, o, limits, f64::INFINITY, rng).is_none();
+        if nowhere && sol.unassigned.len() < limits.unplaced_max {
+            sol.unassigned.push(o);
+            continue;
+        }
+        sol.unassigned.extend_from_slice(&orders[k..]);
+        return false;
+    }
+    true
+}
+
+/// The cheapest place below `bound` among busy routes, then, while the
+/// fleet allows, among idle riders.
+fn cheapest_place(
+    p: &Problem,
+    sol: &Solution,
+    order: u32,
+    limits: Limits,
+    bound: f64,
+    rng: &mut SmallRng,
+) -> Option<(usize, Insertion)> {
+    best_place(p, sol, order, false, limits.blink_rate, bound, rng).or_else(|| {
+        (sol.vehicles() < limits.vehicles_max)
+            .then(|| best_place(p, sol, order, true, 0.0, bound, rng))
+            .flatten()
+    })
+}
+
+/// The cheapest insertion below `bound` among busy routes (`idle` false)
+/// or among idle riders, one per distinct (start, end, capacity) (`idle`
+/// true).
 fn best_place(
     p: &Problem,
     sol: &Solution,
     order: u32,
     idle: bool,
     blink_rate: f64,
+    bound: f64,
     rng: &mut SmallRng,
 ) -> Option<(usize, Insertion)> {
     if let Some(rider) = p.pickup_rider(order) {
         // Picked up (or committed to be): only its rider can drop it off.
         let r = sol.routes.iter().position(|r| r.rider == rider)?;
         return sol.routes[r]
-            .best_delivery_insertion(p, order, f64::INFINITY)
+            .best_delivery_insertion(p, order, bound)
             .map(|ins| (r, ins));
     }
     let mut best: Option<(usize, Insertion)> = None;
@@ -84,7 +142,7 @@ fn best_place(
             }
             tried.push(class);
         }
-        let bound = best.map_or(f64::INFINITY, |(_, b)| b.cost);
+        let bound = best.map_or(bound, |(_, b)| b.cost);
         if let Some(ins) = place_in(p, sol, ri, order, bound, blink_rate, rng) {
             best = Some((ri, ins));
         }
@@ -107,23 +165,41 @@ fn rider_class(p: &Problem, r: &Route) -> RiderClass {
 /// routes — so orders with few places left go in before cheaper ones take
 /// them. Tight time windows make greedy sequential insertion leave orders
 /// out; this places more of them, at a few times greedy's cost.
-/// Orders with no feasible place join `sol.unassigned`.
+/// Orders with no feasible place join `sol.unassigned`; returns false when
+/// it gave up at one of `limits`' bounds, as [`recreate`] does.
 pub fn recreate_regret(
     p: &Problem,
     sol: &mut Solution,
     orders: Vec<u32>,
-    vehicles_max: usize,
+    limits: Limits,
     regret_k: usize,
-    blink_rate: f64,
     rng: &mut SmallRng,
-) {
+) -> bool {
     // An order already bound to a rider has one possible route: no regret.
     let (bound, mut pending): (Vec<u32>, Vec<u32>) =
         orders.into_iter().partition(|&o| p.pickup_rider(o).is_some());
-    recreate(p, sol, bound, vehicles_max, 0.0, rng);
+    if !recreate(
+        p,
+        sol,
+        bound,
+        Limits {
+            blink_rate: 0.0,
+            ..limits
+        },
+        rng,
+    ) {
+        sol.unassigned.append(&mut pending);
+        return false;
+    }
+    let mut distance = if limits.distance_max.is_finite() {
+        sol.distance()
+    } else {
+        0.0
+    };
+    let blink_rate = limits.blink_rate;
     // Bounded: each pass of the outer loop places or drops at least one order.
     while !pending.is_empty() {
-        let routes = candidate_routes(p, sol, vehicles_max);
+        let routes = candidate_routes(p, sol, limits.vehicles_max);
         let mut table: Vec<Vec<Option<Insertion>>> = pending
             .iter()
             .map(|&o| {
@@ -137,11 +213,17 @@ pub fn recreate_regret(
             let picked = most_regretted(&table, regret_k).and_then(|(i, c)| Some((i, c, table[i][c]?)));
             let Some((i, c, ins)) = picked else {
                 // Nothing fits anywhere: adding stops never frees room.
+                let over = sol.unassigned.len() + pending.len() > limits.unplaced_max;
                 sol.unassigned.append(&mut pending);
-                break;
+                return !over;
             };
+            if distance + ins.cost > limits.distance_max {
+                sol.unassigned.append(&mut pending);
+                return false;
+            }
             let r = routes[c];
             let was_idle = sol.routes[r].is_empty();
+            distance += ins.cost;
             sol.routes[r].insert(p, pending[i], ins);
             pending.swap_remove(i);
             table.swap_remove(i);
@@ -162,8 +244,13 @@ pub fn recreate_regret(
                     k += 1;
                 }
             }
+            if sol.unassigned.len() > limits.unplaced_max {
+                sol.unassigned.append(&mut pending);
+                return false;
+            }
         }
     }
+    true
 }
 
 /// Busy routes, plus one idle rider per distinct (start, end, capacity)

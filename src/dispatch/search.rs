@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::eject::insert_by_ejection;
 use super::problem::Problem;
-use super::recreate::{recreate, recreate_regret};
+use super::recreate::{Limits, recreate, recreate_regret};
 use super::ruin::{RuinShape, related_orders, ruin};
 use super::solution::{Objective, Solution};
 
@@ -259,7 +259,7 @@ impl<'a> Search<'a> {
         let all = std::mem::take(&mut s.unassigned);
         // Construction is plain greedy: blinks diversify later rebuilds, but
         // here they only cost riders (lr101 needs more than its fleet).
-        recreate(self.p, &mut s, all, usize::MAX, 0.0, &mut self.rng);
+        recreate(self.p, &mut s, all, Limits::new(usize::MAX, 0.0), &mut self.rng);
         let s = self.minimise_fleet(s);
         let fleet_iterations = self.iterations;
         let s = self.minimise_distance(s);
@@ -267,8 +267,17 @@ impl<'a> Search<'a> {
     }
 
     /// Ruin-and-recreate step that keeps at most `vehicles_max` riders busy.
-    /// Returns the neighbour in `self.scratch`'s buffers (swapped out).
-    fn neighbour(&mut self, s: &Solution, vehicles_max: usize) -> Solution {
+    /// A neighbour longer than `distance_max` (with as many riders) or with
+    /// more than `unplaced_max` orders left out is abandoned half-built: the
+    /// caller rejects it. Returns the neighbour in `self.scratch`'s buffers
+    /// (swapped out).
+    fn neighbour(
+        &mut self,
+        s: &Solution,
+        vehicles_max: usize,
+        distance_max: f64,
+        unplaced_max: usize,
+    ) -> Solution {
         let hollow = Solution {
             routes: Vec::new(),
             unassigned: Vec::new(),
@@ -293,21 +302,32 @@ impl<'a> Search<'a> {
         } else {
             (t.blink_rate, t.regret_share)
         };
+        let limits = Limits {
+            // A ruin that emptied a route may win on riders, however long.
+            distance_max: if next.vehicles() < vehicles_max {
+                f64::INFINITY
+            } else {
+                distance_max
+            },
+            unplaced_max,
+            ..Limits::new(vehicles_max, blink_rate)
+        };
         let regret = regret_share > 0.0 && self.rng.random::<f64>() < regret_share;
         let (p, rng, k) = (self.p, &mut self.rng, t.regret_k.max(2.0) as usize);
-        if regret {
-            recreate_regret(p, &mut next, removed, vehicles_max, k, blink_rate, rng);
+        let finished = if regret {
+            recreate_regret(p, &mut next, removed, limits, k, rng)
         } else {
-            recreate(p, &mut next, removed, vehicles_max, blink_rate, rng);
-        }
+            recreate(p, &mut next, removed, limits, rng)
+        };
         let eject_max = if self.distance_phase {
             t.distance_eject_unplaced_max
         } else {
             t.eject_unplaced_max
         };
-        if !next.unassigned.is_empty() && next.unassigned.len() as f64 <= eject_max {
+        if finished && !next.unassigned.is_empty() && next.unassigned.len() as f64 <= eject_max {
             for o in next.unassigned.clone() {
-                insert_by_ejection(p, &mut next, o, &self.related[o as usize]);
+                let room = limits.distance_max - next.distance();
+                insert_by_ejection(p, &mut next, o, &self.related[o as usize], room);
             }
         }
         self.iterations += 1;
@@ -355,7 +375,7 @@ impl<'a> Search<'a> {
     /// often (`absences` counts how often each was).
     fn fleet_step(&mut self, s: &mut Solution, vehicles_max: usize, absences: &mut [u64]) {
         let absent = |sol: &Solution| sol.unassigned.iter().map(|&o| absences[o as usize]).sum::<u64>();
-        let next = self.neighbour(s, vehicles_max);
+        let next = self.neighbour(s, vehicles_max, f64::INFINITY, usize::MAX);
         let better = next.unassigned.len() < s.unassigned.len() || absent(&next) < absent(s);
         for &o in &next.unassigned {
             absences[o as usize] += 1;
@@ -482,13 +502,19 @@ impl<'a> Search<'a> {
                 }
                 continue;
             }
-            let next = self.neighbour(&s, current.vehicles);
+            // Drawn first, so the neighbour can be abandoned once it cannot pass.
+            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
+            let (distance_max, unplaced_max) = if current.unassigned == 0 {
+                (threshold, self.tuning.distance_eject_unplaced_max as usize)
+            } else {
+                (f64::INFINITY, usize::MAX)
+            };
+            let next = self.neighbour(&s, current.vehicles, distance_max, unplaced_max);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
                 self.scratch = next;
                 continue;
             }
-            let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
             if (o.unassigned, o.vehicles) < (current.unassigned, current.vehicles) || o.distance < threshold {
                 self.scratch = std::mem::replace(&mut s, next);
                 current = o;
