@@ -14,6 +14,7 @@ for ms in 1000 10000; do
   python3 benches/peers/run.py --time-limit-ms $ms --solvers pyvrp,vroom,ortools,vrp-cli --instances "$sample" --out $out
 done
 python3 benches/peers/report.py --results $out > docs/benchmarks.md
+cp $out docs/benchmarks-results.jsonl
 # The MDRPLIB section (benches/mdrp/) follows the Li & Lim tables.
 if [ -s docs/mdrp-results.jsonl ]; then
   python3 benches/mdrp/section.py >> docs/benchmarks.md

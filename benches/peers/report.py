@@ -92,7 +92,8 @@ def main():
     p("waimai runs two parallel searches on the 2 cores; PyVRP, VROOM and OR-Tools run single-threaded")
     p("as they do by default; vrp-cli with its default parallelism. Peers' wall time includes Python")
     p("start-up and model building. Integer peers use distances x100 (rounded) and travel times x100")
-    p("rounded up. How the solver got here, and what was tried and removed: [solver-log.md](solver-log.md).\n")
+    p("rounded up. How the solver got here, and what was tried and removed: [solver-log.md](solver-log.md).")
+    p("The rows behind these tables (one JSON object per run): [benchmarks-results.jsonl](benchmarks-results.jsonl).\n")
     for ms in limits:
         at = [r for r in rows if r["time_limit_ms"] == ms]
         p(f"## {ms / 1000:g} s per instance\n")
