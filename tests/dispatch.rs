@@ -323,26 +323,37 @@ const TWO_APART: &str = "3 10 1
 3 100 50 1 0 60 0 0 4
 4 100 40 -1 0 200 0 3 0";
 
+/// Greedy recreate (`regret_k` None) or regret-k recreate.
+fn refill(
+    p: &Problem,
+    sol: &mut Solution,
+    orders: Vec<u32>,
+    limits: Limits,
+    regret_k: Option<usize>,
+    rng: &mut SmallRng,
+) -> bool {
+    match regret_k {
+        Some(k) => recreate_regret(p, sol, orders, limits, k, rng),
+        None => recreate(p, sol, orders, limits, rng),
+    }
+}
+
 #[test]
 fn recreate_calls_in_idle_riders_only_up_to_the_fleet_cap() {
     let p = lilim::parse(TWO_APART).unwrap();
     let mut rng = SmallRng::seed_from_u64(3);
     for (vehicles_max, busy, unplaced) in [(1, 1, 1), (2, 2, 0), (usize::MAX, 2, 0)] {
-        for regret in [false, true] {
+        for regret in [None, Some(2)] {
             let mut sol = Solution::empty(&p);
             let orders = std::mem::take(&mut sol.unassigned);
             let limits = Limits::new(vehicles_max, 0.0);
-            let finished = if regret {
-                recreate_regret(&p, &mut sol, orders, limits, 2, &mut rng)
-            } else {
-                recreate(&p, &mut sol, orders, limits, &mut rng)
-            };
+            let finished = refill(&p, &mut sol, orders, limits, regret, &mut rng);
             assert!(finished, "no bound was set, so nothing is given up");
-            assert_eq!(sol.vehicles(), busy, "cap {vehicles_max}, regret {regret}");
+            assert_eq!(sol.vehicles(), busy, "cap {vehicles_max}, regret {regret:?}");
             assert_eq!(
                 sol.unassigned.len(),
                 unplaced,
-                "cap {vehicles_max}, regret {regret}"
+                "cap {vehicles_max}, regret {regret:?}"
             );
             assert!(sol.routes.iter().all(|r| r.is_feasible(&p)));
         }
@@ -379,13 +390,7 @@ fn regret_recreate_refills_a_ruined_solution_without_losing_orders() {
     let (full, _) = solve(&p, quick(300, 9));
     let mut rng = SmallRng::seed_from_u64(11);
     for k in 2..=4usize {
-        let mut sol = full.clone();
-        let victims: Vec<u32> = (0..p.orders.len() as u32)
-            .filter(|&o| o as usize % 3 == k % 3)
-            .collect();
-        for r in &mut sol.routes {
-            r.remove_orders(&p, |o| victims.contains(&o));
-        }
+        let (mut sol, victims) = without_every_third(&p, &full, k % 3);
         recreate_regret(
             &p,
             &mut sol,
@@ -399,52 +404,49 @@ fn regret_recreate_refills_a_ruined_solution_without_losing_orders() {
     }
 }
 
-/// Removes every third order from a solved lr102 and returns the ruined
-/// solution with the orders to put back.
-fn ruined_lr102(offset: usize) -> (Problem, Solution, Vec<u32>) {
-    let p = load("pdp_100", "lr102");
-    let (mut sol, _) = solve(&p, quick(300, 9));
+/// `full` without every third order (those whose number is `offset`
+/// modulo 3), and those orders.
+fn without_every_third(p: &Problem, full: &Solution, offset: usize) -> (Solution, Vec<u32>) {
+    let mut sol = full.clone();
     let victims: Vec<u32> = (0..p.orders.len() as u32)
         .filter(|&o| o as usize % 3 == offset)
         .collect();
     for r in &mut sol.routes {
-        r.remove_orders(&p, |o| victims.contains(&o));
+        r.remove_orders(p, |o| victims.contains(&o));
     }
-    (p, sol, victims)
+    (sol, victims)
 }
 
 #[test]
 fn recreate_gives_up_only_past_its_distance_bound() {
-    for regret in [false, true] {
+    let p = load("pdp_100", "lr102");
+    let (full, _) = solve(&p, quick(300, 9));
+    for regret in [None, Some(3)] {
         let run = |distance_max: f64| {
-            let (p, mut sol, victims) = ruined_lr102(1);
+            let (mut sol, victims) = without_every_third(&p, &full, 1);
             // Any number of riders, so that the free rebuild places every order.
             let limits = Limits {
                 distance_max,
                 ..Limits::new(usize::MAX, 0.0)
             };
             let mut rng = SmallRng::seed_from_u64(5);
-            let finished = if regret {
-                recreate_regret(&p, &mut sol, victims, limits, 3, &mut rng)
-            } else {
-                recreate(&p, &mut sol, victims, limits, &mut rng)
-            };
+            let finished = refill(&p, &mut sol, victims, limits, regret, &mut rng);
             assert_each_order_once(&p, &sol);
             (finished, sol)
         };
         let (finished, free) = run(f64::INFINITY);
         assert!(
             finished && free.unassigned.is_empty(),
-            "lr102 refills at its fleet"
+            "regret {regret:?}: the free rebuild places every order"
         );
         let d = free.distance();
         // A bound the free rebuild stays under changes nothing.
         let (finished, roomy) = run(d * (1.0 + 1e-9));
-        assert!(finished, "regret {regret}");
-        assert_eq!(visits(&roomy), visits(&free), "regret {regret}");
+        assert!(finished, "regret {regret:?}");
+        assert_eq!(visits(&roomy), visits(&free), "regret {regret:?}");
         // One the rebuild ends above is given up, leaving orders out.
         let (finished, tight) = run(d * 0.99);
-        assert!(!finished && !tight.unassigned.is_empty(), "regret {regret}");
+        assert!(!finished && !tight.unassigned.is_empty(), "regret {regret:?}");
         assert!(tight.distance() <= d * 0.99 + 1e-6, "gave up past the bound");
     }
 }
@@ -454,7 +456,7 @@ fn recreate_gives_up_past_its_unplaced_bound() {
     // Two riders' worth of orders, one rider allowed: one order stays out.
     let p = lilim::parse(TWO_APART).unwrap();
     for (unplaced_max, finished_expected) in [(0, false), (1, true)] {
-        for regret in [false, true] {
+        for regret in [None, Some(2)] {
             let mut sol = Solution::empty(&p);
             let orders = std::mem::take(&mut sol.unassigned);
             let limits = Limits {
@@ -462,12 +464,11 @@ fn recreate_gives_up_past_its_unplaced_bound() {
                 ..Limits::new(1, 0.0)
             };
             let mut rng = SmallRng::seed_from_u64(3);
-            let finished = if regret {
-                recreate_regret(&p, &mut sol, orders, limits, 2, &mut rng)
-            } else {
-                recreate(&p, &mut sol, orders, limits, &mut rng)
-            };
-            assert_eq!(finished, finished_expected, "max {unplaced_max}, regret {regret}");
+            let finished = refill(&p, &mut sol, orders, limits, regret, &mut rng);
+            assert_eq!(
+                finished, finished_expected,
+                "max {unplaced_max}, regret {regret:?}"
+            );
             assert_each_order_once(&p, &sol);
             assert!(!sol.unassigned.is_empty());
         }

@@ -73,7 +73,7 @@ pub fn recreate(
 ) -> bool {
     sort_for_insertion(p, &mut orders, rng);
     let bounded = limits.distance_max.is_finite();
-    let mut distance = if bounded { sol.distance() } else { 0.0 };
+    let mut distance = sol.distance();
     for (k, &o) in orders.iter().enumerate() {
         let room = limits.distance_max - distance;
         if let Some((r, ins)) = cheapest_place(p, sol, o, limits, room, rng) {
@@ -178,24 +178,30 @@ pub fn recreate_regret(
     // An order already bound to a rider has one possible route: no regret.
     let (bound, mut pending): (Vec<u32>, Vec<u32>) =
         orders.into_iter().partition(|&o| p.pickup_rider(o).is_some());
-    if !recreate(
-        p,
-        sol,
-        bound,
-        Limits {
-            blink_rate: 0.0,
-            ..limits
-        },
-        rng,
-    ) {
-        sol.unassigned.append(&mut pending);
-        return false;
-    }
-    let mut distance = if limits.distance_max.is_finite() {
-        sol.distance()
-    } else {
-        0.0
+    let bound_limits = Limits {
+        blink_rate: 0.0,
+        ..limits
     };
+    let finished = recreate(p, sol, bound, bound_limits, rng)
+        && fill_by_regret(p, sol, &mut pending, limits, regret_k, rng);
+    // What is still pending was not tried: the recreate gave up.
+    sol.unassigned.append(&mut pending);
+    finished
+}
+
+/// The regret loop of [`recreate_regret`]: places orders from `pending`
+/// until none is left or none fits (true), or a bound of `limits` is
+/// passed (false). The orders it did not place are left in `pending` or
+/// in `sol.unassigned`.
+fn fill_by_regret(
+    p: &Problem,
+    sol: &mut Solution,
+    pending: &mut Vec<u32>,
+    limits: Limits,
+    regret_k: usize,
+    rng: &mut SmallRng,
+) -> bool {
+    let mut distance = sol.distance();
     let blink_rate = limits.blink_rate;
     // Bounded: each pass of the outer loop places or drops at least one order.
     while !pending.is_empty() {
@@ -213,12 +219,9 @@ pub fn recreate_regret(
             let picked = most_regretted(&table, regret_k).and_then(|(i, c)| Some((i, c, table[i][c]?)));
             let Some((i, c, ins)) = picked else {
                 // Nothing fits anywhere: adding stops never frees room.
-                let over = sol.unassigned.len() + pending.len() > limits.unplaced_max;
-                sol.unassigned.append(&mut pending);
-                return !over;
+                return sol.unassigned.len() + pending.len() <= limits.unplaced_max;
             };
             if distance + ins.cost > limits.distance_max {
-                sol.unassigned.append(&mut pending);
                 return false;
             }
             let r = routes[c];
@@ -231,7 +234,7 @@ pub fn recreate_regret(
                 // The candidate routes change: rebuild the table.
                 break;
             }
-            for (row, &o) in table.iter_mut().zip(&pending) {
+            for (row, &o) in table.iter_mut().zip(pending.iter()) {
                 row[c] = place_in(p, sol, r, o, f64::INFINITY, blink_rate, rng);
             }
             // Orders left with no place at all can go now.
@@ -245,7 +248,6 @@ pub fn recreate_regret(
                 }
             }
             if sol.unassigned.len() > limits.unplaced_max {
-                sol.unassigned.append(&mut pending);
                 return false;
             }
         }

@@ -267,17 +267,11 @@ impl<'a> Search<'a> {
     }
 
     /// Ruin-and-recreate step that keeps at most `vehicles_max` riders busy.
-    /// A neighbour longer than `distance_max` (with as many riders) or with
-    /// more than `unplaced_max` orders left out is abandoned half-built: the
-    /// caller rejects it. Returns the neighbour in `self.scratch`'s buffers
-    /// (swapped out).
-    fn neighbour(
-        &mut self,
-        s: &Solution,
-        vehicles_max: usize,
-        distance_max: f64,
-        unplaced_max: usize,
-    ) -> Solution {
+    /// With a `threshold`, the caller accepts only complete neighbours
+    /// shorter than it (or with fewer riders), so one that cannot be is
+    /// abandoned half-built. Returns the neighbour in `self.scratch`'s
+    /// buffers (swapped out).
+    fn neighbour(&mut self, s: &Solution, vehicles_max: usize, threshold: Option<f64>) -> Solution {
         let hollow = Solution {
             routes: Vec::new(),
             unassigned: Vec::new(),
@@ -302,27 +296,25 @@ impl<'a> Search<'a> {
         } else {
             (t.blink_rate, t.regret_share)
         };
-        let limits = Limits {
-            // A ruin that emptied a route may win on riders, however long.
-            distance_max: if next.vehicles() < vehicles_max {
-                f64::INFINITY
-            } else {
-                distance_max
-            },
-            unplaced_max,
-            ..Limits::new(vehicles_max, blink_rate)
+        let eject_max = if self.distance_phase {
+            t.distance_eject_unplaced_max
+        } else {
+            t.eject_unplaced_max
         };
+        let mut limits = Limits::new(vehicles_max, blink_rate);
+        if let Some(threshold) = threshold {
+            limits.unplaced_max = eject_max as usize;
+            // A ruin that emptied a route may win on riders, however long.
+            if next.vehicles() >= vehicles_max {
+                limits.distance_max = threshold;
+            }
+        }
         let regret = regret_share > 0.0 && self.rng.random::<f64>() < regret_share;
         let (p, rng, k) = (self.p, &mut self.rng, t.regret_k.max(2.0) as usize);
         let finished = if regret {
             recreate_regret(p, &mut next, removed, limits, k, rng)
         } else {
             recreate(p, &mut next, removed, limits, rng)
-        };
-        let eject_max = if self.distance_phase {
-            t.distance_eject_unplaced_max
-        } else {
-            t.eject_unplaced_max
         };
         if finished && !next.unassigned.is_empty() && next.unassigned.len() as f64 <= eject_max {
             for o in next.unassigned.clone() {
@@ -375,7 +367,7 @@ impl<'a> Search<'a> {
     /// often (`absences` counts how often each was).
     fn fleet_step(&mut self, s: &mut Solution, vehicles_max: usize, absences: &mut [u64]) {
         let absent = |sol: &Solution| sol.unassigned.iter().map(|&o| absences[o as usize]).sum::<u64>();
-        let next = self.neighbour(s, vehicles_max, f64::INFINITY, usize::MAX);
+        let next = self.neighbour(s, vehicles_max, None);
         let better = next.unassigned.len() < s.unassigned.len() || absent(&next) < absent(s);
         for &o in &next.unassigned {
             absences[o as usize] += 1;
@@ -504,12 +496,9 @@ impl<'a> Search<'a> {
             }
             // Drawn first, so the neighbour can be abandoned once it cannot pass.
             let threshold = current.distance - temperature * self.rng.random::<f64>().ln();
-            let (distance_max, unplaced_max) = if current.unassigned == 0 {
-                (threshold, self.tuning.distance_eject_unplaced_max as usize)
-            } else {
-                (f64::INFINITY, usize::MAX)
-            };
-            let next = self.neighbour(&s, current.vehicles, distance_max, unplaced_max);
+            // With orders out, fewer out wins however long: no bound then.
+            let bound = (current.unassigned == 0).then_some(threshold);
+            let next = self.neighbour(&s, current.vehicles, bound);
             let o = next.objective();
             if (o.unassigned, o.vehicles) > (current.unassigned, current.vehicles) {
                 self.scratch = next;
