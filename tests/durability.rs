@@ -29,6 +29,10 @@ struct Server {
     addr: String,
 }
 
+/// The operator's secret, as production gives one (a loopback server would
+/// otherwise make its own in the data dir).
+const SECRET: &str = "durability-test-secret-of-at-least-32-bytes";
+
 /// Starts the binary on `dir` with `tick_secs` between dispatch ticks.
 fn start(dir: &Path, tick_secs: u64) -> Server {
     let log_path = dir.with_extension("log");
@@ -41,6 +45,7 @@ fn start(dir: &Path, tick_secs: u64) -> Server {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("WAIMAI_SERVER__TICK_SECS", tick_secs.to_string())
+        .env("WAIMAI_SERVER__SECRET", SECRET)
         .env("RUST_LOG", "warn")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
@@ -175,7 +180,7 @@ async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let dir = common::serve::tempdir("kill9");
-    let tokens = Tokens::new(&common::config().server.secret);
+    let tokens = Tokens::new(SECRET);
     let operator = tokens.issue(&Role::Operator).unwrap();
     let told = Arc::new(Mutex::new(Told::default()));
     let rs = restaurants();

@@ -15,7 +15,7 @@ DATA="$(mktemp -d)"
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
-TOKEN="$(./target/release/waimai token merchant r2)"
+TOKEN="$(./target/release/waimai token merchant r2 --data-dir "$DATA")"
 for _ in $(seq 1 $ORDERS); do
   curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
     -d '{"restaurant":"r2","customer":{"lat":43.7311,"lng":7.4197},"ready_in_secs":3600}' \

@@ -3,7 +3,8 @@
 //!
 //! Owns: the rider protocol (`protocol`: versioned JSON messages, typed
 //! errors) and per-rider outbox (`outbox`: sequence numbers, acks, replay),
-//! tokens (`auth`), and the axum server (`server`): the merchant HTTP API
+//! tokens (`auth`) and their secret (`secret`: never the public one off
+//! loopback), and the axum server (`server`): the merchant HTTP API
 //! (`merchant`), the rider WebSocket (`rider_ws`), the web console
 //! (`console`), the CRM API (`crm`: customers, ledgers, coupons, with
 //! role checks), feedback (`feedback`: reviews, statistics, merchants'
@@ -30,6 +31,7 @@ mod openapi;
 pub mod outbox;
 pub mod protocol;
 mod rider_ws;
+pub mod secret;
 pub mod server;
 mod teams;
 

@@ -43,6 +43,8 @@ pub enum ServeError {
     Listen { addr: String, reason: String },
     #[error("CRM: {0}")]
     Crm(#[from] crate::crm::CrmError),
+    #[error(transparent)]
+    Secret(#[from] super::secret::SecretError),
 }
 
 /// Rider link settings for socket tasks.
@@ -128,12 +130,11 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         config.map.max_snap_meters,
     )?);
     let sv = &config.server;
+    let data_dir = options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone());
+    let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
+    let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
     let (restaurants, header) = read_restaurants(&sv.restaurants)?;
-    let crm = open_crm(
-        config,
-        options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone()),
-    )
-    .await?;
+    let crm = open_crm(config, data_dir).await?;
     let setup = LiveSetup {
         network: network.clone(),
         restaurants,
@@ -164,7 +165,6 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
     let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
         .await
         .map_err(|e| ServeError::Start(e.to_string()))??;
-    let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
     let listener = TcpListener::bind(&addr).await.map_err(|e| ServeError::Listen {
         addr: addr.clone(),
         reason: e.to_string(),
@@ -174,7 +174,6 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         reason: e.to_string(),
     })?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let tokens = Tokens::new(&sv.secret);
     let state = AppState {
         live: live.clone(),
         tokens: tokens.clone(),
@@ -209,6 +208,23 @@ pub async fn start(config: &Config, options: StartOptions) -> Result<RunningServ
         shutdown,
         task,
     })
+}
+
+/// The secret tokens are signed with, checked against where the server
+/// will listen (resolved first, so a name cannot hide a public address).
+async fn token_secret(
+    configured: &str,
+    addr: &str,
+    data_dir: &std::path::Path,
+) -> Result<String, ServeError> {
+    let bound: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| ServeError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?
+        .collect();
+    Ok(super::secret::for_server(configured, addr, &bound, data_dir)?)
 }
 
 /// Opens the CRM on its configured store: a redb file in the data dir,
@@ -250,15 +266,8 @@ fn local_key(store: &str, data_dir: &std::path::Path) -> Result<String, crate::c
         Err(_) => {}
     }
     let spec = FieldCipher::generate_spec("local1");
-    std::fs::create_dir_all(data_dir).map_err(|e| fail(format!("{}: {e}", data_dir.display())))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, spec.as_bytes()).and_then(|()| f.sync_all()));
-    written.map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    super::secret::write_owner_only(&path, spec.as_bytes())
+        .map_err(|e| fail(format!("{}: {e}", path.display())))?;
     info!(path = %path.display(), "generated the CRM's encryption key");
     Ok(spec)
 }

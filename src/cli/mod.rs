@@ -47,15 +47,19 @@ pub enum CliError {
     Serve(String),
     #[error("crm: {0}")]
     Crm(String),
+    #[error(transparent)]
+    Secret(#[from] crate::api::secret::SecretError),
 }
 
 impl CliError {
     /// Process exit status: 2 for an unreadable problem file (the solver
-    /// contract), 1 for everything else.
+    /// contract) and for a token secret that must not be used, 1 for
+    /// everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::BadProblem { .. } => 2,
             CliError::Io { .. } => 2,
+            CliError::Secret(_) => 2,
             CliError::Sim(SimError::Io { .. } | SimError::BadLine { .. }) => 2,
             _ => 1,
         }
@@ -89,7 +93,8 @@ pub enum Command {
     Fixture(simulate_cmd::FixtureCommand),
     /// Serve merchants (HTTP), riders (WebSocket) and the web console.
     Serve(serve_cmd::ServeArgs),
-    /// Print a rider, merchant or operator token for this config's secret.
+    /// Print a rider, merchant or operator token signed with the server's
+    /// secret (WAIMAI_SERVER__SECRET, or the one in --data-dir).
     Token(serve_cmd::TokenArgs),
     /// Load a running server on loopback: rider WebSockets and order posts,
     /// bounded in count and time; prints a JSON report.

@@ -9,6 +9,7 @@ use tracing::info;
 
 use super::CliError;
 use crate::api::auth::{Role, Tokens};
+use crate::api::secret;
 use crate::api::server::{self, StartOptions};
 use crate::config::Config;
 use crate::engine::RiderId;
@@ -59,6 +60,9 @@ pub struct LoadArgs {
     /// New rider connections per second.
     #[arg(long, default_value_t = 2000.0)]
     pub connects_per_sec: f64,
+    /// The server's data folder, for its token secret (as `waimai token`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Whose token to issue.
@@ -78,9 +82,15 @@ pub struct TokenArgs {
     /// Rider id (a number) or merchant id; ignored for operators.
     #[arg(default_value = "all")]
     pub subject: String,
+    /// The server's data folder (default `[server] data_dir`): without a
+    /// strong WAIMAI_SERVER__SECRET, tokens are signed with the secret a
+    /// loopback server made there.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
-/// Prints a token signed with `[server] secret`.
+/// Prints a token signed with the server's secret: the configured one if
+/// strong, else the one in the data dir.
 pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
     let bad = |reason: String| CliError::BadFlag {
         flag: "subject",
@@ -98,7 +108,8 @@ pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
         TokenRole::Support => Role::Support,
         TokenRole::Finance => Role::Finance,
     };
-    let token = Tokens::new(&config.server.secret)
+    let dir = args.data_dir.as_deref().unwrap_or(&config.server.data_dir);
+    let token = Tokens::new(&secret::for_tools(&config.server.secret, dir)?)
         .issue(&role)
         .map_err(|e| bad(e.to_string()))?;
     say(format_args!("{token}"));
@@ -133,9 +144,10 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
             listen: args.listen,
             data_dir,
         };
-        let server = server::start(config, options)
-            .await
-            .map_err(|e| CliError::Serve(e.to_string()))?;
+        let server = server::start(config, options).await.map_err(|e| match e {
+            server::ServeError::Secret(e) => CliError::Secret(e),
+            e => CliError::Serve(e.to_string()),
+        })?;
         let operator = server.tokens.issue(&Role::Operator).unwrap_or_default();
         say(format_args!("waimai serving on http://{}", server.addr));
         say(format_args!(
@@ -280,6 +292,8 @@ pub fn load(args: LoadArgs, config: &Config) -> Result<(), CliError> {
             "a positive number",
         ));
     }
+    let dir = args.data_dir.as_deref().unwrap_or(&config.server.data_dir);
+    let tokens = Tokens::new(&secret::for_tools(&config.server.secret, dir)?);
     let fixture = Fixture::read(&config.server.restaurants).map_err(CliError::Sim)?;
     let restaurants = fixture.restaurants();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -291,7 +305,7 @@ pub fn load(args: LoadArgs, config: &Config) -> Result<(), CliError> {
         let ctx = Arc::new(FleetContext {
             ws_url: format!("ws://{host}/v1/riders/ws"),
             http_url: format!("http://{host}"),
-            tokens: Tokens::new(&config.server.secret),
+            tokens,
             clock: crate::live::EngineClock::start(0, config.server.clock_speed),
             location_every: Duration::from_secs(5),
             stop: stop_rx,
