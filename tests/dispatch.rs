@@ -1,5 +1,5 @@
-//! The dispatch solver against independent oracles: the shared Python
-//! verifier, brute force on tiny instances, and brute-force insertion.
+//! The dispatch solver against independent oracles: the tests' own Li &
+//! Lim checker (and the shared Python verifier where present), brute force on tiny instances, and brute-force insertion.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,12 +16,12 @@ use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 mod common;
 use common::shared_dir;
 
-fn lilim_path(set: &str, name: &str) -> PathBuf {
-    shared_dir().join(format!("data/lilim/{set}/{name}.txt"))
+fn lilim_path(name: &str) -> PathBuf {
+    common::test_data(&format!("lilim/{name}.txt"))
 }
 
-fn load(set: &str, name: &str) -> Problem {
-    lilim::parse(&std::fs::read_to_string(lilim_path(set, name)).unwrap()).unwrap()
+fn load(name: &str) -> Problem {
+    lilim::parse(&std::fs::read_to_string(lilim_path(name)).unwrap()).unwrap()
 }
 
 fn quick(iterations: u64, seed: u64) -> SearchOptions {
@@ -42,8 +42,25 @@ fn visits(sol: &Solution) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// Runs ../shared/tools/pdptw_verify.py; returns its JSON verdict.
-fn shared_verifier(instance: &Path, routes: &[Vec<u32>]) -> serde_json::Value {
+/// The tests' own checker's verdict, after checking that the shared
+/// verifier (../shared/tools/pdptw_verify.py), where present, agrees.
+fn verify(instance: &Path, routes: &[Vec<u32>]) -> serde_json::Value {
+    let ours = common::pdptw::check(instance, routes);
+    if let Some(shared) = shared_verifier(instance, routes) {
+        assert_eq!(ours["feasible"], shared["feasible"], "{ours} vs {shared}");
+        assert_eq!(ours["vehicles"], shared["vehicles"]);
+        let (a, b) = (
+            ours["distance"].as_f64().unwrap(),
+            shared["distance"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-3, "{ours} vs {shared}");
+    }
+    ours
+}
+
+/// Runs ../shared/tools/pdptw_verify.py where it exists.
+fn shared_verifier(instance: &Path, routes: &[Vec<u32>]) -> Option<serde_json::Value> {
+    let verifier = shared_dir()?.join("tools/pdptw_verify.py");
     let dir = std::env::temp_dir().join(format!("waimai-verify-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sol = dir.join(format!(
@@ -51,27 +68,22 @@ fn shared_verifier(instance: &Path, routes: &[Vec<u32>]) -> serde_json::Value {
         routes.len() * 7919 + routes.iter().map(Vec::len).sum::<usize>()
     ));
     std::fs::write(&sol, serde_json::json!({ "routes": routes }).to_string()).unwrap();
-    let verifier = shared_dir().join("tools/pdptw_verify.py");
     let out = Command::new("python3")
         .arg(verifier)
         .arg(instance)
         .arg(&sol)
         .output()
         .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
+    Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
 #[test]
-fn rust_checker_agrees_with_the_shared_verifier() {
-    for (set, name) in [
-        ("pdp_100", "lr101"),
-        ("pdp_100", "lc204"),
-        ("pdp_200", "lrc1_2_1"),
-    ] {
-        let p = load(set, name);
+fn rust_checker_agrees_with_the_independent_checkers() {
+    for name in ["lr101", "lc204", "lrc1_2_1"] {
+        let p = load(name);
         let (sol, _) = solve(&p, quick(300, 1));
         let routes = visits(&sol);
-        let v = shared_verifier(&lilim_path(set, name), &routes);
+        let v = verify(&lilim_path(name), &routes);
         assert!(sol.check(&p).is_ok() && sol.unassigned.is_empty());
         assert_eq!(v["feasible"], true, "{name}: {v}");
         assert_eq!(v["vehicles"].as_u64().unwrap() as usize, sol.vehicles());
@@ -95,7 +107,7 @@ fn rust_checker_agrees_with_the_shared_verifier() {
         for (what, bad) in [("swapped", swapped), ("dropped", dropped), ("reversed", late)] {
             let rust = Solution::from_visits(&p, &bad).unwrap();
             let rust_ok = rust.check(&p).is_ok() && rust.unassigned.is_empty();
-            let v = shared_verifier(&lilim_path(set, name), &bad);
+            let v = verify(&lilim_path(name), &bad);
             assert!(!rust_ok, "{name} {what}: Rust checker accepted");
             assert_eq!(v["feasible"], false, "{name} {what}: verifier accepted");
         }
@@ -227,7 +239,7 @@ fn best_insertion_equals_brute_force_over_positions() {
     for name in [
         "lr102", "lr202", "lc103", "lrc104", "lrc201", "lrc206", "lr211", "lc205",
     ] {
-        let compared = compare_insertion_with_brute_force(&load("pdp_100", name), true);
+        let compared = compare_insertion_with_brute_force(&load(name), true);
         assert!(compared > 10, "{name}: only {compared} orders compared");
     }
 }
@@ -239,7 +251,7 @@ fn best_insertion_equals_brute_force_over_positions() {
 #[test]
 fn best_insertion_stays_feasible_without_the_triangle_inequality() {
     for name in ["lr202", "lrc104", "lr102"] {
-        let metric = load("pdp_100", name);
+        let metric = load(name);
         let n = metric.location_count();
         let mut rng = StdRng::seed_from_u64(9);
         let hub: Vec<bool> = (0..n).map(|_| rng.random_range(0..5) == 0).collect();
@@ -386,7 +398,7 @@ fn assert_each_order_once(p: &Problem, sol: &Solution) {
 
 #[test]
 fn regret_recreate_refills_a_ruined_solution_without_losing_orders() {
-    let p = load("pdp_100", "lr102");
+    let p = load("lr102");
     let (full, _) = solve(&p, quick(300, 9));
     let mut rng = SmallRng::seed_from_u64(11);
     for k in 2..=4usize {
@@ -419,7 +431,7 @@ fn without_every_third(p: &Problem, full: &Solution, offset: usize) -> (Solution
 
 #[test]
 fn recreate_gives_up_only_past_its_distance_bound() {
-    let p = load("pdp_100", "lr102");
+    let p = load("lr102");
     let (full, _) = solve(&p, quick(300, 9));
     for regret in [None, Some(3)] {
         let run = |distance_max: f64| {
@@ -477,7 +489,7 @@ fn recreate_gives_up_past_its_unplaced_bound() {
 
 #[test]
 fn same_seed_and_iterations_give_the_same_routes() {
-    let p = load("pdp_100", "lrc104");
+    let p = load("lrc104");
     let opts = SearchOptions {
         searches: 2,
         ..quick(500, 42)
@@ -489,7 +501,7 @@ fn same_seed_and_iterations_give_the_same_routes() {
 
 #[test]
 fn time_budget_is_honoured() {
-    let p = load("pdp_200", "lr1_2_1");
+    let p = load("lr1_2_1");
     let opts = SearchOptions {
         time_limit: Duration::from_millis(400),
         iterations_max: None,
@@ -520,7 +532,7 @@ fn waimai(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn cli_solve_contract_and_bad_files() {
-    let path = lilim_path("pdp_100", "lc101");
+    let path = lilim_path("lc101");
     let (code, out, err) = waimai(&[
         "solve",
         "--format",
@@ -533,7 +545,7 @@ fn cli_solve_contract_and_bad_files() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let routes: Vec<Vec<u32>> = serde_json::from_value(v["routes"].clone()).unwrap();
     assert_eq!(v["vehicles"].as_u64().unwrap() as usize, routes.len());
-    let verdict = shared_verifier(&path, &routes);
+    let verdict = verify(&path, &routes);
     assert_eq!(verdict["feasible"], true, "{verdict}");
     assert!((verdict["distance"].as_f64().unwrap() - v["distance"].as_f64().unwrap()).abs() < 1e-3);
 
@@ -807,7 +819,7 @@ fn json_errors_name_the_line_or_field() {
 
 #[test]
 fn basin_rebuilds_keep_every_order_and_the_fleet() {
-    let p = load("pdp_100", "lr102");
+    let p = load("lr102");
     let plain = SearchOptions {
         tuning: waimai::dispatch::Tuning {
             stall_share: 0.0,
@@ -893,7 +905,7 @@ fn ejection_places_an_order_that_fits_nowhere() {
 
 #[test]
 fn ejection_never_loses_or_duplicates_orders() {
-    let p = load("pdp_100", "lr102");
+    let p = load("lr102");
     let (full, _) = solve(&p, quick(300, 5));
     let related = related_orders(&p);
     let mut placed = 0;

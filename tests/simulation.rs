@@ -1,5 +1,6 @@
 //! The engine and the simulator against independent checks: a case worked
-//! out by hand, the shared MDRPLIB verifier, determinism, online honesty
+//! out by hand, an independent MDRP checker (and the shared verifier
+//! where present), determinism, online honesty
 //! and the engine's invariants under random event streams.
 
 mod common;
@@ -19,10 +20,17 @@ use waimai::sim::mdrp::MdrpInstance;
 use waimai::sim::runner::{SimConfig, run_mdrp};
 use waimai::sim::world::{self, Places, RunOptions};
 
-const SMALL: &str = "1r50t100s1p100";
-
-fn instance_dir(name: &str) -> PathBuf {
-    shared_dir().join("data/mdrplib").join(name)
+/// A generated day the size of MDRPLIB's `1r50t100s1p100` (MDRPLIB itself
+/// carries no licence, so it stays out of the repository), made once per
+/// test process.
+fn small_day() -> PathBuf {
+    static DAY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DAY.get_or_init(|| {
+        let dir = temp_dir("small-day");
+        common::mdrp::generate(&dir, 1);
+        dir
+    })
+    .clone()
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -44,14 +52,35 @@ fn simulate(instance: &Path, out: &Path, policy: &str) -> serde_json::Value {
     serde_json::from_slice(&run.stdout).unwrap()
 }
 
+/// The tests' own checker's verdict, after checking that the shared
+/// verifier (../shared/tools/mdrp_verify.py), where present, agrees.
 fn verify(instance: &Path, out: &Path) -> serde_json::Value {
-    let run = Command::new("python3")
-        .arg(shared_dir().join("tools/mdrp_verify.py"))
-        .arg(instance)
-        .arg(out)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&run.stdout).unwrap()
+    let ours = common::mdrp::check(instance, out);
+    if let Some(shared) = shared_dir() {
+        let run = Command::new("python3")
+            .arg(shared.join("tools/mdrp_verify.py"))
+            .arg(instance)
+            .arg(out)
+            .output()
+            .unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(ours["feasible"], theirs["feasible"], "{ours} vs {theirs}");
+        for key in [
+            "delivered",
+            "ctd_mean",
+            "ctd_p90",
+            "rtp_mean",
+            "utilization_mean",
+            "cost_per_order",
+        ] {
+            let (a, b) = (ours[key].as_f64(), theirs[key].as_f64());
+            assert!(
+                a.zip(b).map_or(a == b, |(a, b)| (a - b).abs() < 1e-9),
+                "{key}: ours {a:?}, shared {b:?}"
+            );
+        }
+    }
+    ours
 }
 
 /// A one-restaurant (r1 at x=300), one-courier (c1 at the origin, on
@@ -74,7 +103,7 @@ fn one_courier_instance(dir: &Path, order_rows: &str) {
     }
 }
 
-const PARAMS: &str = "meters_per_minute\tpickup service minutes\tdropoff service minutes\ttarget click-to-door\tmaximum click-to-door\tpay per order\tguaranteed pay per hour\n320\t4\t4\t40\t90\t10\t15\n";
+use common::mdrp::PARAMS;
 
 #[test]
 fn one_order_worked_out_by_hand() {
@@ -96,8 +125,8 @@ fn one_order_worked_out_by_hand() {
 }
 
 #[test]
-fn mdrplib_solutions_pass_the_shared_verifier_with_the_same_metrics() {
-    let inst = instance_dir(SMALL);
+fn mdrp_solutions_pass_the_independent_checker_with_the_same_metrics() {
+    let inst = small_day();
     let mut ctd = HashMap::new();
     for policy in ["rolling", "naive"] {
         let out = temp_dir(&format!("verify-{policy}"));
@@ -126,7 +155,7 @@ fn mdrplib_solutions_pass_the_shared_verifier_with_the_same_metrics() {
 
 #[test]
 fn same_input_gives_the_same_files() {
-    let inst = instance_dir(SMALL);
+    let inst = small_day();
     let (a, b) = (temp_dir("det-a"), temp_dir("det-b"));
     simulate(&inst, &a, "rolling");
     simulate(&inst, &b, "rolling");
@@ -145,7 +174,7 @@ fn same_input_gives_the_same_files() {
 
 #[test]
 fn decisions_before_a_time_ignore_orders_placed_after_it() {
-    let a = MdrpInstance::read(&instance_dir(SMALL)).unwrap();
+    let a = MdrpInstance::read(&small_day()).unwrap();
     let placed: Vec<i64> = a.orders.iter().map(|(_, o)| o.placed_secs).collect();
     let cut = placed[placed.len() / 2];
     // The same day up to `cut`; after it, other customers, other times.
@@ -527,7 +556,7 @@ fn a_journal_replayed_after_a_crash_rebuilds_the_exact_state() {
             e.riders().map(|(s, a)| (s.id, a.clone())).collect(),
         )
     }
-    let inst = MdrpInstance::read(&instance_dir(SMALL)).unwrap();
+    let inst = MdrpInstance::read(&small_day()).unwrap();
     let config = SimConfig::new(Policy::from_name("rolling").unwrap(), 60);
     let setup = prepare_mdrp(&inst, &config);
     // Cut right after the first time an order joined a rider already on

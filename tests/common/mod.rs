@@ -2,6 +2,8 @@
 //! serves as the independent oracle for contraction-hierarchy queries.
 #![allow(dead_code)]
 
+pub mod mdrp;
+pub mod pdptw;
 pub mod redis;
 pub mod serve;
 
@@ -20,19 +22,25 @@ pub fn map_path(name: &str) -> PathBuf {
         .join(format!("{name}.osm.pbf"))
 }
 
-/// The team's read-only data and tools (../shared).
-pub fn shared_dir() -> PathBuf {
-    let candidates = [
-        std::env::var("WAIMAI_SHARED_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_default(),
+/// The team's benchmark data and verifiers (../shared, or
+/// WAIMAI_SHARED_DIR), where this checkout has them. Tests never need
+/// them: their instances are in tests/data and their checkers in
+/// tests/common; where present, the shared verifiers are run as well.
+pub fn shared_dir() -> Option<PathBuf> {
+    let named = std::env::var("WAIMAI_SHARED_DIR").map(PathBuf::from);
+    [
+        named.unwrap_or_default(),
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-        PathBuf::from("/work/shared"),
-    ];
-    candidates
-        .into_iter()
-        .find(|d| d.join("tools/pdptw_verify.py").exists())
-        .expect("shared data not found: set WAIMAI_SHARED_DIR to the folder holding data/ and tools/")
+    ]
+    .into_iter()
+    .find(|d| d.join("tools/pdptw_verify.py").exists())
+}
+
+/// A file of tests/data.
+pub fn test_data(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path)
 }
 
 pub fn config() -> Config {
