@@ -12,7 +12,8 @@ use std::time::Instant;
 use criterion::Criterion;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use waimai::index::{RiderId, RiderIndex};
+use waimai::base::RiderId;
+use waimai::index::RiderIndex;
 use waimai::map::LatLng;
 
 const RIDERS: u64 = 10_000;

@@ -11,10 +11,10 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 
 use criterion::Criterion;
-use waimai::api::auth::{Role, Tokens};
-use waimai::api::outbox::Outbox;
-use waimai::api::protocol::{ServerMessage, StopView, parse_rider_message};
 use waimai::engine::RiderId;
+use waimai::wire::auth::{Role, Tokens};
+use waimai::wire::outbox::Outbox;
+use waimai::wire::protocol::{ServerMessage, StopView, parse_rider_message};
 
 fn tokens(c: &mut Criterion) {
     let t = Tokens::new("a-benchmark-secret-of-length");

@@ -2,6 +2,7 @@
 //! delivery. See ARCHITECTURE.md for the map of subsystems.
 
 pub mod api;
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod crm;
@@ -13,3 +14,4 @@ pub mod live;
 pub mod map;
 pub mod sim;
 pub mod store;
+pub mod wire;

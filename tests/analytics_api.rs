@@ -6,7 +6,7 @@ mod common;
 
 use common::serve::{get, post, spawn, tempdir, token};
 use serde_json::{Value, json};
-use waimai::api::auth::Role;
+use waimai::wire::auth::Role;
 
 /// (order, dish, quantity, rider, seconds late)
 const ORDERS: [(&str, &str, u64, &str, i64); 5] = [

@@ -7,7 +7,7 @@ mod common;
 
 use common::serve::{get, post, put, spawn, tempdir, token};
 use serde_json::{Value, json};
-use waimai::api::auth::Role;
+use waimai::wire::auth::Role;
 
 fn delivered(order: &str, category: &str) -> Value {
     json!({"type": "delivered", "order": order, "merchant": "r1", "amount_cents": 3000,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::serve::*;
-use waimai::api::auth::Role;
+use waimai::wire::auth::Role;
 
 fn chromium() -> PathBuf {
     let found = ["chromium", "chromium-browser", "google-chrome"]
@@ -69,7 +69,7 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     let m = next(&mut ws).await;
     assert_eq!(m["type"], "assignment");
 
-    let operator = token(&server, waimai::api::auth::Role::Operator);
+    let operator = token(&server, waimai::wire::auth::Role::Operator);
     // The server redraws the console while someone watches: start
     // watching, as an open page would, before Chromium's quick polls.
     let res = reqwest::Client::new()

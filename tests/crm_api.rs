@@ -5,8 +5,8 @@ mod common;
 
 use common::serve::{get, post, spawn, tempdir, token};
 use serde_json::{Value, json};
-use waimai::api::auth::Role;
 use waimai::engine::RiderId;
+use waimai::wire::auth::Role;
 
 fn delivered() -> Value {
     json!({"type": "delivered", "order": "o1", "merchant": "r1", "amount_cents": 3500,

@@ -18,9 +18,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use waimai::api::auth::{Role, Tokens};
 use waimai::engine::RiderId;
 use waimai::sim::fixture::{Fixture, Line};
+use waimai::wire::auth::{Role, Tokens};
 
 const RIDERS: u64 = 10;
 

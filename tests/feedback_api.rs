@@ -11,8 +11,8 @@ use common::serve::{Ws, get, post, quiet, server_config, spawn, spawn_with, temp
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use waimai::api::auth::Role;
 use waimai::api::server::RunningServer;
+use waimai::wire::auth::Role;
 
 async fn merchant_socket(server: &RunningServer, merchant: &str) -> Ws {
     let t = token(server, Role::Merchant(merchant.into()));

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 
 use common::redis::TestRedis;
 use serde_json::{Value, json};
-use waimai::api::auth::{Role, Tokens};
 use waimai::crm::crypto::FieldCipher;
+use waimai::wire::auth::{Role, Tokens};
 
 const NAME: &str = "Zhang Xiaoming";
 const PHONE: &str = "13912345678";

@@ -6,8 +6,8 @@ mod common;
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use waimai::api::auth::Role;
 use waimai::engine::RiderId;
+use waimai::wire::auth::Role;
 
 use common::serve::*;
 

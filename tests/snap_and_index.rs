@@ -5,7 +5,8 @@ mod common;
 use common::EBIKE;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use waimai::index::{RiderId, RiderIndex};
+use waimai::base::RiderId;
+use waimai::index::RiderIndex;
 use waimai::map::LatLng;
 use waimai::map::geo::LocalProjection;
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::serve::{get, post, put, spawn, tempdir, token};
 use serde_json::json;
-use waimai::api::auth::Role;
+use waimai::wire::auth::Role;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_team_assigns_by_its_rule_and_hands_a_leaving_book_over() {

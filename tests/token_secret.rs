@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use waimai::api::auth::{Role, Tokens};
 use waimai::api::secret::SHIPPED_SECRET;
+use waimai::wire::auth::{Role, Tokens};
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("waimai-token-secret-{name}-{}", std::process::id()));

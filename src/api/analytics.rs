@@ -8,13 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::auth::Role;
 use super::crm::blocking;
 use super::error::ApiError;
 use super::server::AppState;
 use super::teams::may_manage;
 use crate::crm::analytics::{Report, ZoneForecast};
 use crate::crm::time::now_secs;
+use crate::wire::auth::Role;
 
 /// `?days=&hours=`.
 #[derive(Debug, Deserialize)]

@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::auth::Role;
 use super::error::ApiError;
 use super::server::AppState;
 use crate::map::RoadNetwork;
+use crate::wire::auth::Role;
 
 const PAGE: &str = include_str!("console.html");
 

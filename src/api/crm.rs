@@ -12,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::auth::Role;
 use super::error::{ApiError, parse_json};
 use super::server::AppState;
 use crate::crm::coupons::{Coupon, CouponTemplate};
@@ -21,6 +20,7 @@ use crate::crm::loyalty::{Entry, Lot, Tier};
 use crate::crm::profile::{Contact, Frequency, Grade, MealTimes, OrderSummary};
 use crate::crm::store::AccessEntry;
 use crate::crm::{Command, Crm, CrmError, CustomerState, Outcome, Request};
+use crate::wire::auth::Role;
 
 /// Ledger entries one call returns at most.
 const LEDGER_PAGE_MAX: usize = 1000;

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::auth::AuthError;
 use crate::engine::EngineError;
 use crate::live::LiveError;
+use crate::wire::auth::AuthError;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq)]

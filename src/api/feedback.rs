@@ -18,11 +18,11 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::auth::Role;
 use super::crm::blocking;
 use super::error::ApiError;
 use super::server::AppState;
 use crate::crm::feedback::{self, Category, Review, Stats};
+use crate::wire::auth::Role;
 
 /// Alerts queued for slow sockets before they miss some (they can poll).
 const ALERTS_QUEUED_MAX: usize = 1024;

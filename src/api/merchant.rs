@@ -57,8 +57,8 @@ pub struct ListQuery {
 /// The caller's scope from its token: merchants and operators only.
 pub(super) fn scope(state: &AppState, headers: &HeaderMap) -> Result<Scope, ApiError> {
     match state.role(headers, None)? {
-        super::auth::Role::Merchant(m) => Ok(Scope::Merchant(m)),
-        super::auth::Role::Operator => Ok(Scope::Operator),
+        crate::wire::auth::Role::Merchant(m) => Ok(Scope::Merchant(m)),
+        crate::wire::auth::Role::Operator => Ok(Scope::Operator),
         _ => Err(ApiError::forbidden(
             "only merchant and operator tokens can use the orders API",
         )),

@@ -1,10 +1,8 @@
 //! The network edge: what rider apps and merchant consoles say to the
 //! engine and hear from it.
 //!
-//! Owns: the rider protocol (`protocol`: versioned JSON messages, typed
-//! errors) and per-rider outbox (`outbox`: sequence numbers, acks, replay),
-//! tokens (`auth`) and their secret (`secret`: never the public one off
-//! loopback), and the axum server (`server`): the merchant HTTP API
+//! Owns: the token secret (`secret`: never the public one off loopback)
+//! and the axum server (`server`): the merchant HTTP API
 //! (`merchant`), the rider WebSocket (`rider_ws`), the web console
 //! (`console`), the CRM API (`crm`: customers, ledgers, coupons, with
 //! role checks), feedback (`feedback`: reviews, statistics, merchants'
@@ -15,12 +13,12 @@
 //! `/metrics`, `/health` and `/openapi.json`. Handlers only
 //! parse, check and forward to the live engine (`live`), or read its read
 //! model; they never block on the engine (CRM store calls run on the
-//! blocking pool). May call: `live`, `crm`, `engine`
+//! blocking pool). May call: `wire` (protocol, outboxes, tokens), `live`,
+//! `crm`, `engine`
 //! (ids, errors), `map` (coordinates, geometry), `config`, `sim::fixture`
 //! (the restaurants file).
 
 mod analytics;
-pub mod auth;
 mod campaigns;
 mod console;
 mod crm;
@@ -28,8 +26,6 @@ pub mod error;
 mod feedback;
 mod merchant;
 mod openapi;
-pub mod outbox;
-pub mod protocol;
 mod rider_ws;
 pub mod secret;
 pub mod server;

@@ -14,12 +14,12 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::auth::Role;
 use super::error::ApiError;
-use super::protocol::{ProtocolError, RiderMessage, parse_rider_message};
 use super::server::AppState;
 use crate::engine::RiderId;
 use crate::live::Frame;
+use crate::wire::auth::Role;
+use crate::wire::protocol::{ProtocolError, RiderMessage, parse_rider_message};
 
 /// Frames queued for one socket before the rider counts as too slow.
 const FRAMES_QUEUED_MAX: usize = 256;

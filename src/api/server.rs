@@ -19,7 +19,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::auth::{AuthError, Role, Tokens};
 use super::error::ApiError;
 use super::{analytics, campaigns, console, crm, feedback, merchant, openapi, rider_ws, teams};
 use crate::config::Config;
@@ -27,6 +26,7 @@ use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
 use crate::map::{MapError, RoadNetwork};
 use crate::store::LogLocation;
+use crate::wire::auth::{AuthError, Role, Tokens};
 
 /// Why the server could not start.
 #[derive(Debug, Error)]

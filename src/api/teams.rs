@@ -10,11 +10,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::auth::Role;
 use super::crm::{Page, blocking};
 use super::error::{ApiError, parse_json};
 use super::server::AppState;
 use crate::crm::managers::{AuditEntry, Event, Ownership, Rule, Team};
+use crate::wire::auth::Role;
 
 /// Audit lines one call returns at most.
 const AUDIT_PAGE_MAX: usize = 1000;

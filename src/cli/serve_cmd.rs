@@ -8,7 +8,6 @@ use clap::{Args, ValueEnum};
 use tracing::info;
 
 use super::CliError;
-use crate::api::auth::{Role, Tokens};
 use crate::api::secret;
 use crate::api::server::{self, StartOptions};
 use crate::config::Config;
@@ -16,6 +15,7 @@ use crate::engine::RiderId;
 use crate::fleet::merchant::Replay;
 use crate::fleet::{FleetContext, FleetStats};
 use crate::sim::fixture::Fixture;
+use crate::wire::auth::{Role, Tokens};
 
 /// `waimai serve` flags.
 #[derive(Debug, Args)]

@@ -9,8 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::CliError;
+use crate::base::Secs;
 use crate::config::Config;
-use crate::dispatch::online::{Policy, Secs};
+use crate::dispatch::online::Policy;
 use crate::engine::{OrderSpec, OrderStatus};
 use crate::map::RoadNetwork;
 use crate::sim::fixture::generate::{GenerateOptions, generate};

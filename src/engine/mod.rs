@@ -22,7 +22,8 @@ use std::time::Instant;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::dispatch::online::{self, Plan, Policy, Secs, ServiceSecs, Snapshot};
+use crate::base::Secs;
+use crate::dispatch::online::{self, Plan, Policy, ServiceSecs, Snapshot};
 use crate::map::TravelTime;
 
 pub use model::{

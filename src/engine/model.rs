@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dispatch::online::Secs;
-pub use crate::index::{OrderId, RiderId};
+use crate::base::Secs;
+pub use crate::base::{OrderId, RiderId};
 
 /// An order as the merchant places it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::model::{Activity, OrderId, OrderSpec, OrderStatus, RiderSpec};
-use crate::dispatch::online::{CommittedTrip, OrderView, RiderView, Secs};
+use crate::base::Secs;
+use crate::dispatch::online::{CommittedTrip, OrderView, RiderView};
 
 /// One order and where it is in its life.
 #[derive(Debug, Clone)]

@@ -4,7 +4,8 @@
 use super::model::{Activity, Command, OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec, Trip};
 use super::state::{OrderRecord, RiderRecord};
 use super::{Engine, EngineError, PickupRule};
-use crate::dispatch::online::{Plan, Secs, time_dropoffs, travel_secs};
+use crate::base::Secs;
+use crate::dispatch::online::{Plan, time_dropoffs, travel_secs};
 use crate::map::TravelTime;
 
 impl<T: TravelTime> Engine<T> {

@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::rider::{self, RiderBot};
 use super::{FleetContext, FleetStats, FleetSummary};
-use crate::api::auth::Role;
 use crate::engine::RiderId;
 use crate::map::LatLng;
+use crate::wire::auth::Role;
 
 /// Most riders one run may connect.
 pub const RIDERS_MAX: usize = 50_000;

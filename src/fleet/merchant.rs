@@ -11,11 +11,11 @@ use serde_json::json;
 
 use super::rider::{self, RiderBot};
 use super::{FleetContext, FleetStats};
-use crate::api::auth::Role;
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 use crate::engine::RiderId;
 use crate::map::LatLng;
 use crate::sim::fixture::{Fixture, Line};
+use crate::wire::auth::Role;
 
 /// Fixture seconds replayed before the first order.
 const LEAD_SECS: Secs = 120;

@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::auth::Tokens;
 use crate::live::EngineClock;
+use crate::wire::auth::Tokens;
 
 /// What every simulated client shares.
 pub struct FleetContext {

@@ -13,11 +13,11 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{FleetContext, FleetStats};
-use crate::api::auth::Role;
-use crate::api::protocol::StopView;
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 use crate::engine::RiderId;
 use crate::map::LatLng;
+use crate::wire::auth::Role;
+use crate::wire::protocol::StopView;
 
 /// Reconnections one rider attempts before giving up.
 const RECONNECTS_MAX: u32 = 50;

@@ -14,9 +14,10 @@ use std::hash::Hash;
 
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use thiserror::Error;
 
+use crate::base::{OrderId, RiderId};
 use crate::map::geo::LocalProjection;
 use crate::map::{LatLng, MapError, TravelTime};
 
@@ -28,14 +29,6 @@ pub enum IndexError {
     #[error("timestamp {now_secs} is before the last ping {last_secs} of this id")]
     TimeWentBackwards { now_secs: u64, last_secs: u64 },
 }
-
-/// Identifies a rider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct RiderId(pub u64);
-
-/// Identifies an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct OrderId(pub u64);
 
 type Point<Id> = GeomWithData<[f64; 2], Id>;
 

@@ -22,14 +22,15 @@ use super::{
     Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, NewOrder, OrderReply, Restaurant, Restored,
     Scope, eta_p90,
 };
-use crate::api::protocol::{ProtocolError, RiderMessage, RiderStatus, ServerMessage, StopView};
-use crate::dispatch::online::{self, Plan, Secs, ServiceSecs};
+use crate::base::Secs;
+use crate::dispatch::online::{self, Plan, ServiceSecs};
 use crate::engine::{
     Activity, Command, Engine, EngineConfig, Event, OrderId, OrderSpec, OrderStatus, PendingTick, PickupRule,
     RiderId, RiderSpec,
 };
 use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
 use crate::store::Log;
+use crate::wire::protocol::{ProtocolError, RiderMessage, RiderStatus, ServerMessage, StopView};
 
 /// Most inputs applied under one fsync.
 const BATCH_MAX: usize = 1024;
@@ -333,7 +334,7 @@ impl Actor {
             .crm
             .as_ref()
             .map(|c| serde_json::to_string(c).unwrap_or_default());
-        let request_hash = crate::map::file::fnv1a(
+        let request_hash = crate::base::fnv1a(
             format!(
                 "{}|{}|{}|{}|{}",
                 o.restaurant,
@@ -547,7 +548,7 @@ impl Actor {
         let conn = self.next_conn;
         self.next_conn += 1;
         let link = self.link(rider);
-        let bad = |e: crate::api::outbox::OutboxError| LiveError::Invalid {
+        let bad = |e: crate::wire::outbox::OutboxError| LiveError::Invalid {
             field: "last_seq",
             reason: e.to_string(),
         };

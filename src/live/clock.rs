@@ -4,7 +4,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 
 /// Seconds since the epoch in engine time.
 #[derive(Debug, Clone, Copy)]

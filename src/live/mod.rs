@@ -9,9 +9,8 @@
 //! an owned snapshot; the actor keeps taking inputs meanwhile.
 //!
 //! May call: `engine`, `dispatch::online` (planning), `map` (snapping,
-//! travel), `store` (journal), `api::protocol` and `api::outbox` (rider
-//! messages). Never awaits: the async edge sends it inputs and awaits the
-//! replies.
+//! travel), `store` (journal), `wire` (rider messages and outboxes).
+//! Never awaits: the async edge sends it inputs and awaits the replies.
 
 mod actor;
 mod clock;
@@ -28,11 +27,12 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::protocol::RiderMessage;
-use crate::dispatch::online::{Policy, Secs};
+use crate::base::Secs;
+use crate::dispatch::online::Policy;
 use crate::engine::{EngineError, RiderId};
 use crate::map::{LatLng, RoadNetwork};
 use crate::store::StoreError;
+use crate::wire::protocol::RiderMessage;
 
 pub use clock::EngineClock;
 pub use crm_feed::CrmOrder;
@@ -172,7 +172,7 @@ pub(crate) enum Input {
     },
     RiderError {
         rider: RiderId,
-        error: crate::api::protocol::ProtocolError,
+        error: crate::wire::protocol::ProtocolError,
     },
     Planned(Box<actor::PlanDone>),
     Shutdown {
@@ -275,7 +275,7 @@ impl LiveHandle {
     pub fn rider_error(
         &self,
         rider: RiderId,
-        error: crate::api::protocol::ProtocolError,
+        error: crate::wire::protocol::ProtocolError,
     ) -> Result<(), LiveError> {
         self.send(Input::RiderError { rider, error })
     }

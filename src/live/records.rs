@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::LiveError;
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 use crate::engine::{Command, Engine, Event, OrderId, OrderSpec, RiderSpec};
 use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
 

@@ -8,10 +8,10 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::Frame;
-use crate::api::outbox::{Outbox, OutboxError};
-use crate::api::protocol::{ServerMessage, StopView};
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 use crate::map::LatLng;
+use crate::wire::outbox::{Outbox, OutboxError};
+use crate::wire::protocol::{ServerMessage, StopView};
 
 /// ETAs that moved less than this are not worth a message.
 const ETA_REFRESH_SECS: Secs = 120;

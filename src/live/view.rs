@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::Scope;
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 use crate::map::LatLng;
 
 /// One order as merchants see it: serialised once, served many times.
@@ -29,7 +29,7 @@ impl Card {
     /// Serialises `body` and tags it.
     pub(super) fn new(body: &CardBody) -> Self {
         let json = serde_json::to_vec(body).unwrap_or_default();
-        let etag = format!("\"{:016x}\"", crate::map::file::fnv1a(&json));
+        let etag = format!("\"{:016x}\"", crate::base::fnv1a(&json));
         Self {
             id: body.id,
             merchant: body.merchant.clone(),

@@ -5,6 +5,7 @@
 //! stored as 1e-7 degree integers. Reading validates everything, so a
 //! truncated or tampered file is an error, never a panic or a bad route.
 
+use crate::base::fnv1a;
 use std::path::Path;
 
 use super::MapError;
@@ -244,15 +245,6 @@ impl<'a> Reader<'a> {
         }
         Ok(out)
     }
-}
-
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::SimError;
 use super::world::{Outcome, PlaceLabel};
-use crate::dispatch::online::{Secs, ServiceSecs};
+use crate::base::Secs;
+use crate::dispatch::online::ServiceSecs;
 use crate::engine::{OrderId, OrderSpec, OrderStatus, RiderId, RiderSpec};
 use crate::map::{EuclideanTravel, PlanarPoint};
 

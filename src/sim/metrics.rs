@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::world::Outcome;
-use crate::dispatch::online::{Secs, ServiceSecs};
+use crate::base::Secs;
+use crate::dispatch::online::ServiceSecs;
 use crate::engine::{OrderSpec, OrderStatus, RiderId, RiderSpec};
 
 /// How riders are paid and what counts as late.

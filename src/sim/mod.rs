@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::dispatch::online::Secs;
+use crate::base::Secs;
 
 /// Why a simulation could not run.
 #[derive(Debug, Error)]

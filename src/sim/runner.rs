@@ -8,7 +8,8 @@ use super::SimError;
 use super::mdrp::MdrpInstance;
 use super::metrics::{self, Metrics, PayRules};
 use super::world::{self, Outcome, Places, RunOptions, Timeline};
-use crate::dispatch::online::{Policy, Secs};
+use crate::base::Secs;
+use crate::dispatch::online::Policy;
 use crate::engine::{Engine, EngineConfig, Event, OrderSpec, PickupRule, RiderSpec};
 use crate::map::{EuclideanTravel, PlanarPoint};
 

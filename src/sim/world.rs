@@ -9,7 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::SimError;
-use crate::dispatch::online::{Secs, ServiceSecs, travel_secs};
+use crate::base::Secs;
+use crate::dispatch::online::{ServiceSecs, travel_secs};
 use crate::engine::{Command, Engine, Event, OrderId, OrderStatus, Record, RiderId, TickStats};
 use crate::map::TravelTime;
 

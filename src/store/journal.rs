@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
-use crate::map::file::fnv1a;
+use crate::base::fnv1a;
 
 /// An open journal, positioned at its end.
 pub struct Journal {

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use waimai::api::auth::Role;
 use waimai::api::server::{RunningServer, StartOptions, start};
 use waimai::engine::RiderId;
+use waimai::wire::auth::Role;
 
 /// Restaurant r2 of the Monaco fixture, and a customer 1 km away.
 pub const R2: (f64, f64) = (43.7350999, 7.4180868);

@@ -20,8 +20,7 @@ pub use timing::{
     ServiceSecs, TripStart, TripTiming, UNREACHABLE_SECS, time_dropoffs, time_trip, travel_secs,
 };
 
-/// Seconds (of the simulated or real day).
-pub type Secs = i64;
+use crate::base::Secs;
 
 /// An order the planner may place: open, or already on a committed trip.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::engine::RiderId;
+use crate::base::RiderId;
 
 /// What a token lets its holder do.
 #[derive(Debug, Clone, PartialEq, Eq)]
