@@ -2,6 +2,7 @@
 //! delivery. See ARCHITECTURE.md for the map of subsystems.
 
 pub mod api;
+pub mod app;
 pub mod base;
 pub mod cli;
 pub mod config;

@@ -191,7 +191,7 @@ fn earned_in(ledger: &Value) -> u64 {
 /// Polls a customer until `ready` holds (the CRM is told after the
 /// engine's journal write, on its own thread); panics after 10 s.
 async fn customer_when(
-    server: &waimai::api::server::RunningServer,
+    server: &waimai::app::Application,
     token: &str,
     id: &str,
     ready: impl Fn(&Value) -> bool,

@@ -11,10 +11,10 @@ use common::serve::{Ws, get, post, quiet, server_config, spawn, spawn_with, temp
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use waimai::api::server::RunningServer;
+use waimai::app::Application;
 use waimai::wire::auth::Role;
 
-async fn merchant_socket(server: &RunningServer, merchant: &str) -> Ws {
+async fn merchant_socket(server: &Application, merchant: &str) -> Ws {
     let t = token(server, Role::Merchant(merchant.into()));
     let u = format!("ws://{}/v1/merchants/ws?token={t}", server.addr);
     tokio_tungstenite::connect_async(u)

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use waimai::api::secret::SHIPPED_SECRET;
+use waimai::app::secret::SHIPPED_SECRET;
 use waimai::wire::auth::{Role, Tokens};
 
 fn fresh_dir(name: &str) -> PathBuf {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::crm::blocking;
 use super::error::ApiError;
-use super::server::AppState;
+use super::state::AppState;
 use super::teams::may_manage;
 use crate::crm::analytics::{Report, ZoneForecast};
 use crate::crm::time::now_secs;

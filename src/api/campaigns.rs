@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::crm::blocking;
 use super::error::{ApiError, parse_json};
-use super::server::AppState;
+use super::state::AppState;
 use super::teams::may_manage;
 use crate::crm::marketing::{Campaign, CampaignSpec, Effect, Message, RunSummary, Segment};
 use crate::crm::time::now_secs;

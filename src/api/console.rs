@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::server::AppState;
+use super::state::AppState;
 use crate::map::RoadNetwork;
 use crate::wire::auth::Role;
 

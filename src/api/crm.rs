@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, parse_json};
-use super::server::AppState;
+use super::state::AppState;
 use crate::crm::coupons::{Coupon, CouponTemplate};
 use crate::crm::feedback::Channel;
 use crate::crm::loyalty::{Entry, Lot, Tier};

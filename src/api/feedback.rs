@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 
 use super::crm::blocking;
 use super::error::ApiError;
-use super::server::AppState;
+use super::state::AppState;
 use crate::crm::feedback::{self, Category, Review, Stats};
 use crate::wire::auth::Role;
 

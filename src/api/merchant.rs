@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, parse_json};
-use super::server::AppState;
+use super::state::AppState;
 use crate::live::{Card, NewOrder, OrderReply, Scope};
 use crate::map::{LatLng, MapError};
 

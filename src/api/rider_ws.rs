@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::error::ApiError;
-use super::server::AppState;
+use super::state::AppState;
 use crate::engine::RiderId;
 use crate::live::Frame;
 use crate::wire::auth::Role;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::crm::{Page, blocking};
 use super::error::{ApiError, parse_json};
-use super::server::AppState;
+use super::state::AppState;
 use crate::crm::managers::{AuditEntry, Event, Ownership, Rule, Team};
 use crate::wire::auth::Role;
 

@@ -48,7 +48,7 @@ pub enum CliError {
     #[error("crm: {0}")]
     Crm(String),
     #[error(transparent)]
-    Secret(#[from] crate::api::secret::SecretError),
+    Secret(#[from] crate::app::secret::SecretError),
 }
 
 impl CliError {

@@ -8,8 +8,7 @@ use clap::{Args, ValueEnum};
 use tracing::info;
 
 use super::CliError;
-use crate::api::secret;
-use crate::api::server::{self, StartOptions};
+use crate::app::{AppError, Application, StartOptions, secret};
 use crate::config::Config;
 use crate::engine::RiderId;
 use crate::fleet::merchant::Replay;
@@ -144,8 +143,8 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
             listen: args.listen,
             data_dir,
         };
-        let server = server::start(config, options).await.map_err(|e| match e {
-            server::ServeError::Secret(e) => CliError::Secret(e),
+        let server = Application::build(config, options).await.map_err(|e| match e {
+            AppError::Secret(e) => CliError::Secret(e),
             e => CliError::Serve(e.to_string()),
         })?;
         let operator = server.tokens.issue(&Role::Operator).unwrap_or_default();

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use waimai::api::server::{RunningServer, StartOptions, start};
+use waimai::app::{Application, StartOptions};
 use waimai::engine::RiderId;
 use waimai::wire::auth::Role;
 
@@ -28,29 +28,29 @@ pub fn server_config() -> waimai::config::Config {
 }
 
 /// A server journaling to a file in `data_dir`.
-pub async fn spawn(data_dir: &Path) -> RunningServer {
+pub async fn spawn(data_dir: &Path) -> Application {
     spawn_with(&server_config(), Some(data_dir)).await
 }
 
 /// A server on `config`; `data_dir` overrides its store with a file.
-pub async fn spawn_with(config: &waimai::config::Config, data_dir: Option<&Path>) -> RunningServer {
+pub async fn spawn_with(config: &waimai::config::Config, data_dir: Option<&Path>) -> Application {
     let options = StartOptions {
         listen: Some("127.0.0.1:0".into()),
         data_dir: data_dir.map(Path::to_path_buf),
     };
-    start(config, options).await.expect("server starts")
+    Application::build(config, options).await.expect("server starts")
 }
 
-pub fn token(server: &RunningServer, role: Role) -> String {
+pub fn token(server: &Application, role: Role) -> String {
     server.tokens.issue(&role).unwrap()
 }
 
-pub fn url(server: &RunningServer, path: &str) -> String {
+pub fn url(server: &Application, path: &str) -> String {
     format!("http://{}{path}", server.addr)
 }
 
 pub async fn post(
-    server: &RunningServer,
+    server: &Application,
     token: &str,
     path: &str,
     body: Value,
@@ -69,7 +69,7 @@ pub async fn post(
     (status, res.json().await.unwrap_or(Value::Null), headers)
 }
 
-pub async fn put(server: &RunningServer, token: &str, path: &str, body: Value) -> (u16, Value) {
+pub async fn put(server: &Application, token: &str, path: &str, body: Value) -> (u16, Value) {
     let res = reqwest::Client::new()
         .put(url(server, path))
         .bearer_auth(token)
@@ -80,7 +80,7 @@ pub async fn put(server: &RunningServer, token: &str, path: &str, body: Value) -
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
-pub async fn get(server: &RunningServer, token: &str, path: &str) -> (u16, Value) {
+pub async fn get(server: &Application, token: &str, path: &str) -> (u16, Value) {
     let res = reqwest::Client::new()
         .get(url(server, path))
         .bearer_auth(token)
@@ -97,7 +97,7 @@ pub fn order_body() -> Value {
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-pub async fn rider(server: &RunningServer, id: u64, last_seq: u64) -> Ws {
+pub async fn rider(server: &Application, id: u64, last_seq: u64) -> Ws {
     let t = token(server, Role::Rider(RiderId(id)));
     let u = format!("ws://{}/v1/riders/ws?token={t}&last_seq={last_seq}", server.addr);
     tokio_tungstenite::connect_async(u)

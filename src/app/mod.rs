@@ -1,0 +1,212 @@
+//! The composition root: builds the whole server from config (token
+//! secret, road network, restaurants, CRM store and keys, the engine actor
+//! and its journal, the CRM's scheduled jobs, the router) and runs it until
+//! stopped. Nothing else wires subsystems together; `api` only builds the
+//! router from the state it is handed.
+//!
+//! May call everything below `cli`.
+
+mod crm_setup;
+pub mod secret;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::api::{self, AppState, LinkSettings};
+use crate::config::Config;
+use crate::dispatch::online::Policy;
+use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
+use crate::map::{MapError, RoadNetwork};
+use crate::store::LogLocation;
+use crate::wire::auth::Tokens;
+use crm_setup::{open_crm, spawn_crm_jobs};
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("restaurants file: {0}")]
+    Restaurants(String),
+    #[error("the engine did not start: {0}")]
+    Start(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("CRM: {0}")]
+    Crm(#[from] crate::crm::CrmError),
+    #[error(transparent)]
+    Secret(#[from] secret::SecretError),
+}
+
+/// Everything `start` needs beyond the config (tests override these).
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Overrides `[server] listen`.
+    pub listen: Option<String>,
+    /// Overrides `[server] data_dir` (and the store: a journal file there).
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The running server and what tests and the CLI need of it.
+pub struct Application {
+    pub addr: SocketAddr,
+    pub live: LiveHandle,
+    pub restored: Restored,
+    pub tokens: Tokens,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Application {
+    /// Loads the map and restaurants, replays the journal, binds and serves.
+    pub async fn build(config: &Config, options: StartOptions) -> Result<Self, AppError> {
+        let profile = config.profile(&config.map.profile)?;
+        let network = Arc::new(RoadNetwork::load(
+            &config.map.path,
+            &config.map.profile,
+            profile,
+            config.map.max_snap_meters,
+        )?);
+        let sv = &config.server;
+        let data_dir = options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone());
+        let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
+        let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
+        let (restaurants, header) = read_restaurants(&sv.restaurants)?;
+        let crm = open_crm(config, data_dir).await?;
+        let setup = LiveSetup {
+            network: network.clone(),
+            restaurants,
+            options: LiveOptions {
+                policy: Policy::from_name("rolling").unwrap_or(Policy::NearestIdle),
+                tick_secs: sv.tick_secs as i64,
+                clock_speed: sv.clock_speed,
+                shift_secs: sv.shift_secs as i64,
+                outbox_capacity: sv.outbox_capacity,
+                rider_timeout: Duration::from_secs(sv.rider_timeout_secs),
+                queue_capacity: sv.queue_capacity,
+                pickup_service_secs: header.pickup_service_secs,
+                dropoff_service_secs: header.dropoff_service_secs,
+            },
+            log: match (&options.data_dir, sv.store.as_str()) {
+                (None, "redis") => LogLocation::Redis {
+                    url: sv.redis_url.clone(),
+                    key: sv.redis_key.clone(),
+                },
+                (dir, _) => LogLocation::File(
+                    dir.clone()
+                        .unwrap_or_else(|| sv.data_dir.clone())
+                        .join("journal.jsonl"),
+                ),
+            },
+            crm: Some(crm.clone()),
+        };
+        let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
+            .await
+            .map_err(|e| AppError::Start(e.to_string()))??;
+        let listener = TcpListener::bind(&addr).await.map_err(|e| AppError::Listen {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+        let local = listener.local_addr().map_err(|e| AppError::Listen {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let links = LinkSettings {
+            heartbeat: Duration::from_secs(sv.heartbeat_secs),
+            timeout: Duration::from_secs(sv.rider_timeout_secs),
+            location_per_sec: sv.location_per_sec,
+            location_burst: sv.location_burst as f64,
+        };
+        let state = AppState::new(
+            live.clone(),
+            tokens.clone(),
+            links,
+            shutdown_rx.clone(),
+            &network,
+            crm,
+        );
+        spawn_crm_jobs(state.crm.clone(), config.crm.jobs_every_secs, shutdown_rx.clone());
+        let app = api::router(state);
+        let mut stop = shutdown_rx;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        info!(addr = %local, orders = restored.orders, riders = restored.riders, records = restored.records, "serving");
+        Ok(Application {
+            addr: local,
+            live,
+            restored,
+            tokens,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Graceful stop: no new connections, rider sockets get a close frame,
+    /// in-flight requests finish, then the engine stops after its last
+    /// journal write.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        self.live.shutdown().await;
+    }
+
+    /// Resolves when the server stops on its own (it does not, unless the
+    /// listener fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// The secret tokens are signed with, checked against where the server
+/// will listen (resolved first, so a name cannot hide a public address).
+async fn token_secret(configured: &str, addr: &str, data_dir: &std::path::Path) -> Result<String, AppError> {
+    let bound: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| AppError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?
+        .collect();
+    Ok(secret::for_server(configured, addr, &bound, data_dir)?)
+}
+
+/// Restaurants from a fixture file's restaurant lines (each is its own
+/// merchant), and its header's service times.
+fn read_restaurants(
+    path: &std::path::Path,
+) -> Result<(Vec<Restaurant>, crate::sim::fixture::Header), AppError> {
+    let fixture =
+        crate::sim::fixture::Fixture::read(path).map_err(|e| AppError::Restaurants(e.to_string()))?;
+    let restaurants: Vec<Restaurant> = fixture
+        .restaurants()
+        .into_iter()
+        .map(|(id, at)| Restaurant {
+            merchant: id.clone(),
+            id,
+            at,
+        })
+        .collect();
+    if restaurants.is_empty() {
+        return Err(AppError::Restaurants(format!(
+            "{} holds no restaurant",
+            path.display()
+        )));
+    }
+    Ok((restaurants, fixture.header))
+}
