@@ -3,7 +3,9 @@
 
 mod common;
 
-use futures_util::SinkExt;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use waimai::engine::RiderId;
@@ -553,4 +555,78 @@ async fn marking_an_order_ready_moves_its_ready_time_to_now() {
         (409, Some("invalid_state"))
     );
     server.stop().await;
+}
+
+/// Journal before acknowledgement, at the actor: when the journal refuses
+/// a batch (here a real Redis answering WRONGTYPE), the merchant waiting on
+/// it hears 503, the rider hears nothing of it, and the read model never
+/// shows the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_journal_write_fails_answers_nobody_and_tells_no_rider() {
+    let key = format!(
+        "waimai:test:serve-broken:{}:{}",
+        std::process::id(),
+        rand_suffix()
+    );
+    let mut config = server_config();
+    config.server.store = "redis".into();
+    config.server.redis_key = key.clone();
+    config.server.data_dir = tempdir("broken-journal");
+    let server = spawn_with(&config, None).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let mut ws = rider(&server, 1, 0).await;
+    go_online(&mut ws, R2).await;
+    let (status, card, _) = post(&server, &merchant, "/v1/orders", order_body(), None).await;
+    assert_eq!(status, 201, "{card}");
+    let id = card["id"].as_u64().unwrap();
+    let m = next(&mut ws).await;
+    assert_eq!(m["type"], "assignment", "{m}");
+
+    // The journal's list becomes a string: every later RPUSH fails.
+    let mut redis = redis::Client::open(config.server.redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut redis).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("not a list")
+        .query(&mut redis)
+        .unwrap();
+
+    let cancel = json!({"reason": "customer changed their mind"});
+    let (status, body, _) = post(
+        &server,
+        &merchant,
+        &format!("/v1/orders/{id}/cancel"),
+        cancel,
+        None,
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    // The engine stopped: the rider's socket is closed, and nothing of the
+    // cancellation reached it first.
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut heard = Vec::new();
+        while let Some(Ok(message)) = ws.next().await {
+            match message {
+                Message::Text(t) => heard.push(t.to_string()),
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        heard
+    })
+    .await
+    .expect("the rider's socket closes when the engine stops");
+    assert!(
+        heard
+            .iter()
+            .all(|t| !t.contains("order_cancelled") && !t.contains("cancel")),
+        "the rider was told of an unjournaled change: {heard:?}"
+    );
+    let (_, seen) = get(&server, &merchant, &format!("/v1/orders/{id}")).await;
+    assert_ne!(seen["state"], "cancelled", "{seen}");
+    server.stop().await;
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut redis).unwrap();
 }

@@ -1,0 +1,319 @@
+//! The actor: one thread that owns the engine. It takes inputs in batches,
+//! applies them, journals what they changed with one fsync, and only then
+//! answers requests and tells riders (journal before acknowledgement).
+//! Planning runs on the rayon pool from an owned snapshot and comes back
+//! as an input.
+//!
+//! Rooms: start-up, the loop and the commit here; what a batch collects
+//! for its commit (`batch`); merchants' requests (`merchants`); the rider
+//! protocol (`riders`); the tick (`tick`); what riders are told (`push`);
+//! the read model (`projection`).
+
+mod batch;
+mod merchants;
+mod projection;
+mod push;
+mod riders;
+mod tick;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use tracing::{error, info};
+
+use super::clock::EngineClock;
+use super::crm_feed::CrmFeed;
+use super::metrics::Metrics;
+use super::records::{self, LiveRecord, OrderMeta};
+use super::riders::RiderLink;
+use super::view::{Card, View};
+use super::{Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, OrderReply, Restaurant, Restored};
+use crate::base::Secs;
+use crate::dispatch::online::ServiceSecs;
+use crate::engine::{Engine, EngineConfig, OrderId, PickupRule, RiderId};
+use crate::map::RoadNetwork;
+use crate::store::Log;
+use crate::wire::protocol::ServerMessage;
+use batch::Batch;
+pub(crate) use tick::PlanDone;
+
+/// Most inputs applied under one fsync.
+const BATCH_MAX: usize = 1024;
+/// The console's picture is redrawn at most this often.
+const CONSOLE_EVERY: Duration = Duration::from_millis(500);
+
+struct Actor {
+    engine: Engine<Arc<RoadNetwork>>,
+    network: Arc<RoadNetwork>,
+    restaurants: Vec<Restaurant>,
+    restaurant_index: HashMap<String, u32>,
+    options: LiveOptions,
+    clock: EngineClock,
+    journal: Log,
+    orders: HashMap<OrderId, OrderMeta>,
+    idempotency: HashMap<(String, String), OrderId>,
+    next_order: u64,
+    links: HashMap<RiderId, RiderLink>,
+    next_conn: u64,
+    /// The latest plan's (pickup, drop-off) times per order.
+    etas: HashMap<OrderId, (Secs, Secs)>,
+    view: Arc<View>,
+    metrics: Arc<Metrics>,
+    tx: SyncSender<Input>,
+    /// The planner's own threads: one core fewer than the machine, so
+    /// sockets and HTTP keep a core while a large tick is planned.
+    planner: Arc<rayon::ThreadPool>,
+    planning: bool,
+    next_tick_secs: Secs,
+    last_sweep: Instant,
+    last_console: Instant,
+    /// Delivered and cancelled orders for the CRM, sent after the journal.
+    crm_feed: Option<CrmFeed>,
+    /// What the current batch changed, for the commit.
+    batch: Batch,
+}
+
+pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveError> {
+    let LiveSetup {
+        network,
+        restaurants,
+        options,
+        log,
+        crm,
+    } = setup;
+    let (journal, history) = Log::open::<LiveRecord>(&log)?;
+    let places = restaurants
+        .iter()
+        .map(|r| network.snap(r.at))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = EngineConfig {
+        policy: options.policy,
+        service: ServiceSecs::split(options.pickup_service_secs, options.dropoff_service_secs),
+        pickup: PickupRule::Confirmed,
+    };
+    let mut engine = Engine::new(network.clone(), places, config);
+    let n_records = history.len();
+    let replayed = records::replay(&mut engine, &network, history)?;
+    let (tx, rx) = sync_channel(options.queue_capacity);
+    let clock = EngineClock::start(replayed.last_secs, options.clock_speed);
+    let mut idempotency = HashMap::new();
+    for (id, meta) in &replayed.orders {
+        if let Some(key) = &meta.idempotency_key {
+            idempotency.insert((meta.merchant.clone(), key.clone()), *id);
+        }
+    }
+    let mut links = HashMap::new();
+    for (spec, _) in engine.riders() {
+        let given = replayed.assignments.get(&spec.id).copied().unwrap_or(0);
+        links.insert(spec.id, RiderLink::new(options.outbox_capacity, given));
+    }
+    let restored = Restored {
+        records: n_records,
+        orders: replayed.orders.len(),
+        riders: links.len(),
+    };
+    let view = Arc::new(View::default());
+    let metrics = Arc::new(Metrics::default());
+    let mut actor = Actor {
+        next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
+        orders: replayed.orders,
+        restaurant_index: restaurants
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i as u32))
+            .collect(),
+        restaurants,
+        engine,
+        network,
+        clock,
+        journal,
+        idempotency,
+        links,
+        next_conn: 1,
+        etas: HashMap::new(),
+        view: view.clone(),
+        metrics: metrics.clone(),
+        tx: tx.clone(),
+        planner: Arc::new(tick::planner_pool()?),
+        planning: false,
+        // Riders reconnect after a restart before anything is planned again.
+        next_tick_secs: clock.now_secs() + options.tick_secs,
+        last_sweep: Instant::now(),
+        last_console: Instant::now() - CONSOLE_EVERY,
+        options,
+        crm_feed: None,
+        batch: Batch::default(),
+    };
+    if let Some(crm) = crm {
+        let feed = CrmFeed::start(crm, metrics.clone()).map_err(|e| crate::store::StoreError::Io {
+            path: "waimai-crm".into(),
+            reason: format!("cannot start the CRM thread: {e}"),
+        })?;
+        actor.crm_feed = Some(feed);
+        actor.resend_crm();
+    }
+    actor.batch.touched_orders = actor.orders.keys().copied().collect();
+    actor.refresh_view();
+    actor.view.put_console(actor.console_json().into());
+    std::thread::Builder::new()
+        .name("waimai-engine".into())
+        .spawn(move || actor.run(rx))
+        .map_err(|e| crate::store::StoreError::Io {
+            path: "waimai-engine".into(),
+            reason: format!("cannot start the engine thread: {e}"),
+        })?;
+    Ok((
+        LiveHandle {
+            tx,
+            view,
+            metrics,
+            clock,
+        },
+        restored,
+    ))
+}
+
+impl Actor {
+    fn run(mut self, rx: Receiver<Input>) {
+        loop {
+            let wait = self.until_next_tick();
+            let mut batch = Vec::new();
+            match rx.recv_timeout(wait) {
+                Ok(input) => batch.push(input),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // A plan ends its batch: its riders are told at once, not
+            // after a thousand location fixes queued behind it.
+            while batch.len() < BATCH_MAX && !matches!(batch.last(), Some(Input::Planned(_))) {
+                match rx.try_recv() {
+                    Ok(input) => batch.push(input),
+                    Err(_) => break,
+                }
+            }
+            let mut stop = None;
+            for input in batch {
+                match input {
+                    Input::Shutdown { reply } => stop = Some(reply),
+                    other => self.apply(other),
+                }
+            }
+            self.housekeeping();
+            if !self.commit() {
+                error!("journal write failed: the engine stops so a restart rebuilds from the journal");
+                break;
+            }
+            if let Some(reply) = stop {
+                if let Some(feed) = self.crm_feed.take() {
+                    feed.close();
+                }
+                for link in self.links.values_mut() {
+                    link.send(Frame::Close);
+                }
+                info!(records = self.journal.len(), "engine stopped");
+                let _ = reply.send(());
+                break;
+            }
+        }
+    }
+
+    /// Wall time until the next tick is due (at most a second, so timeouts
+    /// are checked).
+    fn until_next_tick(&self) -> Duration {
+        let left = self.next_tick_secs - self.clock.now_secs();
+        self.clock
+            .wall(left)
+            .clamp(Duration::from_millis(1), Duration::from_secs(1))
+    }
+
+    fn apply(&mut self, input: Input) {
+        match input {
+            Input::Place { scope, order, reply } => {
+                let result = self.place(&scope, order);
+                self.batch.deferred.push((reply, result));
+            }
+            Input::Cancel {
+                scope,
+                order,
+                reason,
+                reply,
+            } => {
+                let result = self.cancel(&scope, OrderId(order), reason);
+                self.batch.deferred.push((reply, result.map(|id| (id, false))));
+            }
+            Input::Ready { scope, order, reply } => {
+                let result = self.ready(&scope, OrderId(order));
+                self.batch.deferred.push((reply, result.map(|id| (id, false))));
+            }
+            Input::Connect {
+                rider,
+                last_seq,
+                frames,
+                reply,
+            } => {
+                let _ = reply.send(self.connect(rider, last_seq, frames));
+            }
+            Input::Disconnected { rider, conn } => {
+                if let Some(link) = self.links.get_mut(&rider)
+                    && link.conn.as_ref().is_some_and(|(c, _)| *c == conn)
+                {
+                    link.conn = None;
+                    link.gone_since = Some(Instant::now());
+                }
+            }
+            Input::Rider { rider, message } => self.rider_message(rider, message),
+            Input::RiderError { rider, error } => {
+                self.batch.messages.push((rider, ServerMessage::Error(error)))
+            }
+            Input::Planned(done) => self.finish_tick(*done),
+            Input::Shutdown { .. } => {}
+        }
+    }
+
+    /// Journals the batch, then answers and tells riders. False if the
+    /// journal failed (the actor must stop).
+    fn commit(&mut self) -> bool {
+        if !self.batch.records.is_empty() {
+            let started = Instant::now();
+            if let Err(e) = self.journal.append(&self.batch.records) {
+                error!(error = %e, "journal append failed");
+                self.batch.abandon();
+                return false;
+            }
+            self.metrics
+                .journal_append
+                .observe_micros(started.elapsed().as_micros() as u64);
+            self.metrics.journal_records.fetch_add(
+                self.batch.records.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            self.batch.records.clear();
+        }
+        if let Some(feed) = &self.crm_feed {
+            for request in self.batch.crm_out.drain(..) {
+                feed.send(request);
+            }
+        }
+        // Orders whose state a decision changed, then riders: a merchant
+        // never sees an order open after its rider was told. Cards whose
+        // only change is an ETA follow the replies.
+        let ids = std::mem::take(&mut self.batch.decided_orders);
+        for id in &ids {
+            self.batch.touched_orders.remove(id);
+        }
+        let decided: Vec<Card> = ids.iter().filter_map(|id| self.card(*id)).collect();
+        self.view.put_cards(decided);
+        self.tell_riders();
+        for (reply, result) in std::mem::take(&mut self.batch.deferred) {
+            let answer = result.and_then(|(id, replayed)| {
+                let card = self.card(id).ok_or(LiveError::NotFound(id.0))?;
+                Ok(OrderReply { card, replayed })
+            });
+            let _ = reply.send(answer);
+        }
+        self.refresh_view();
+        true
+    }
+}

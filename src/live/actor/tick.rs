@@ -1,0 +1,209 @@
+//! The tick: rider timeouts, a snapshot planned on the planner's pool,
+//! the plan applied when it comes back, and what each decision changes.
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::Actor;
+use crate::dispatch::online::{self, Plan};
+use crate::engine::{Command, PendingTick, RiderId};
+use crate::live::records::LiveRecord;
+use crate::live::{Input, LiveError, Restaurant};
+use crate::map::{MapError, Snapped};
+use crate::wire::protocol::StopView;
+
+/// A plan made on the rayon pool, coming back to be applied.
+pub(crate) struct PlanDone {
+    pending: PendingTick<Snapped>,
+    plan: Result<Plan, MapError>,
+    micros: u64,
+}
+
+pub(super) fn planner_pool() -> Result<rayon::ThreadPool, LiveError> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads((cores - 1).max(1))
+        .thread_name(|i| format!("waimai-plan-{i}"))
+        .build()
+        .map_err(|e| {
+            LiveError::Store(crate::store::StoreError::Io {
+                path: "waimai-plan".into(),
+                reason: format!("cannot start the planner threads: {e}"),
+            })
+        })
+}
+
+impl Actor {
+    pub(super) fn housekeeping(&mut self) {
+        if self.last_sweep.elapsed() >= Duration::from_secs(1) {
+            self.last_sweep = Instant::now();
+            let timeout = self.options.rider_timeout;
+            let gone: Vec<RiderId> = self
+                .links
+                .iter()
+                .filter(|(_, l)| l.gone_since.is_some_and(|t| t.elapsed() >= timeout))
+                .map(|(id, _)| *id)
+                .filter(|id| self.engine.is_rider_online(*id))
+                .collect();
+            let now = self.clock.now_secs();
+            for rider in gone {
+                info!(
+                    rider = rider.0,
+                    "rider timed out: offline, orders not picked up are planned again"
+                );
+                self.go_offline(now, rider);
+            }
+        }
+        let now = self.clock.now_secs();
+        if self.planning || now < self.next_tick_secs {
+            return;
+        }
+        self.next_tick_secs = now + self.options.tick_secs;
+        self.planning = true;
+        let mut pending = self.engine.begin_tick(now);
+        shortlist_riders(&mut pending, &self.restaurants);
+        let travel = self.network.clone();
+        let policy = self.engine.policy();
+        let tx = self.tx.clone();
+        self.planner.spawn(move || {
+            let started = Instant::now();
+            let plan = online::plan_with_matrix(&pending.snapshot, &travel, &policy);
+            let micros = started.elapsed().as_micros() as u64;
+            // Blocking send: a plan is never dropped; the queue drains.
+            let _ = tx.send(Input::Planned(Box::new(PlanDone {
+                pending,
+                plan,
+                micros,
+            })));
+        });
+    }
+
+    pub(super) fn finish_tick(&mut self, done: PlanDone) {
+        self.planning = false;
+        let PlanDone {
+            pending,
+            plan,
+            micros,
+        } = done;
+        let plan = plan.unwrap_or_else(|e| {
+            warn!(error = %e, "planning failed; nothing new is dispatched this tick");
+            Plan::default()
+        });
+        for trip in &plan.trips {
+            for (i, &o) in trip.orders.iter().enumerate() {
+                if let (Some(id), Some(&drop)) = (pending.order_id(o), trip.timing.dropoff_secs.get(i)) {
+                    self.etas.insert(id, (trip.timing.pickup_secs, drop));
+                    self.batch.touched_orders.insert(id);
+                }
+            }
+            if trip.committed
+                && let Some(r) = pending.rider_id(trip.rider)
+            {
+                self.batch.touched_riders.insert(r);
+            }
+        }
+        for &o in &plan.unplanned {
+            if let Some(id) = pending.order_id(o) {
+                self.etas.remove(&id);
+                self.batch.touched_orders.insert(id);
+            }
+        }
+        let decided = Instant::now();
+        let (commands, _) = self.engine.finish_tick(pending, &plan, micros);
+        self.metrics.dispatch_tick.observe_micros(micros);
+        for command in commands {
+            self.note_command(&command, decided);
+            self.batch.records.push(LiveRecord::Decision { command });
+        }
+    }
+
+    /// What a decision changes for riders' messages and ETAs.
+    pub(super) fn note_command(&mut self, command: &Command, decided: Instant) {
+        let rider = match command {
+            Command::Depart { rider, orders, .. } => {
+                let link = self.link(*rider);
+                link.assignment += 1;
+                link.new_assignment = true;
+                link.reposition = None;
+                self.batch.touched_orders.extend(orders.iter().copied());
+                self.batch.decided_orders.extend(orders.iter().copied());
+                *rider
+            }
+            Command::Join { rider, orders, .. } => {
+                self.batch.touched_orders.extend(orders.iter().copied());
+                self.batch.decided_orders.extend(orders.iter().copied());
+                *rider
+            }
+            Command::Release { rider, .. } => *rider,
+            Command::Reposition {
+                rider,
+                restaurant,
+                arrive_secs,
+                ..
+            } => {
+                let at = self.restaurants[*restaurant as usize].at;
+                let stop = StopView {
+                    order: String::new(),
+                    kind: "reposition".into(),
+                    lat: at.lat,
+                    lng: at.lng,
+                    eta_secs: *arrive_secs,
+                };
+                self.link(*rider).reposition = Some((stop, *arrive_secs));
+                *rider
+            }
+            Command::PickUp {
+                rider,
+                trip,
+                pickup_secs,
+                dropoff_secs,
+            } => {
+                for (o, d) in trip.orders.iter().zip(dropoff_secs) {
+                    self.etas.insert(*o, (*pickup_secs, *d));
+                    self.batch.touched_orders.insert(*o);
+                    self.batch.decided_orders.insert(*o);
+                }
+                *rider
+            }
+        };
+        self.batch.touched_riders.insert(rider);
+        self.batch.decided.insert(rider, decided);
+    }
+}
+
+/// Riders planned per open order of a restaurant (the nearest ones).
+const RIDERS_PER_ORDER: usize = 4;
+/// And at least this many per restaurant with open orders.
+const RIDERS_PER_RESTAURANT_MIN: usize = 8;
+
+/// Keeps, for each restaurant with orders to plan, its nearest free riders
+/// (straight line): with thousands of idle riders across a city, the far
+/// ones would never win an order but would cost the planner a matrix row
+/// each. Riders on committed trips are always kept.
+fn shortlist_riders(pending: &mut PendingTick<Snapped>, restaurants: &[Restaurant]) {
+    let s = &pending.snapshot;
+    let mut wanted = vec![0usize; restaurants.len()];
+    for o in &s.orders {
+        if let Some(w) = wanted.get_mut(o.restaurant as usize) {
+            *w += RIDERS_PER_ORDER;
+        }
+    }
+    let mut keep = std::collections::HashSet::new();
+    for (r, want) in wanted.iter().enumerate().filter(|(_, w)| **w > 0) {
+        let at = restaurants[r].at;
+        let mut by_distance: Vec<(f64, usize)> = s
+            .riders
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (crate::map::geo::haversine_meters(at, v.free_place.position), i))
+            .collect();
+        let k = (*want).max(RIDERS_PER_RESTAURANT_MIN).min(by_distance.len());
+        if k == 0 {
+            continue;
+        }
+        by_distance.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+        keep.extend(by_distance[..k].iter().filter_map(|(_, i)| pending.rider_id(*i)));
+    }
+    pending.retain_riders(|id, _| keep.contains(&id));
+}
