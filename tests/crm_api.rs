@@ -295,17 +295,15 @@ async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_gives_birthday_coupons_on_the_day_and_only_once() {
-    use common::serve::{server_config, spawn_with};
+    use common::serve::{server_config, spawn_at};
     let dir = tempdir("crm-jobs");
     let mut config = server_config();
     config.crm.jobs_every_secs = 1;
-    let server = spawn_with(&config, Some(&dir)).await;
+    // Engine time is 15 July 2026, 10:00 UTC, whatever the wall says.
+    let clock = waimai::base::Clock::manual(1_784_109_600);
+    let server = spawn_at(&config, &dir, &clock).await;
     let operator = token(&server, Role::Operator);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let (_, month, day) = waimai::crm::time::civil(now);
+    let (month, day) = (7, 15);
     let contact =
         json!({"type": "contact", "contact": {"name": "Bo", "birthday": {"month": month, "day": day}}});
     let (status, out, _) = post(

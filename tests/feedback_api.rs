@@ -7,11 +7,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::serve::{Ws, get, post, quiet, server_config, spawn, spawn_with, tempdir, token};
+use common::serve::{Ws, get, post, quiet, server_config, spawn, tempdir, token, url};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use waimai::app::Application;
+use waimai::base::Clock;
 use waimai::wire::auth::Role;
 
 async fn merchant_socket(server: &Application, merchant: &str) -> Ws {
@@ -176,13 +177,14 @@ async fn a_negative_review_reaches_its_merchant_at_once_and_nobody_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_delivery_is_reported_by_the_engine_as_delivery_speed() {
-    use common::serve::{CUSTOMER, R2, go_online, rider, send};
+    use common::serve::{CUSTOMER, R2, go_online, next, next_advancing, rider, send, spawn_at};
     let dir = tempdir("feedback-late");
     let mut config = server_config();
-    // Every delivery is late: the promise is one second, the apology at once.
-    config.crm.feedback.promise_secs = 1;
-    config.crm.feedback.late_apology_secs = 1;
-    let server = spawn_with(&config, Some(&dir)).await;
+    // Promised in 30 minutes; an apology from 10 minutes late.
+    config.crm.feedback.promise_secs = 1800;
+    config.crm.feedback.late_apology_secs = 600;
+    let clock = Clock::manual(1_796_000_000);
+    let server = spawn_at(&config, &dir, &clock).await;
     let merchant = token(&server, Role::Merchant("r2".into()));
     let mut alerts = merchant_socket(&server, "r2").await;
     let mut ws = rider(&server, 1, 0).await;
@@ -192,9 +194,17 @@ async fn a_late_delivery_is_reported_by_the_engine_as_delivery_speed() {
     let (status, card, _) = post(&server, &merchant, "/v1/orders", order, Some("p9")).await;
     assert_eq!(status, 201, "{card}");
     let id = card["id"].as_u64().unwrap().to_string();
-    common::serve::accept_and_pick_up(&mut ws, &id).await;
-    // Late by construction: at least the second the promise allows.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let m = next_advancing(&mut ws, &clock).await;
+    assert_eq!(m["type"], "assignment", "{m}");
+    send(
+        &mut ws,
+        json!({"v": 1, "type": "accept", "assignment": m["assignment"]}),
+    )
+    .await;
+    send(&mut ws, json!({"v": 1, "type": "picked_up", "order": id})).await;
+    assert_eq!(next(&mut ws).await["type"], "route_update");
+    // 50 minutes on the road: 20 minutes past the promise.
+    clock.advance(3000);
     send(&mut ws, json!({"v": 1, "type": "delivered", "order": id})).await;
 
     let alert = frame(&mut alerts, 10).await;
@@ -209,14 +219,40 @@ async fn a_late_delivery_is_reported_by_the_engine_as_delivery_speed() {
         (r["rider"].as_str(), r["customer"].as_str()),
         (Some("1"), Some("bob"))
     );
-    assert!(r["late_secs"].as_i64().is_some_and(|s| s >= 1), "{r}");
+    let late = r["late_secs"].as_i64().unwrap_or(0);
+    assert!(
+        (1200..1300).contains(&late),
+        "late by 20 minutes and the tick or two before pickup: {r}"
+    );
     server.stop().await;
 
-    // After a restart the delivery is sent to the CRM again: still one review.
-    let server = spawn_with(&config, Some(&dir)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // After a restart the delivery is sent to the CRM again (both of its
+    // requests): still one review.
+    let server = spawn_at(&config, &dir, &clock).await;
+    wait_for_metric(&server, "waimai_crm_order_events_applied_total", 2).await;
     let operator = token(&server, Role::Operator);
     let (_, listed) = get(&server, &operator, "/v1/feedback?merchant=r2").await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     server.stop().await;
+}
+
+/// Waits until a counter of `/metrics` reaches `at_least` (10 s at most).
+async fn wait_for_metric(server: &Application, name: &str, at_least: u64) {
+    for _ in 0..200 {
+        let text = reqwest::get(url(server, "/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if value >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} did not reach {at_least} within 10 s");
 }

@@ -13,7 +13,6 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::teams::may_manage;
 use crate::crm::analytics::{Report, ZoneForecast};
-use crate::crm::time::now_secs;
 use crate::wire::auth::Role;
 
 /// `?days=&hours=`.
@@ -39,8 +38,9 @@ pub async fn report(
 ) -> Result<Json<Report>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
     let days = w.days.unwrap_or(28);
+    let now = state.now_secs();
     Ok(Json(
-        blocking(&state.crm, move |crm| crm.analytics(&merchant, now_secs(), days)).await?,
+        blocking(&state.crm, move |crm| crm.analytics(&merchant, now, days)).await?,
     ))
 }
 
@@ -60,10 +60,8 @@ pub async fn demand(
         return Err(ApiError::forbidden("the demand forecast is for operator tokens"));
     }
     let (days, hours) = (w.days.unwrap_or(14), w.hours.unwrap_or(3));
+    let now = state.now_secs();
     Ok(Json(
-        blocking(&state.crm, move |crm| {
-            crm.demand_forecast(now_secs(), days, hours)
-        })
-        .await?,
+        blocking(&state.crm, move |crm| crm.demand_forecast(now, days, hours)).await?,
     ))
 }

@@ -16,7 +16,6 @@ use super::error::{ApiError, parse_json};
 use super::state::AppState;
 use super::teams::may_manage;
 use crate::crm::marketing::{Campaign, CampaignSpec, Effect, Message, RunSummary, Segment};
-use crate::crm::time::now_secs;
 
 /// Customer ids a segment preview lists at most.
 const PREVIEW_IDS_MAX: usize = 20;
@@ -74,10 +73,8 @@ pub async fn preview(
 ) -> Result<Json<SegmentPreview>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
     let segment: Segment = parse_json(&body)?;
-    let picked = blocking(&state.crm, move |crm| {
-        crm.segment(&merchant, &segment, now_secs())
-    })
-    .await?;
+    let now = state.now_secs();
+    let picked = blocking(&state.crm, move |crm| crm.segment(&merchant, &segment, now)).await?;
     Ok(Json(SegmentPreview {
         count: picked.len(),
         sample: picked.into_iter().take(PREVIEW_IDS_MAX).map(|(c, _)| c).collect(),
@@ -105,11 +102,9 @@ pub async fn put(
             format!("the body says {}, the path {id}", spec.id),
         ));
     }
+    let now = state.now_secs();
     Ok(Json(
-        blocking(&state.crm, move |crm| {
-            crm.define_campaign(&merchant, spec, now_secs())
-        })
-        .await?,
+        blocking(&state.crm, move |crm| crm.define_campaign(&merchant, spec, now)).await?,
     ))
 }
 
@@ -156,11 +151,9 @@ pub async fn run(
     headers: HeaderMap,
 ) -> Result<Json<RunSummary>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
+    let now = state.now_secs();
     Ok(Json(
-        blocking(&state.crm, move |crm| {
-            crm.run_campaign(&merchant, &id, now_secs())
-        })
-        .await?,
+        blocking(&state.crm, move |crm| crm.run_campaign(&merchant, &id, now)).await?,
     ))
 }
 

@@ -122,7 +122,7 @@ pub async fn customer(
 ) -> Result<Json<CustomerView>, ApiError> {
     let role = state.role(&headers, None)?;
     let c = visible(&state, &role, &id).await?;
-    let now = crate::crm::time::now_secs();
+    let now = state.now_secs();
     let rules = &state.crm.config().grades;
     let mut contact = c.profile.contact.clone();
     let masked = matches!(role, Role::Support | Role::Finance);
@@ -236,10 +236,8 @@ pub async fn command(
         key,
         command,
     };
-    let outcome = blocking(&state.crm, move |crm| {
-        crm.execute(crate::crm::time::now_secs(), &request)
-    })
-    .await?;
+    let now = state.now_secs();
+    let outcome = blocking(&state.crm, move |crm| crm.execute(now, &request)).await?;
     if let Some(action) = personal {
         record_access(&state, &role, &customer, action, "contact").await?;
     }
@@ -267,7 +265,7 @@ async fn record_access(
     what: &str,
 ) -> Result<(), ApiError> {
     let entry = AccessEntry {
-        at_secs: crate::crm::time::now_secs(),
+        at_secs: state.now_secs(),
         who: who(role),
         customer: customer.to_string(),
         action: action.to_string(),

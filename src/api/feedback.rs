@@ -72,8 +72,7 @@ pub struct ReviewQuery {
 }
 
 impl ReviewQuery {
-    fn window(&self) -> Result<(i64, i64), ApiError> {
-        let now = crate::crm::time::now_secs();
+    fn window(&self, now: i64) -> Result<(i64, i64), ApiError> {
         let to = self.to_secs.unwrap_or(now + 1);
         let from = self.from_secs.unwrap_or(to - 30 * DAY_SECS);
         if from > to {
@@ -113,7 +112,7 @@ impl ReviewQuery {
 }
 
 async fn matching(state: &AppState, q: ReviewQuery) -> Result<Vec<Review>, ApiError> {
-    let (from, to) = q.window()?;
+    let (from, to) = q.window(state.now_secs())?;
     blocking(&state.crm, move |crm| crm.reviews(from, to, |r| q.keeps(r))).await
 }
 
@@ -175,7 +174,7 @@ pub async fn alerts(
     let Role::Merchant(_) = role else {
         return Err(ApiError::forbidden("alerts are for merchant tokens"));
     };
-    let now = crate::crm::time::now_secs();
+    let now = state.now_secs();
     let q = ReviewQuery {
         from_secs: Some(a.since_secs.unwrap_or(now - DAY_SECS)),
         to_secs: Some(now + 1),

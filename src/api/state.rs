@@ -62,6 +62,11 @@ impl AppState {
         }
     }
 
+    /// Engine time: the one clock every stamp and report follows.
+    pub fn now_secs(&self) -> crate::base::Secs {
+        self.live.clock().now_secs()
+    }
+
     /// The caller's role from `Authorization: Bearer`, or from `token`
     /// (query string, for WebSockets and the console).
     pub fn role(&self, headers: &HeaderMap, token: Option<&str>) -> Result<Role, ApiError> {

@@ -114,11 +114,9 @@ pub async fn own(
 ) -> Result<Json<Ownership>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
     let event: Event = parse_json(&body)?;
+    let now = state.now_secs();
     Ok(Json(
-        blocking(&state.crm, move |crm| {
-            crm.own(crate::crm::time::now_secs(), &merchant, &id, &event)
-        })
-        .await?,
+        blocking(&state.crm, move |crm| crm.own(now, &merchant, &id, &event)).await?,
     ))
 }
 
@@ -158,8 +156,9 @@ pub async fn leave(
     } else {
         parse_json(&body)?
     };
+    let now = state.now_secs();
     let moved = blocking(&state.crm, move |crm| {
-        crm.leave(crate::crm::time::now_secs(), &merchant, &manager, b.to.as_deref())
+        crm.leave(now, &merchant, &manager, b.to.as_deref())
     })
     .await?;
     Ok(Json(Moved { moved }))

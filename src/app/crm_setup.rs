@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::AppError;
+use crate::base::Clock;
 use crate::config::Config;
 
 /// Opens the CRM on its configured store: a redb file in the data dir,
@@ -60,7 +61,12 @@ fn local_key(store: &str, data_dir: &std::path::Path) -> Result<String, crate::c
 
 /// Runs the CRM's scheduled jobs (points expiry, birthday coupons) on the
 /// blocking pool every `every_secs`, from start until shutdown.
-pub(super) fn spawn_crm_jobs(crm: Arc<crate::crm::Crm>, every_secs: u64, mut stop: watch::Receiver<bool>) {
+pub(super) fn spawn_crm_jobs(
+    crm: Arc<crate::crm::Crm>,
+    clock: Clock,
+    every_secs: u64,
+    mut stop: watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(every_secs));
         loop {
@@ -69,11 +75,8 @@ pub(super) fn spawn_crm_jobs(crm: Arc<crate::crm::Crm>, every_secs: u64, mut sto
                 _ = stop.wait_for(|s| *s) => return,
             }
             let crm = crm.clone();
-            let ran = tokio::task::spawn_blocking(move || {
-                let now = crate::crm::time::now_secs();
-                (crm.sweep(now), crm.birthdays(now))
-            })
-            .await;
+            let now = clock.now_secs();
+            let ran = tokio::task::spawn_blocking(move || (crm.sweep(now), crm.birthdays(now))).await;
             match ran {
                 Ok((Ok(swept), Ok(birthdays))) if swept + birthdays > 0 => {
                     info!(swept, birthdays, "CRM jobs");

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::api::{self, AppState, LinkSettings};
+use crate::base::Clock;
 use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
@@ -55,6 +56,9 @@ pub struct StartOptions {
     pub listen: Option<String>,
     /// Overrides `[server] data_dir` (and the store: a journal file there).
     pub data_dir: Option<PathBuf>,
+    /// The one clock (tests: a manual one); default the wall clock,
+    /// `[server] clock_speed` times faster.
+    pub clock: Option<Clock>,
 }
 
 /// The running server and what tests and the CLI need of it.
@@ -89,7 +93,6 @@ impl Application {
             options: LiveOptions {
                 policy: Policy::from_name("rolling").unwrap_or(Policy::NearestIdle),
                 tick_secs: sv.tick_secs as i64,
-                clock_speed: sv.clock_speed,
                 shift_secs: sv.shift_secs as i64,
                 outbox_capacity: sv.outbox_capacity,
                 rider_timeout: Duration::from_secs(sv.rider_timeout_secs),
@@ -109,6 +112,10 @@ impl Application {
                 ),
             },
             crm: Some(crm.clone()),
+            clock: options
+                .clock
+                .clone()
+                .unwrap_or_else(|| Clock::start(0, sv.clock_speed)),
         };
         let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
             .await
@@ -136,7 +143,12 @@ impl Application {
             &network,
             crm,
         );
-        spawn_crm_jobs(state.crm.clone(), config.crm.jobs_every_secs, shutdown_rx.clone());
+        spawn_crm_jobs(
+            state.crm.clone(),
+            live.clock(),
+            config.crm.jobs_every_secs,
+            shutdown_rx.clone(),
+        );
         let app = api::router(state);
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {

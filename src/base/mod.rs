@@ -1,8 +1,12 @@
-//! The small vocabulary every layer speaks: time in seconds, the ids of
-//! riders and orders, and the checksum of map files, journal lines and
-//! ETags.
+//! The small vocabulary every layer speaks: time in seconds and the one
+//! clock that gives it (`clock`), the ids of riders and orders, and the
+//! checksum of map files, journal lines and ETags.
 //!
 //! Calls nothing in the crate; everything may call it.
+
+mod clock;
+
+pub use clock::Clock;
 
 use serde::{Deserialize, Serialize};
 

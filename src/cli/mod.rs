@@ -181,8 +181,9 @@ fn crm_backup(config: &Config, data_dir: &std::path::Path, out: &std::path::Path
     };
     let file = std::fs::File::create(&partial).map_err(|e| io(&partial, e))?;
     let mut writer = std::io::BufWriter::new(file);
-    let summary = crate::crm::backup::backup(store.as_ref(), crate::crm::time::now_secs(), &mut writer)
-        .map_err(|e| CliError::Crm(e.to_string()))?;
+    let summary =
+        crate::crm::backup::backup(store.as_ref(), crate::base::Clock::wall().now_secs(), &mut writer)
+            .map_err(|e| CliError::Crm(e.to_string()))?;
     let file = writer.into_inner().map_err(|e| io(&partial, e.into_error()))?;
     file.sync_all().map_err(|e| io(&partial, e))?;
     std::fs::rename(&partial, out).map_err(|e| io(out, e))?;

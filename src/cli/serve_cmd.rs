@@ -142,6 +142,7 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
         let options = StartOptions {
             listen: args.listen,
             data_dir,
+            clock: None,
         };
         let server = Application::build(config, options).await.map_err(|e| match e {
             AppError::Secret(e) => CliError::Secret(e),
@@ -305,7 +306,7 @@ pub fn load(args: LoadArgs, config: &Config) -> Result<(), CliError> {
             ws_url: format!("ws://{host}/v1/riders/ws"),
             http_url: format!("http://{host}"),
             tokens,
-            clock: crate::live::EngineClock::start(0, config.server.clock_speed),
+            clock: crate::base::Clock::start(0, config.server.clock_speed),
             location_every: Duration::from_secs(5),
             stop: stop_rx,
         });

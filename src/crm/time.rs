@@ -1,14 +1,6 @@
 //! Calendar arithmetic on Unix seconds (UTC): birthdays and yearly keys
-//! need a civil date, and a dependency is not worth one function. Plus the
-//! one read of the wall clock for the CRM's edges.
-
-/// The wall clock in Unix seconds: where the CRM meets real time (the
-/// rules themselves take `now_secs` as an argument).
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+//! need a civil date. The time itself always comes in as `now_secs`, from
+//! the one clock (`base::Clock`).
 
 /// (year, month 1-12, day 1-31) of a Unix time, UTC.
 pub fn civil(unix_secs: i64) -> (i64, u8, u8) {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::live::EngineClock;
+use crate::base::Clock;
 use crate::wire::auth::Tokens;
 
 /// What every simulated client shares.
@@ -30,7 +30,7 @@ pub struct FleetContext {
     pub http_url: String,
     pub tokens: Tokens,
     /// The server's engine clock (or one started alike).
-    pub clock: EngineClock,
+    pub clock: Clock,
     /// Wall time between location fixes of a rider.
     pub location_every: Duration,
     pub stop: watch::Receiver<bool>,

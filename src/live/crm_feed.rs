@@ -5,6 +5,7 @@
 //! order of the journal is sent again, which makes "at least once" exactly
 //! once.
 
+use crate::base::Clock;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -80,13 +81,13 @@ pub struct CrmFeed {
 
 impl CrmFeed {
     /// Starts the feeding thread.
-    pub fn start(crm: Arc<Crm>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+    pub fn start(crm: Arc<Crm>, metrics: Arc<Metrics>, clock: Clock) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(QUEUE_MAX);
         let promise_secs = crm.config().feedback.promise_secs;
         let m = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("waimai-crm".into())
-            .spawn(move || feed(&crm, &rx, &m))?;
+            .spawn(move || feed(&crm, &rx, &m, &clock))?;
         Ok(CrmFeed {
             tx,
             promise_secs,
@@ -182,7 +183,7 @@ pub fn lateness(order_id: u64, merchant: &str, o: &CrmOrder, rider: u64, late_se
     }
 }
 
-fn feed(crm: &Crm, rx: &Receiver<Request>, metrics: &Metrics) {
+fn feed(crm: &Crm, rx: &Receiver<Request>, metrics: &Metrics, clock: &Clock) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH_MAX {
@@ -192,7 +193,7 @@ fn feed(crm: &Crm, rx: &Receiver<Request>, metrics: &Metrics) {
             }
         }
         for _ in 0..TRIES_MAX {
-            let results = crm.execute_batch(crate::crm::time::now_secs(), &batch);
+            let results = crm.execute_batch(clock.now_secs(), &batch);
             let mut again = Vec::new();
             for (request, result) in batch.into_iter().zip(results) {
                 match result {

@@ -13,7 +13,6 @@
 //! Never awaits: the async edge sends it inputs and awaits the replies.
 
 mod actor;
-mod clock;
 mod crm_feed;
 mod metrics;
 mod records;
@@ -27,14 +26,13 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::base::Secs;
+use crate::base::{Clock, Secs};
 use crate::dispatch::online::Policy;
 use crate::engine::{EngineError, RiderId};
 use crate::map::{LatLng, RoadNetwork};
 use crate::store::StoreError;
 use crate::wire::protocol::RiderMessage;
 
-pub use clock::EngineClock;
 pub use crm_feed::CrmOrder;
 pub use metrics::Metrics;
 pub use records::LiveRecord;
@@ -54,7 +52,6 @@ pub struct Restaurant {
 pub struct LiveOptions {
     pub policy: Policy,
     pub tick_secs: Secs,
-    pub clock_speed: f64,
     pub shift_secs: Secs,
     pub outbox_capacity: usize,
     /// A rider with no connection this long (wall time) goes offline.
@@ -186,7 +183,7 @@ pub struct LiveHandle {
     tx: SyncSender<Input>,
     view: Arc<View>,
     metrics: Arc<Metrics>,
-    clock: EngineClock,
+    clock: Clock,
 }
 
 impl LiveHandle {
@@ -197,8 +194,8 @@ impl LiveHandle {
     }
 
     /// The engine's clock (engine time may run faster than the wall's).
-    pub fn clock(&self) -> EngineClock {
-        self.clock
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -299,6 +296,9 @@ pub struct LiveSetup {
     pub log: crate::store::LogLocation,
     /// The CRM, told of delivered and cancelled orders (None: not told).
     pub crm: Option<Arc<crate::crm::Crm>>,
+    /// The one clock; moved forward to the journal's last time if that
+    /// is later (engine time never goes backwards across a restart).
+    pub clock: Clock,
 }
 
 /// What restoring the journal found, for the start-up log.

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use waimai::app::{Application, StartOptions};
+use waimai::base::Clock;
 use waimai::engine::RiderId;
 use waimai::wire::auth::Role;
 
@@ -37,6 +38,18 @@ pub async fn spawn_with(config: &waimai::config::Config, data_dir: Option<&Path>
     let options = StartOptions {
         listen: Some("127.0.0.1:0".into()),
         data_dir: data_dir.map(Path::to_path_buf),
+        clock: None,
+    };
+    Application::build(config, options).await.expect("server starts")
+}
+
+/// A server whose engine time is `clock` (a manual one: it moves when
+/// the test says).
+pub async fn spawn_at(config: &waimai::config::Config, data_dir: &Path, clock: &Clock) -> Application {
+    let options = StartOptions {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(data_dir.to_path_buf()),
+        clock: Some(clock.clone()),
     };
     Application::build(config, options).await.expect("server starts")
 }
@@ -111,6 +124,24 @@ pub async fn send(ws: &mut Ws, v: Value) {
 }
 
 /// The next protocol message, skipping pings; panics after 10 s.
+/// The rider's next message, moving a manual clock a second at a time
+/// until one comes (a tick plans only when engine time reaches it).
+pub async fn next_advancing(ws: &mut Ws, clock: &Clock) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            clock.advance(1);
+            match tokio::time::timeout(Duration::from_millis(50), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(&t).unwrap(),
+                Ok(Some(Ok(Message::Close(c)))) => panic!("closed: {c:?}"),
+                Ok(Some(Ok(_))) | Err(_) => continue,
+                Ok(other) => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a message within 10 s")
+}
+
 pub async fn next(ws: &mut Ws) -> Value {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {

@@ -23,14 +23,13 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info};
 
-use super::clock::EngineClock;
 use super::crm_feed::CrmFeed;
 use super::metrics::Metrics;
 use super::records::{self, LiveRecord, OrderMeta};
 use super::riders::RiderLink;
 use super::view::{Card, View};
 use super::{Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, OrderReply, Restaurant, Restored};
-use crate::base::Secs;
+use crate::base::{Clock, Secs};
 use crate::dispatch::online::ServiceSecs;
 use crate::engine::{Engine, EngineConfig, OrderId, PickupRule, RiderId};
 use crate::map::RoadNetwork;
@@ -50,7 +49,7 @@ struct Actor {
     restaurants: Vec<Restaurant>,
     restaurant_index: HashMap<String, u32>,
     options: LiveOptions,
-    clock: EngineClock,
+    clock: Clock,
     journal: Log,
     orders: HashMap<OrderId, OrderMeta>,
     idempotency: HashMap<(String, String), OrderId>,
@@ -82,6 +81,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         options,
         log,
         crm,
+        clock,
     } = setup;
     let (journal, history) = Log::open::<LiveRecord>(&log)?;
     let places = restaurants
@@ -97,7 +97,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     let n_records = history.len();
     let replayed = records::replay(&mut engine, &network, history)?;
     let (tx, rx) = sync_channel(options.queue_capacity);
-    let clock = EngineClock::start(replayed.last_secs, options.clock_speed);
+    let clock = clock.not_before(replayed.last_secs);
     let mut idempotency = HashMap::new();
     for (id, meta) in &replayed.orders {
         if let Some(key) = &meta.idempotency_key {
@@ -127,7 +127,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         restaurants,
         engine,
         network,
-        clock,
+        clock: clock.clone(),
         journal,
         idempotency,
         links,
@@ -147,9 +147,11 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         batch: Batch::default(),
     };
     if let Some(crm) = crm {
-        let feed = CrmFeed::start(crm, metrics.clone()).map_err(|e| crate::store::StoreError::Io {
-            path: "waimai-crm".into(),
-            reason: format!("cannot start the CRM thread: {e}"),
+        let feed = CrmFeed::start(crm, metrics.clone(), clock.clone()).map_err(|e| {
+            crate::store::StoreError::Io {
+                path: "waimai-crm".into(),
+                reason: format!("cannot start the CRM thread: {e}"),
+            }
         })?;
         actor.crm_feed = Some(feed);
         actor.resend_crm();
@@ -224,7 +226,7 @@ impl Actor {
     fn until_next_tick(&self) -> Duration {
         let left = self.next_tick_secs - self.clock.now_secs();
         self.clock
-            .wall(left)
+            .wall_wait(left)
             .clamp(Duration::from_millis(1), Duration::from_secs(1))
     }
 
