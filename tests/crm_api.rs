@@ -299,8 +299,10 @@ async fn the_server_gives_birthday_coupons_on_the_day_and_only_once() {
     let dir = tempdir("crm-jobs");
     let mut config = server_config();
     config.crm.jobs_every_secs = 1;
-    // Engine time is 15 July 2026, 10:00 UTC, whatever the wall says.
-    let clock = waimai::base::Clock::manual(1_784_109_600);
+    // Engine time is 14 July 2026, 20:00 UTC, whatever the wall says:
+    // already 15 July, 04:00, in the city.
+    config.city.time_zone = "Asia/Shanghai".into();
+    let clock = waimai::base::Clock::manual(1_784_059_200);
     let server = spawn_at(&config, &dir, &clock).await;
     let operator = token(&server, Role::Operator);
     let (month, day) = (7, 15);

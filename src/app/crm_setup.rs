@@ -18,12 +18,13 @@ pub(super) async fn open_crm(
     data_dir: std::path::PathBuf,
 ) -> Result<Arc<crate::crm::Crm>, AppError> {
     let mut cfg = config.crm.clone();
+    let city = config.city_time()?;
     let crm = tokio::task::spawn_blocking(move || {
         if cfg.encryption_keys.trim().is_empty() {
             cfg.encryption_keys = local_key(&cfg.store, &data_dir)?;
         }
         let store = crate::crm::store::open_configured(&cfg, &data_dir)?;
-        crate::crm::Crm::open(cfg, store)
+        crate::crm::Crm::open(cfg, store).map(|crm| crm.in_city(city))
     })
     .await
     .map_err(|e| AppError::Start(e.to_string()))??;

@@ -47,6 +47,8 @@ pub enum AppError {
     Crm(#[from] crate::crm::CrmError),
     #[error(transparent)]
     Secret(#[from] secret::SecretError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// Everything `start` needs beyond the config (tests override these).

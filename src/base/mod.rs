@@ -1,11 +1,13 @@
-//! The small vocabulary every layer speaks: time in seconds and the one
-//! clock that gives it (`clock`), the ids of riders and orders, and the
+//! The small vocabulary every layer speaks: time in seconds, the one
+//! clock that gives it (`clock`) and the city's civil time (`civil`), the ids of riders and orders, and the
 //! checksum of map files, journal lines and ETags.
 //!
 //! Calls nothing in the crate; everything may call it.
 
+pub mod civil;
 mod clock;
 
+pub use civil::CityTime;
 pub use clock::Clock;
 
 use serde::{Deserialize, Serialize};

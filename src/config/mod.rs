@@ -34,11 +34,21 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    pub city: CityConfig,
     pub map: MapConfig,
     pub index: IndexConfig,
     pub server: ServerConfig,
     pub crm: crate::crm::CrmConfig,
     pub profiles: BTreeMap<String, Profile>,
+}
+
+/// The city the engine serves.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CityConfig {
+    /// IANA time zone: meal times, birthdays, quota periods and report
+    /// hours and days are local to it.
+    pub time_zone: String,
 }
 
 /// `waimai serve`: network, store, clock and rider-link settings (each
@@ -82,6 +92,12 @@ pub struct IndexConfig {
 }
 
 impl Config {
+    /// The city's civil time (`[city] time_zone`).
+    pub fn city_time(&self) -> Result<crate::base::CityTime, ConfigError> {
+        crate::base::CityTime::new(&self.city.time_zone)
+            .map_err(|e| ConfigError::Invalid(format!("city.time_zone: {e}")))
+    }
+
     /// Loads the embedded default, merges `file` over it, then applies the
     /// process environment's `WAIMAI_*` overrides.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -154,6 +170,7 @@ impl Config {
             return invalid("server.secret must be at least 16 characters".into());
         }
         self.crm.check().map_err(ConfigError::Invalid)?;
+        self.city_time()?;
         for (name, p) in &self.profiles {
             if let Some((k, v)) = p.highway_kmh.iter().find(|(_, v)| !v.is_finite() || **v <= 0.0) {
                 return invalid(format!("profiles.{name}.highway_kmh.{k} = {v}: must be positive"));

@@ -7,11 +7,11 @@
 //! CRM commit), figures out. Time comes in as `now_secs`; days and hours
 //! are UTC, like the rest of the CRM.
 
+use crate::base::CityTime;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-const DAY_SECS: i64 = 86_400;
 /// Days one query reads at most.
 pub const DAYS_MAX: i64 = 90;
 /// Hours a forecast looks ahead at most.
@@ -95,8 +95,8 @@ pub struct ZoneForecast {
 
 /// The merchant report over the `days` before `now_secs` (today included).
 /// `ratings` are (rider, rating) of the window's reviews.
-pub fn report(sales: &[Sale], ratings: &[(String, u8)], now_secs: i64, days: i64) -> Report {
-    let today = now_secs.div_euclid(DAY_SECS);
+pub fn report(city: &CityTime, sales: &[Sale], ratings: &[(String, u8)], now_secs: i64, days: i64) -> Report {
+    let today = city.day(now_secs);
     let from_day = today - days + 1;
     let mut total = Volume::default();
     let mut by_hour = vec![Volume::default(); 24];
@@ -105,18 +105,18 @@ pub fn report(sales: &[Sale], ratings: &[(String, u8)], now_secs: i64, days: i64
     let mut riders: BTreeMap<&str, (u64, u64, u64, u64, u64)> = BTreeMap::new();
     for s in sales
         .iter()
-        .filter(|s| s.at_secs.div_euclid(DAY_SECS) >= from_day && s.at_secs < (today + 1) * DAY_SECS)
+        .filter(|s| (from_day..=today).contains(&city.day(s.at_secs)))
     {
         let add = |v: &mut Volume| {
             v.orders += 1;
             v.revenue_cents += s.amount_cents;
         };
         add(&mut total);
-        add(&mut by_hour[s.at_secs.rem_euclid(DAY_SECS) as usize / 3600]);
-        if let Some(v) = by_day.get_mut(&s.at_secs.div_euclid(DAY_SECS)) {
+        add(&mut by_hour[usize::from(city.hour(s.at_secs))]);
+        if let Some(v) = by_day.get_mut(&city.day(s.at_secs)) {
             add(v);
         }
-        let age_days = today - s.at_secs.div_euclid(DAY_SECS);
+        let age_days = today - city.day(s.at_secs);
         for (dish, qty, cents) in &s.items {
             let d = dishes.entry(dish).or_insert_with(|| DishSales {
                 dish: dish.clone(),
@@ -184,12 +184,13 @@ pub fn report(sales: &[Sale], ratings: &[(String, u8)], now_secs: i64, days: i64
 /// today, the nearer days weighing more (0.8 per day back). `demand` is
 /// (zone, Unix hour, orders).
 pub fn forecast(
+    city: &CityTime,
     demand: &[(String, i64, u64)],
     now_secs: i64,
     days: i64,
     horizon_hours: u32,
 ) -> Vec<ZoneForecast> {
-    let today = now_secs.div_euclid(DAY_SECS);
+    let today = city.day(now_secs);
     let from_hour = now_secs.div_euclid(3600) + 1;
     let mut by_zone: BTreeMap<&str, BTreeMap<i64, u64>> = BTreeMap::new();
     for (zone, hour, n) in demand {
@@ -200,11 +201,11 @@ pub fn forecast(
         .map(|(zone, hours)| {
             let orders = (0..i64::from(horizon_hours))
                 .map(|h| {
-                    let hour_of_day = (from_hour + h).rem_euclid(24);
+                    let hour_of_day = i64::from(city.hour((from_hour + h) * 3600));
                     let (mut sum, mut weights) = (0.0, 0.0);
                     for back in 1..=days {
                         let weight = FORECAST_DECAY.powi(back as i32 - 1);
-                        let hour = (today - back) * 24 + hour_of_day;
+                        let hour = city.day_start_secs(today - back).div_euclid(3600) + hour_of_day;
                         sum += weight * hours.get(&hour).copied().unwrap_or(0) as f64;
                         weights += weight;
                     }
@@ -234,6 +235,8 @@ pub fn grid_zone(lat: f64, lng: f64) -> String {
 mod tests {
     use super::*;
 
+    const DAY_SECS: i64 = 86_400;
+
     const DAY0: i64 = 20_775 * DAY_SECS; // midnight UTC
 
     fn sale(order: &str, at_secs: i64, dish: &str, qty: u32, rider: &str, late_secs: Option<i64>) -> Sale {
@@ -250,6 +253,24 @@ mod tests {
     }
 
     #[test]
+    fn hours_and_days_are_the_citys() {
+        // 23:30 UTC on DAY0 is 07:30 the next day in Shanghai (+8).
+        let at = DAY0 + 23 * 3600 + 1800;
+        let sales = [sale("a", at, "noodles", 1, "r1", None)];
+        let shanghai = CityTime::new("Asia/Shanghai").unwrap();
+        let utc = report(&CityTime::utc(), &sales, &[], at, 1);
+        assert_eq!((utc.by_hour[23].orders, utc.total.orders), (1, 1));
+        // Asked at 08:00 local of that next day: today's sale, hour 7.
+        let local = report(&shanghai, &sales, &[], at + 1800, 1);
+        assert_eq!((local.by_hour[7].orders, local.by_hour[23].orders), (1, 0));
+        assert_eq!(
+            local.by_day.keys().copied().collect::<Vec<_>>(),
+            [DAY0 / DAY_SECS + 1]
+        );
+        assert_eq!(local.total.orders, 1);
+    }
+
+    #[test]
     fn volume_dishes_and_riders_add_up_by_hand() {
         let now = DAY0 + 20 * 3600;
         // Noodles: 10 a week ago (days 7-13), 3 this week: declining.
@@ -262,7 +283,13 @@ mod tests {
             sale("old", now - 40 * DAY_SECS, "rice", 50, "r2", Some(0)),
         ];
         sales.reverse();
-        let r = report(&sales, &[("r1".into(), 5), ("r1".into(), 2)], now, 28);
+        let r = report(
+            &CityTime::utc(),
+            &sales,
+            &[("r1".into(), 5), ("r1".into(), 2)],
+            now,
+            28,
+        );
         assert_eq!(
             r.total,
             Volume {
@@ -301,7 +328,7 @@ mod tests {
         for back in 1..=2 {
             demand.push(("north".into(), hour(back, 12), 2));
         }
-        let f = forecast(&demand, now, 2, 2);
+        let f = forecast(&CityTime::utc(), &demand, now, 2, 2);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].from_hour, DAY0 / 3600 + 11);
         // (1 × 10 + 0.8 × 5) / 1.8 and (2 + 0.8 × 2) / 1.8 = 2.

@@ -162,6 +162,8 @@ pub struct Ctx<'a> {
     pub customer: &'a str,
     pub key: &'a str,
     pub cfg: &'a CrmConfig,
+    /// The city's civil time (meal times are local).
+    pub city: &'a crate::base::CityTime,
     pub templates: &'a BTreeMap<String, CouponTemplate>,
 }
 
@@ -335,7 +337,8 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
             if s.profile.merchants.insert(delivered.merchant.clone()) {
                 index.push(IndexHint::Merchant(delivered.merchant.clone()));
             }
-            s.profile.record(ctx.now_secs, delivered);
+            s.profile
+                .record(ctx.now_secs, ctx.city.hour(ctx.now_secs), delivered);
             index.push(IndexHint::Sale(Box::new(Sale {
                 order: order.clone(),
                 merchant: delivered.merchant.clone(),

@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::CrmError;
+use crate::base::CityTime;
 
 /// Members a team may have at most.
 pub const MEMBERS_MAX: usize = 200;
-const DAY_SECS: i64 = 86_400;
 
 /// How a customer without an owner gets one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -166,19 +166,26 @@ impl Team {
         Ok(())
     }
 
-    fn period_of(&self, now_secs: i64) -> i64 {
+    /// The quota period of `now_secs`: the city's month or day.
+    fn period_of(&self, city: &CityTime, now_secs: i64) -> i64 {
         match self.rule {
             Rule::EvenSplitMonthly => {
-                let (y, m, _) = super::time::civil(now_secs);
+                let (y, m, _) = city.date(now_secs);
                 y * 12 + i64::from(m) - 1
             }
-            _ => now_secs.div_euclid(DAY_SECS),
+            _ => city.day(now_secs),
         }
     }
 
     /// The member the rule picks for a new customer (`except` excluded).
-    fn pick(&mut self, now_secs: i64, toucher: Option<&str>, except: Option<&str>) -> Option<String> {
-        let period = self.period_of(now_secs);
+    fn pick(
+        &mut self,
+        city: &CityTime,
+        now_secs: i64,
+        toucher: Option<&str>,
+        except: Option<&str>,
+    ) -> Option<String> {
+        let period = self.period_of(city, now_secs);
         if period != self.period {
             self.period = period;
             self.assigned.clear();
@@ -199,7 +206,7 @@ impl Team {
                 .or_else(|| fewest(&self.owned)),
             Rule::EvenSplitDaily | Rule::EvenSplitMonthly => fewest(&self.assigned),
             Rule::DailyRotation => {
-                let day = now_secs.div_euclid(DAY_SECS);
+                let day = city.day(now_secs);
                 Some(candidates[day.rem_euclid(candidates.len() as i64) as usize].clone())
             }
             Rule::LeastBusy => fewest(&self.owned),
@@ -222,6 +229,7 @@ impl Team {
     /// `spend_cents`: what they have spent, for the value lock).
     pub fn decide(
         &mut self,
+        city: &CityTime,
         now_secs: i64,
         customer: &str,
         current: Option<&Ownership>,
@@ -249,7 +257,7 @@ impl Team {
         let (to, why) = match (current, event) {
             (None, _) => {
                 let to = self
-                    .pick(now_secs, toucher, None)
+                    .pick(city, now_secs, toucher, None)
                     .ok_or_else(|| CrmError::BadField {
                         field: "members".into(),
                         reason: "the team has no member".into(),
@@ -367,6 +375,8 @@ fn least_owned<'a>(
 mod tests {
     use super::*;
 
+    const DAY_SECS: i64 = 86_400;
+
     const DAY: i64 = DAY_SECS;
     /// 2026-11-30 00:00 UTC, a Monday; the next day is in December.
     const T0: i64 = 1_795_996_800;
@@ -379,7 +389,9 @@ mod tests {
     fn assign(t: &mut Team, now: i64, ids: std::ops::Range<u32>, book: &mut BTreeMap<String, Ownership>) {
         for i in ids {
             let c = format!("c{i}");
-            let d = t.decide(now, &c, book.get(&c), &Event::Assign, 0).unwrap();
+            let d = t
+                .decide(&CityTime::utc(), now, &c, book.get(&c), &Event::Assign, 0)
+                .unwrap();
             book.insert(c, d.ownership);
         }
     }
@@ -453,13 +465,22 @@ mod tests {
     fn last_touch_moves_until_the_value_lock() {
         let mut t = team(Rule::LastTouch);
         let touch = |m: &str| Event::Touch { manager: m.into() };
-        let d = t.decide(T0, "c1", None, &touch("bo"), 0).unwrap();
+        let d = t
+            .decide(&CityTime::utc(), T0, "c1", None, &touch("bo"), 0)
+            .unwrap();
         assert_eq!(
             (d.ownership.manager.as_str(), d.audit.unwrap().why.as_str()),
             ("bo", "assign")
         );
         let d = t
-            .decide(T0 + 1, "c1", Some(&d.ownership), &touch("cy"), 10_000)
+            .decide(
+                &CityTime::utc(),
+                T0 + 1,
+                "c1",
+                Some(&d.ownership),
+                &touch("cy"),
+                10_000,
+            )
             .unwrap();
         assert_eq!(d.ownership.manager, "cy");
         assert_eq!(
@@ -469,12 +490,26 @@ mod tests {
         // The customer reaches the value threshold: locked to cy, whoever
         // touches them next.
         let d = t
-            .decide(T0 + 2, "c1", Some(&d.ownership), &touch("cy"), 50_000)
+            .decide(
+                &CityTime::utc(),
+                T0 + 2,
+                "c1",
+                Some(&d.ownership),
+                &touch("cy"),
+                50_000,
+            )
             .unwrap();
         assert!(d.ownership.locked);
         assert_eq!(d.audit.map(|a| a.why), Some("lock".into()));
         let d = t
-            .decide(T0 + 3, "c1", Some(&d.ownership), &touch("ann"), 50_000)
+            .decide(
+                &CityTime::utc(),
+                T0 + 3,
+                "c1",
+                Some(&d.ownership),
+                &touch("ann"),
+                50_000,
+            )
             .unwrap();
         assert_eq!(
             (d.ownership.manager.as_str(), d.ownership.touched_by.as_deref()),
@@ -484,13 +519,17 @@ mod tests {
         assert_eq!((t.owned["bo"], t.owned["cy"]), (0, 1));
         // Under another rule a touch never moves a customer.
         let mut split = team(Rule::EvenSplitDaily);
-        let d = split.decide(T0, "c2", None, &Event::Assign, 0).unwrap();
+        let d = split
+            .decide(&CityTime::utc(), T0, "c2", None, &Event::Assign, 0)
+            .unwrap();
         let d2 = split
-            .decide(T0, "c2", Some(&d.ownership), &touch("cy"), 0)
+            .decide(&CityTime::utc(), T0, "c2", Some(&d.ownership), &touch("cy"), 0)
             .unwrap();
         assert_eq!(d2.ownership.manager, d.ownership.manager);
         // A stranger is refused, naming the field.
-        let e = t.decide(T0, "c3", None, &touch("zed"), 0).unwrap_err();
+        let e = t
+            .decide(&CityTime::utc(), T0, "c3", None, &touch("zed"), 0)
+            .unwrap_err();
         assert!(matches!(e, CrmError::BadField { field, .. } if field == "manager"));
     }
 

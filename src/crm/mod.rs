@@ -30,7 +30,6 @@ mod reports;
 mod service;
 pub mod store;
 mod teams;
-pub mod time;
 
 pub use config::CrmConfig;
 pub use customer::{Command, CustomerState, Outcome};

@@ -234,7 +234,7 @@ impl Profile {
     }
 
     /// Learns from one delivered order.
-    pub fn record(&mut self, now_secs: i64, order: &Delivered) {
+    pub fn record(&mut self, now_secs: i64, local_hour: u8, order: &Delivered) {
         let s = &mut self.orders;
         s.count += 1;
         s.spend_cents += order.amount_cents;
@@ -249,9 +249,8 @@ impl Profile {
                 .map_or(order.amount_cents, |m| m.max(order.amount_cents)),
         );
         self.merchants.insert(order.merchant.clone());
-        let hour = now_secs.rem_euclid(DAY_SECS) / 3600;
         let m = &mut self.meal_times;
-        match hour {
+        match local_hour {
             5..=9 => m.breakfast += 1,
             10..=14 => m.lunch += 1,
             15..=20 => m.dinner += 1,
@@ -447,7 +446,7 @@ mod tests {
         let mut p = Profile::default();
         assert_eq!(p.grade(T0, &rules), Grade::C);
         for day in 0..8 {
-            p.record(T0 + day * DAY_SECS, &order(5000, "spicy"));
+            p.record(T0 + day * DAY_SECS, 12, &order(5000, "spicy"));
         }
         let now = T0 + 8 * DAY_SECS;
         // 8 orders in 30 days, 400.00 in 90 days, last 1 day ago.

@@ -6,23 +6,23 @@ use super::analytics::{self, DAYS_MAX, HORIZON_HOURS_MAX, Report, ZoneForecast};
 use super::service::check_id;
 use super::{Crm, CrmError};
 
-const DAY_SECS: i64 = 86_400;
-
 impl Crm {
     /// A merchant's report over the `days` before `now_secs` (today
     /// included).
     pub fn analytics(&self, merchant: &str, now_secs: i64, days: i64) -> Result<Report, CrmError> {
         check_id("merchant", merchant)?;
         let days = check_days(days)?;
-        let today = now_secs.div_euclid(DAY_SECS);
-        let sales = self.store().sales(merchant, today - days + 1, today)?;
-        let from_secs = (today - days + 1) * DAY_SECS;
+        // Sale lines are filed by UTC day; the city's days overlap one
+        // more on either side, and the report keeps the local ones.
+        let today = self.city.day(now_secs);
+        let sales = self.store().sales(merchant, today - days, today + 1)?;
+        let from_secs = self.city.day_start_secs(today - days + 1);
         let ratings: Vec<(String, u8)> = self
             .reviews(from_secs, now_secs + 1, |r| r.submitted.merchant == merchant)?
             .into_iter()
             .filter_map(|r| Some((r.submitted.rider?, r.submitted.rating?)))
             .collect();
-        Ok(analytics::report(&sales, &ratings, now_secs, days))
+        Ok(analytics::report(&self.city, &sales, &ratings, now_secs, days))
     }
 
     /// Orders expected per zone for each of the next `horizon_hours`, from
@@ -40,9 +40,15 @@ impl Crm {
                 reason: format!("1 to {HORIZON_HOURS_MAX}"),
             });
         }
-        let today = now_secs.div_euclid(DAY_SECS);
-        let demand = self.store().demand(today - days, today - 1)?;
-        Ok(analytics::forecast(&demand, now_secs, days, horizon_hours))
+        let today = self.city.day(now_secs);
+        let demand = self.store().demand(today - days - 1, today)?;
+        Ok(analytics::forecast(
+            &self.city,
+            &demand,
+            now_secs,
+            days,
+            horizon_hours,
+        ))
     }
 }
 

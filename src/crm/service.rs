@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::CrmError;
 use super::config::CrmConfig;
 use super::coupons::{CouponKind, CouponTemplate};
 use super::crypto::FieldCipher;
@@ -21,7 +22,7 @@ use super::feedback::Review;
 use super::loyalty::Entry;
 use super::marketing::Facts;
 use super::store::{Commit, Committed, CrmStore, Docs, Loaded, StoreError};
-use super::{CrmError, time};
+use crate::base::CityTime;
 
 /// Attempts of one command against concurrent writers before giving up.
 pub const ROUNDS_MAX: usize = 32;
@@ -57,6 +58,9 @@ pub struct Crm {
     alerts: RwLock<Option<AlertSink>>,
     /// Seals contact details before the store sees them.
     cipher: FieldCipher,
+    /// The city's civil time: birthdays, meal times, quota periods and
+    /// report days are local to it.
+    pub(super) city: CityTime,
 }
 
 /// Where negative reviews go the moment they are stored.
@@ -87,7 +91,15 @@ impl Crm {
             templates: RwLock::new(Arc::new(templates)),
             alerts: RwLock::new(None),
             cipher,
+            city: CityTime::utc(),
         })
+    }
+
+    /// The CRM with its days and hours in `city`'s time zone (UTC until
+    /// told).
+    pub fn in_city(mut self, city: CityTime) -> Self {
+        self.city = city;
+        self
     }
 
     /// The rules in force.
@@ -295,6 +307,7 @@ impl Crm {
                 customer: &r.customer,
                 key: &r.key,
                 cfg: &self.cfg,
+                city: &self.city,
                 templates,
             };
             match apply(&mut next, &r.command, &ctx) {
@@ -407,7 +420,7 @@ impl Crm {
     /// or on every instance, issues each coupon once. Returns how many
     /// were issued by this call.
     pub fn birthdays(&self, now_secs: i64) -> Result<usize, CrmError> {
-        let (year, _, _) = time::civil(now_secs);
+        let (year, _, _) = self.city.date(now_secs);
         let born_today = self.born_today(now_secs)?;
         let birthday: Vec<String> = self
             .templates()
@@ -440,7 +453,7 @@ impl Crm {
     /// also serves 29 February in common years), at most
     /// [`JOB_BATCH_MAX`] per day label, checked against their own record.
     pub(super) fn born_today(&self, now_secs: i64) -> Result<Vec<String>, CrmError> {
-        let (year, month, day) = time::civil(now_secs);
+        let (year, month, day) = self.city.date(now_secs);
         let label = |m: u8, d: u8| self.cipher.blind("birthday", &format!("{m:02}{d:02}"));
         let mut ids = self.store.born_on(&label(month, day), JOB_BATCH_MAX)?;
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;

@@ -71,7 +71,14 @@ impl Crm {
         self.with_team(merchant, |team| {
             let mut team = team.ok_or_else(|| no_team(merchant))?;
             let current = self.store().owners(merchant, &[customer])?.pop().flatten();
-            let d = team.decide(now_secs, customer, current.as_ref(), event, spend_cents)?;
+            let d = team.decide(
+                &self.city,
+                now_secs,
+                customer,
+                current.as_ref(),
+                event,
+                spend_cents,
+            )?;
             let owners = if current.as_ref() != Some(&d.ownership) {
                 vec![(d.ownership.clone(), current.map(|c| c.manager))]
             } else {
