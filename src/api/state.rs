@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, header};
-use tokio::sync::watch;
+use axum::http::{HeaderMap, StatusCode, header};
+use tokio::sync::{broadcast, watch};
 
 use super::error::ApiError;
-use super::feedback;
+use crate::crm::feedback::Review;
+use crate::crm::{Crm, CrmError};
 use crate::live::LiveHandle;
 use crate::map::RoadNetwork;
 use crate::wire::auth::{AuthError, Role, Tokens};
@@ -35,7 +36,7 @@ pub struct AppState {
     /// Customers, points and coupons.
     pub crm: Arc<crate::crm::Crm>,
     /// Negative reviews on their way to merchants' sockets.
-    pub alerts: feedback::Alerts,
+    pub alerts: Alerts,
 }
 
 impl AppState {
@@ -49,14 +50,14 @@ impl AppState {
         network: &RoadNetwork,
         crm: Arc<crate::crm::Crm>,
     ) -> Self {
-        let alerts = feedback::Alerts::default();
+        let alerts = Alerts::default();
         crm.set_alert_sink(alerts.sink());
         Self {
             live,
             tokens,
             links: Arc::new(links),
             shutdown,
-            geometry: super::console::geometry_json(network).into(),
+            geometry: geometry_json(network).into(),
             crm,
             alerts,
         }
@@ -77,4 +78,82 @@ impl AppState {
         let token = bearer.or(token).ok_or(AuthError::Missing)?;
         Ok(self.tokens.verify(token.trim())?)
     }
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
+    crm: &Arc<Crm>,
+    f: impl FnOnce(&Crm) -> Result<T, CrmError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let crm = crm.clone();
+    tokio::task::spawn_blocking(move || f(&crm))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+                e.to_string(),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// Alerts queued for slow sockets before they miss some (they can poll).
+const ALERTS_QUEUED_MAX: usize = 1024;
+
+/// The fan-out of negative reviews to merchants' sockets.
+#[derive(Clone)]
+pub struct Alerts {
+    tx: broadcast::Sender<Arc<Review>>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            tx: broadcast::channel(ALERTS_QUEUED_MAX).0,
+        }
+    }
+}
+
+impl Alerts {
+    /// A merchant socket's view of the alerts from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Review>> {
+        self.tx.subscribe()
+    }
+
+    /// The CRM's sink: never blocks (a full queue drops the oldest for
+    /// lagging sockets).
+    pub fn sink(&self) -> crate::crm::AlertSink {
+        let tx = self.tx.clone();
+        Arc::new(move |r: &Review| {
+            let _ = tx.send(Arc::new(r.clone()));
+        })
+    }
+}
+
+/// `{"bbox": [south, west, north, east], "roads": [[lat, lng, lat, lng, ...], ...]}`
+/// with coordinates rounded to 5 decimals (about a metre).
+pub fn geometry_json(network: &RoadNetwork) -> Vec<u8> {
+    let g = network.graph();
+    let round = |v: f64| (v * 1e5).round() / 1e5;
+    let mut roads = Vec::with_capacity(g.edges.len());
+    let (mut s, mut w, mut n, mut e) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
+    for edge in &g.edges {
+        let first = edge.first_point as usize;
+        let points = g
+            .points
+            .get(first..first + edge.point_count as usize)
+            .unwrap_or(&[]);
+        let mut line = Vec::with_capacity(points.len() * 2);
+        for p in points {
+            s = s.min(p.lat);
+            n = n.max(p.lat);
+            w = w.min(p.lng);
+            e = e.max(p.lng);
+            line.push(round(p.lat));
+            line.push(round(p.lng));
+        }
+        roads.push(line);
+    }
+    serde_json::to_vec(&serde_json::json!({"bbox": [s, w, n, e], "roads": roads})).unwrap_or_default()
 }

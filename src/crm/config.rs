@@ -28,7 +28,7 @@ pub struct CrmConfig {
     pub grades: GradeRules,
     /// Threshold discounts applied automatically at checkout: spend at
     /// least `min_spend_cents`, get `off_cents` off (the best one applies).
-    pub thresholds: Vec<Threshold>,
+    pub thresholds: Vec<super::coupons::Threshold>,
     /// Coupon templates every deployment starts with (new-user, birthday).
     pub templates: Vec<super::coupons::CouponTemplate>,
     /// How reviews are classified and answered.
@@ -85,14 +85,6 @@ pub struct GradeRules {
     /// `b_orders_90d` orders in 90 days. Everyone else is C.
     pub b_recency_days: i64,
     pub b_orders_90d: u32,
-}
-
-/// "Spend 30, get 5 off".
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Threshold {
-    pub min_spend_cents: i64,
-    pub off_cents: i64,
 }
 
 impl CrmConfig {

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::CrmError;
-use super::config::Threshold;
 
 const DAY_SECS: i64 = 86_400;
 /// Redeemed or expired coupons stay in the wallet this long, then go.
@@ -254,6 +253,14 @@ impl Wallet {
             _ => true,
         });
     }
+}
+
+/// "Spend 30, get 5 off".
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub min_spend_cents: i64,
+    pub off_cents: i64,
 }
 
 /// The best threshold discount for an amount (none below every minimum).

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, parse_json};
-use super::state::AppState;
+use crate::api::error::{ApiError, parse_json};
+use crate::api::state::AppState;
 use crate::live::{Card, NewOrder, OrderReply, Scope};
 use crate::map::{LatLng, MapError};
 
@@ -104,9 +104,9 @@ fn reply_response(reply: OrderReply, created: bool) -> Response {
     params(("Idempotency-Key" = Option<String>, Header, description = "1-128 characters; makes retries safe")),
     responses((status = 201, body = crate::live::CardBody, description = "Created; journaled before this answer"),
               (status = 200, body = crate::live::CardBody, description = "A retry: the order created first"),
-              (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
-              (status = 503, body = super::error::ErrorBody)),
+              (status = 400, body = crate::api::error::ErrorBody), (status = 401, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody), (status = 409, body = crate::api::error::ErrorBody),
+              (status = 503, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -144,7 +144,7 @@ pub async fn create(
 /// ETag back in `If-None-Match`: an unchanged order costs a 304.
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = u64, Path, description = "Order id")),
     responses((status = 200, body = crate::live::CardBody), (status = 304, description = "Unchanged"),
-              (status = 404, body = super::error::ErrorBody)),
+              (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -177,7 +177,7 @@ pub async fn get(
 
 /// The caller's active orders (not delivered, not cancelled), by id.
 #[utoipa::path(get, path = "/v1/orders", params(("state" = Option<String>, Query, description = "only `active` is supported")),
-    responses((status = 200, body = Vec<crate::live::CardBody>), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<crate::live::CardBody>), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -195,8 +195,8 @@ pub async fn list(
 /// Cancels an order that is not picked up yet; its rider is told.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", request_body = Option<CancelOrder>,
     params(("id" = u64, Path, description = "Order id")),
-    responses((status = 200, body = crate::live::CardBody), (status = 404, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody, description = "Already picked up, delivered or cancelled")),
+    responses((status = 200, body = crate::live::CardBody), (status = 404, body = crate::api::error::ErrorBody),
+              (status = 409, body = crate::api::error::ErrorBody, description = "Already picked up, delivered or cancelled")),
     security(("bearer" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -218,8 +218,8 @@ pub async fn cancel(
 
 /// The food is ready now (earlier or later than announced).
 #[utoipa::path(post, path = "/v1/orders/{id}/ready", params(("id" = u64, Path, description = "Order id")),
-    responses((status = 200, body = crate::live::CardBody), (status = 404, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody)),
+    responses((status = 200, body = crate::live::CardBody), (status = 404, body = crate::api::error::ErrorBody),
+              (status = 409, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ready(
     State(state): State<AppState>,

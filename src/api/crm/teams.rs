@@ -10,9 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::crm::{Page, blocking};
-use super::error::{ApiError, parse_json};
-use super::state::AppState;
+use super::customers::Page;
+use crate::api::error::{ApiError, parse_json};
+use crate::api::state::AppState;
+use crate::api::state::blocking;
 use crate::crm::managers::{AuditEntry, Event, Ownership, Rule, Team};
 use crate::wire::auth::Role;
 
@@ -62,8 +63,8 @@ pub(super) fn may_manage(state: &AppState, headers: &HeaderMap, merchant: &str) 
 /// Creates or reconfigures the team (its counters are kept).
 #[utoipa::path(put, path = "/v1/merchants/{merchant}/team", request_body = TeamBody,
     params(("merchant" = String, Path)),
-    responses((status = 200, body = Team), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Team), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_team(
     State(state): State<AppState>,
@@ -83,7 +84,7 @@ pub async fn put_team(
 
 /// The team, its rule and counters.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/team", params(("merchant" = String, Path)),
-    responses((status = 200, body = Team), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Team), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_team(
     State(state): State<AppState>,
@@ -103,8 +104,8 @@ pub async fn get_team(
 /// served them), `{"event":"move","manager":..}` (by hand, locks too).
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/customers/{id}/owner", request_body = Event,
     params(("merchant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Ownership), (status = 400, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody)),
+    responses((status = 200, body = Ownership), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 409, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn own(
     State(state): State<AppState>,
@@ -123,7 +124,7 @@ pub async fn own(
 /// Who owns the customer.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/customers/{id}/owner",
     params(("merchant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Ownership), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Ownership), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn owner(
     State(state): State<AppState>,
@@ -142,7 +143,7 @@ pub async fn owner(
 /// (audited as transfers).
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/managers/{manager}/leave", request_body = LeaveBody,
     params(("merchant" = String, Path), ("manager" = String, Path)),
-    responses((status = 200, body = Moved), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 200, body = Moved), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn leave(
     State(state): State<AppState>,

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::error::ApiError;
-use super::state::AppState;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
 use crate::engine::RiderId;
 use crate::live::Frame;
 use crate::wire::auth::Role;

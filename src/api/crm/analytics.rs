@@ -8,10 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::crm::blocking;
-use super::error::ApiError;
-use super::state::AppState;
 use super::teams::may_manage;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::api::state::blocking;
 use crate::crm::analytics::{Report, ZoneForecast};
 use crate::wire::auth::Role;
 
@@ -27,8 +27,8 @@ pub struct Window {
 /// The merchant's report over the last `days` (today included).
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/analytics",
     params(("merchant" = String, Path), ("days" = Option<i64>, Query)),
-    responses((status = 200, body = Report), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Report), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn report(
     State(state): State<AppState>,
@@ -48,8 +48,8 @@ pub async fn report(
 /// riders should wait (operators).
 #[utoipa::path(get, path = "/v1/analytics/demand",
     params(("days" = Option<i64>, Query), ("hours" = Option<u32>, Query)),
-    responses((status = 200, body = Vec<ZoneForecast>), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<ZoneForecast>), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn demand(
     State(state): State<AppState>,

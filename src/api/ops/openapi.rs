@@ -5,19 +5,20 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{analytics, campaigns, crm, feedback, merchant, server, teams};
+use crate::api::crm::{analytics, campaigns, customers as crm, feedback, teams};
+use crate::api::dispatch::merchant;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "waimai", description = "Merchant and CRM API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
-    paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, server::health, server::metrics,
+    paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, super::health, super::metrics,
         crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template,
         crm::access_log, crm::export, feedback::list, feedback::stats, feedback::alerts,
         teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit,
         campaigns::preview, campaigns::put, campaigns::get, campaigns::list, campaigns::run, campaigns::effect,
         campaigns::outbox, campaigns::ack, analytics::report, analytics::demand),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
-        crate::live::CardBody, crate::live::EtaBody, super::error::ErrorBody, super::error::ErrorDetail,
+        crate::live::CardBody, crate::live::EtaBody, crate::api::error::ErrorBody, crate::api::error::ErrorDetail,
         crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
         crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon,
         crate::crm::feedback::Review, crate::crm::feedback::Stats, crate::crm::feedback::Tally,

@@ -11,10 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use super::crm::blocking;
-use super::error::{ApiError, parse_json};
-use super::state::AppState;
 use super::teams::may_manage;
+use crate::api::error::{ApiError, parse_json};
+use crate::api::state::AppState;
+use crate::api::state::blocking;
 use crate::crm::marketing::{Campaign, CampaignSpec, Effect, Message, RunSummary, Segment};
 
 /// Customer ids a segment preview lists at most.
@@ -63,7 +63,7 @@ pub struct Acked {
 /// How many of the merchant's customers are in a segment today.
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/segments/preview", request_body = Segment,
     params(("merchant" = String, Path)),
-    responses((status = 200, body = SegmentPreview), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 200, body = SegmentPreview), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
@@ -85,8 +85,8 @@ pub async fn preview(
 /// `id` must be the path's.
 #[utoipa::path(put, path = "/v1/merchants/{merchant}/campaigns/{id}", request_body = CampaignSpec,
     params(("merchant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Campaign), (status = 400, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody)),
+    responses((status = 200, body = Campaign), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 409, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub async fn put(
 /// A campaign and what became of it.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns/{id}",
     params(("merchant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Campaign), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Campaign), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -143,7 +143,7 @@ pub async fn list(
 /// treated what they still lack. Safe to repeat.
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/campaigns/{id}/run",
     params(("merchant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = RunSummary), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = RunSummary), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn run(
 /// Redemptions and incremental orders against the holdout so far.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns/{id}/effect",
     params(("merchant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Effect), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Effect), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn effect(
     State(state): State<AppState>,
@@ -196,7 +196,7 @@ pub async fn outbox(
 /// (their ids stay known, so a campaign run never sends them again).
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/outbox/ack", request_body = AckBody,
     params(("merchant" = String, Path)),
-    responses((status = 200, body = Acked), (status = 400, body = super::error::ErrorBody)),
+    responses((status = 200, body = Acked), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ack(
     State(state): State<AppState>,

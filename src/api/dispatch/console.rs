@@ -8,9 +8,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::error::ApiError;
-use super::state::AppState;
-use crate::map::RoadNetwork;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
 use crate::wire::auth::Role;
 
 const PAGE: &str = include_str!("console.html");
@@ -47,31 +46,4 @@ pub async fn geometry(State(state): State<AppState>) -> Response {
 
 fn json(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// `{"bbox": [south, west, north, east], "roads": [[lat, lng, lat, lng, ...], ...]}`
-/// with coordinates rounded to 5 decimals (about a metre).
-pub fn geometry_json(network: &RoadNetwork) -> Vec<u8> {
-    let g = network.graph();
-    let round = |v: f64| (v * 1e5).round() / 1e5;
-    let mut roads = Vec::with_capacity(g.edges.len());
-    let (mut s, mut w, mut n, mut e) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
-    for edge in &g.edges {
-        let first = edge.first_point as usize;
-        let points = g
-            .points
-            .get(first..first + edge.point_count as usize)
-            .unwrap_or(&[]);
-        let mut line = Vec::with_capacity(points.len() * 2);
-        for p in points {
-            s = s.min(p.lat);
-            n = n.max(p.lat);
-            w = w.min(p.lng);
-            e = e.max(p.lng);
-            line.push(round(p.lat));
-            line.push(round(p.lng));
-        }
-        roads.push(line);
-    }
-    serde_json::to_vec(&serde_json::json!({"bbox": [s, w, n, e], "roads": roads})).unwrap_or_default()
 }

@@ -3,18 +3,19 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 
+use super::crm::{analytics, campaigns, customers as crm, feedback, teams};
+use super::dispatch::{console, merchant, rider_ws};
+use super::ops::{self, openapi};
 use super::state::AppState;
-use super::{analytics, campaigns, console, crm, feedback, merchant, openapi, rider_ws, teams};
 
 /// Every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/v1/orders", post(merchant::create).get(merchant::list))
         .route("/v1/orders/{id}", get(merchant::get))
@@ -91,33 +92,4 @@ async fn count_requests(
         .http_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     next.run(request).await
-}
-
-/// Liveness and a one-line picture.
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "Serving")))]
-pub async fn health(State(state): State<AppState>) -> Response {
-    let counts = state.live.view().counts();
-    let connected = state
-        .live
-        .metrics()
-        .riders_connected
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let orders: serde_json::Map<String, serde_json::Value> = counts
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
-    axum::Json(serde_json::json!({"status": "ok", "orders": orders, "riders_connected": connected}))
-        .into_response()
-}
-
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.live.metrics().render(&state.live.view().counts());
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    response
 }

@@ -4,22 +4,20 @@
 //! coupons; finance reads ledgers and posts refunds; operators do all.
 //! The CRM does store I/O, so every call runs on the blocking pool.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, parse_json};
-use super::state::AppState;
+use crate::api::error::{ApiError, parse_json};
+use crate::api::state::{AppState, blocking};
 use crate::crm::coupons::{Coupon, CouponTemplate};
 use crate::crm::feedback::Channel;
 use crate::crm::loyalty::{Entry, Lot, Tier};
 use crate::crm::profile::{Contact, Frequency, Grade, MealTimes, OrderSummary};
 use crate::crm::store::AccessEntry;
-use crate::crm::{Command, Crm, CrmError, CustomerState, Outcome, Request};
+use crate::crm::{Command, CustomerState, Outcome, Request};
 use crate::wire::auth::Role;
 
 /// Ledger entries one call returns at most.
@@ -59,24 +57,6 @@ pub struct Page {
     pub limit: Option<usize>,
 }
 
-pub(super) async fn blocking<T: Send + 'static>(
-    crm: &Arc<Crm>,
-    f: impl FnOnce(&Crm) -> Result<T, CrmError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let crm = crm.clone();
-    tokio::task::spawn_blocking(move || f(&crm))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                None,
-                e.to_string(),
-            )
-        })?
-        .map_err(ApiError::from)
-}
-
 fn top(map: &std::collections::BTreeMap<String, u32>, n: usize) -> Vec<(String, u32)> {
     let mut v: Vec<(String, u32)> = map.iter().map(|(k, c)| (k.clone(), *c)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -112,8 +92,8 @@ async fn visible(state: &AppState, role: &Role, id: &str) -> Result<CustomerStat
 
 /// One customer: profile, habits, grade, tier and points.
 #[utoipa::path(get, path = "/v1/customers/{id}", params(("id" = String, Path, description = "Customer id")),
-    responses((status = 200, body = CustomerView), (status = 403, body = super::error::ErrorBody),
-              (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = CustomerView), (status = 403, body = crate::api::error::ErrorBody),
+              (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn customer(
     State(state): State<AppState>,
@@ -165,7 +145,7 @@ pub async fn customer(
 /// A customer's points ledger, oldest first (finance and operators).
 #[utoipa::path(get, path = "/v1/customers/{id}/ledger",
     params(("id" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "at most 1000")),
-    responses((status = 200, body = Vec<Object>), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<Object>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ledger(
     State(state): State<AppState>,
@@ -188,7 +168,7 @@ pub async fn ledger(
 
 /// A customer's coupons.
 #[utoipa::path(get, path = "/v1/customers/{id}/coupons", params(("id" = String, Path)),
-    responses((status = 200, body = Vec<Coupon>), (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<Coupon>), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn coupons(
     State(state): State<AppState>,
@@ -206,9 +186,9 @@ pub async fn coupons(
 /// outcome and changes nothing; the same key on another command is a 409.
 #[utoipa::path(post, path = "/v1/customers/{id}/commands", request_body = Command,
     params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "required; 1-128 characters")),
-    responses((status = 200, body = Outcome), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)),
+    responses((status = 200, body = Outcome), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody),
+              (status = 409, body = crate::api::error::ErrorBody), (status = 503, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn command(
     State(state): State<AppState>,
@@ -278,8 +258,8 @@ async fn record_access(
 /// (operators): the whole state (contact in clear), the points ledger
 /// (first 10,000 entries) and their reviews. Logged as an export.
 #[utoipa::path(get, path = "/v1/customers/{id}/export", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 403, body = super::error::ErrorBody),
-              (status = 404, body = super::error::ErrorBody)),
+    responses((status = 200, body = Object), (status = 403, body = crate::api::error::ErrorBody),
+              (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(
     State(state): State<AppState>,
@@ -307,7 +287,7 @@ pub async fn export(
 
 /// The personal-data access log, oldest first (operators).
 #[utoipa::path(get, path = "/v1/audit/access", params(("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
-    responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn access_log(
     State(state): State<AppState>,
@@ -385,7 +365,7 @@ fn same_merchant(caller: &str, named: &str) -> Result<(), ApiError> {
 
 /// The calling merchant's customers, by id.
 #[utoipa::path(get, path = "/v1/merchants/me/customers", params(("limit" = Option<usize>, Query)),
-    responses((status = 200, body = Vec<String>), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<String>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn my_customers(
     State(state): State<AppState>,
@@ -426,8 +406,8 @@ pub async fn templates(
 /// Adds or replaces a coupon template (a festival campaign with its
 /// window and caps). A merchant's templates are its own.
 #[utoipa::path(post, path = "/v1/coupon-templates", request_body = CouponTemplate,
-    responses((status = 201, body = CouponTemplate), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody)),
+    responses((status = 201, body = CouponTemplate), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_template(
     State(state): State<AppState>,

@@ -18,42 +18,15 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use super::crm::blocking;
-use super::error::ApiError;
-use super::state::AppState;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::api::state::blocking;
 use crate::crm::feedback::{self, Category, Review, Stats};
 use crate::wire::auth::Role;
 
-/// Alerts queued for slow sockets before they miss some (they can poll).
-const ALERTS_QUEUED_MAX: usize = 1024;
 /// Reviews one list call returns at most.
 const LIST_MAX: usize = 1000;
 const DAY_SECS: i64 = 86_400;
-
-/// The fan-out of negative reviews to merchants' sockets.
-#[derive(Clone)]
-pub struct Alerts {
-    tx: broadcast::Sender<Arc<Review>>,
-}
-
-impl Default for Alerts {
-    fn default() -> Self {
-        Alerts {
-            tx: broadcast::channel(ALERTS_QUEUED_MAX).0,
-        }
-    }
-}
-
-impl Alerts {
-    /// The CRM's sink: never blocks (a full queue drops the oldest for
-    /// lagging sockets).
-    pub fn sink(&self) -> crate::crm::AlertSink {
-        let tx = self.tx.clone();
-        Arc::new(move |r: &Review| {
-            let _ = tx.send(Arc::new(r.clone()));
-        })
-    }
-}
 
 /// `?from_secs=&to_secs=&merchant=&rider=&category=&negative=&period_secs=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -118,8 +91,8 @@ async fn matching(state: &AppState, q: ReviewQuery) -> Result<Vec<Review>, ApiEr
 
 /// Reviews, oldest first (at most 1,000; narrow the window for more).
 #[utoipa::path(get, path = "/v1/feedback", params(ReviewQuery),
-    responses((status = 200, body = Vec<Review>), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<Review>), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -135,8 +108,8 @@ pub async fn list(
 /// Review counts, negatives and mean ratings by category, merchant, rider
 /// and period.
 #[utoipa::path(get, path = "/v1/feedback/stats", params(ReviewQuery),
-    responses((status = 200, body = Stats), (status = 400, body = super::error::ErrorBody),
-              (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Stats), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn stats(
     State(state): State<AppState>,
@@ -163,7 +136,7 @@ pub struct AlertQuery {
 /// first: the polling twin of the alert socket (and how a socket catches
 /// up after a reconnect).
 #[utoipa::path(get, path = "/v1/merchants/me/alerts", params(AlertQuery),
-    responses((status = 200, body = Vec<Review>), (status = 403, body = super::error::ErrorBody)),
+    responses((status = 200, body = Vec<Review>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn alerts(
     State(state): State<AppState>,
@@ -211,7 +184,7 @@ pub async fn upgrade(
             "only merchant tokens open the merchant WebSocket",
         ));
     };
-    let rx = state.alerts.tx.subscribe();
+    let rx = state.alerts.subscribe();
     let stop = state.shutdown.clone();
     Ok(ws
         .max_message_size(4 * 1024)

@@ -1,0 +1,6 @@
+//! Dispatch over the wire: merchants' orders (`merchant`), the rider
+//! WebSocket (`rider_ws`) and the operator's console (`console`).
+
+pub(super) mod console;
+pub(super) mod merchant;
+pub(super) mod rider_ws;

@@ -1,0 +1,38 @@
+//! Operations: `/health`, `/metrics` (Prometheus) and `/openapi.json`.
+
+pub(super) mod openapi;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::api::state::AppState;
+
+/// Liveness and a one-line picture.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Serving")))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let counts = state.live.view().counts();
+    let connected = state
+        .live
+        .metrics()
+        .riders_connected
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let orders: serde_json::Map<String, serde_json::Value> = counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    axum::Json(serde_json::json!({"status": "ok", "orders": orders, "riders_connected": connected}))
+        .into_response()
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.live.metrics().render(&state.live.view().counts());
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
