@@ -155,5 +155,5 @@ pub fn geometry_json(network: &RoadNetwork) -> Vec<u8> {
         }
         roads.push(line);
     }
-    serde_json::to_vec(&serde_json::json!({"bbox": [s, w, n, e], "roads": roads})).unwrap_or_default()
+    crate::base::json_bytes(&serde_json::json!({"bbox": [s, w, n, e], "roads": roads}))
 }

@@ -26,8 +26,7 @@ pub(super) async fn open_crm(
         let store = crate::crm::store::open_configured(&cfg, &data_dir)?;
         crate::crm::Crm::open(cfg, store).map(|crm| crm.in_city(city))
     })
-    .await
-    .map_err(|e| AppError::Start(e.to_string()))??;
+    .await??;
     Ok(Arc::new(crm))
 }
 

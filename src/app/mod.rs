@@ -37,12 +37,18 @@ pub enum AppError {
     Map(#[from] MapError),
     #[error(transparent)]
     Live(#[from] LiveError),
-    #[error("restaurants file: {0}")]
-    Restaurants(String),
-    #[error("the engine did not start: {0}")]
-    Start(String),
-    #[error("cannot listen on {addr}: {reason}")]
-    Listen { addr: String, reason: String },
+    #[error("restaurants file")]
+    Restaurants(#[from] crate::sim::SimError),
+    #[error("restaurants file {0} holds no restaurant")]
+    NoRestaurant(PathBuf),
+    #[error("a start-up task did not finish")]
+    Start(#[from] tokio::task::JoinError),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("CRM: {0}")]
     Crm(#[from] crate::crm::CrmError),
     #[error(transparent)]
@@ -119,17 +125,14 @@ impl Application {
                 .clone()
                 .unwrap_or_else(|| Clock::start(0, sv.clock_speed)),
         };
-        let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup))
-            .await
-            .map_err(|e| AppError::Start(e.to_string()))??;
+        let (live, restored) = tokio::task::spawn_blocking(move || live::start(setup)).await??;
         let listener = TcpListener::bind(&addr).await.map_err(|e| AppError::Listen {
             addr: addr.clone(),
-            reason: e.to_string(),
+            source: e,
         })?;
-        let local = listener.local_addr().map_err(|e| AppError::Listen {
-            addr,
-            reason: e.to_string(),
-        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| AppError::Listen { addr, source: e })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let links = LinkSettings {
             heartbeat: Duration::from_secs(sv.heartbeat_secs),
@@ -194,7 +197,7 @@ async fn token_secret(configured: &str, addr: &str, data_dir: &std::path::Path) 
         .await
         .map_err(|e| AppError::Listen {
             addr: addr.to_string(),
-            reason: e.to_string(),
+            source: e,
         })?
         .collect();
     Ok(secret::for_server(configured, addr, &bound, data_dir)?)
@@ -205,8 +208,7 @@ async fn token_secret(configured: &str, addr: &str, data_dir: &std::path::Path) 
 fn read_restaurants(
     path: &std::path::Path,
 ) -> Result<(Vec<Restaurant>, crate::sim::fixture::Header), AppError> {
-    let fixture =
-        crate::sim::fixture::Fixture::read(path).map_err(|e| AppError::Restaurants(e.to_string()))?;
+    let fixture = crate::sim::fixture::Fixture::read(path)?;
     let restaurants: Vec<Restaurant> = fixture
         .restaurants()
         .into_iter()
@@ -217,10 +219,7 @@ fn read_restaurants(
         })
         .collect();
     if restaurants.is_empty() {
-        return Err(AppError::Restaurants(format!(
-            "{} holds no restaurant",
-            path.display()
-        )));
+        return Err(AppError::NoRestaurant(path.to_path_buf()));
     }
     Ok((restaurants, fixture.header))
 }

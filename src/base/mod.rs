@@ -24,6 +24,29 @@ pub struct RiderId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OrderId(pub u64);
 
+/// JSON of our own plain data (derived `Serialize`, string map keys, no
+/// serialiser that can refuse): serde_json cannot fail on it, so a failure
+/// is a bug in this crate, asserted here rather than stored, journaled or
+/// answered as an empty string.
+pub fn json_string<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| panic!("plain data did not serialise: {e}"))
+}
+
+/// [`json_string`], indented for people.
+pub fn json_pretty<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| panic!("plain data did not serialise: {e}"))
+}
+
+/// [`json_string`] as bytes.
+pub fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|e| panic!("plain data did not serialise: {e}"))
+}
+
+/// [`json_string`] as a value.
+pub fn json_value<T: Serialize + ?Sized>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|e| panic!("plain data did not serialise: {e}"))
+}
+
 /// FNV-1a, 64 bits: detects torn and flipped bytes in what we wrote
 /// ourselves (not an adversary's changes: that is what seals are for).
 pub fn fnv1a(bytes: &[u8]) -> u64 {

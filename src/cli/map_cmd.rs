@@ -99,7 +99,7 @@ pub fn run(cmd: MapCommand, config: &Config) -> Result<(), CliError> {
             if no_path {
                 route.path.clear();
             }
-            print_json(&serde_json::to_value(&route).unwrap_or_default());
+            print_json(&crate::base::json_value(&route));
             Ok(())
         }
         MapCommand::Matrix {
@@ -235,7 +235,7 @@ fn read_points(path: &Path) -> Result<Vec<LatLng>, CliError> {
 }
 
 fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    println!("{}", crate::base::json_pretty(v));
 }
 
 #[cfg(test)]

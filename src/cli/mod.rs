@@ -49,6 +49,8 @@ pub enum CliError {
     Crm(String),
     #[error(transparent)]
     Secret(#[from] crate::app::secret::SecretError),
+    #[error("serve")]
+    App(#[source] crate::app::AppError),
 }
 
 impl CliError {

@@ -146,7 +146,7 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
         };
         let server = Application::build(config, options).await.map_err(|e| match e {
             AppError::Secret(e) => CliError::Secret(e),
-            e => CliError::Serve(e.to_string()),
+            e => CliError::App(e),
         })?;
         let operator = server.tokens.issue(&Role::Operator).unwrap_or_default();
         say(format_args!("waimai serving on http://{}", server.addr));
@@ -318,10 +318,7 @@ pub fn load(args: LoadArgs, config: &Config) -> Result<(), CliError> {
             restaurants,
         };
         let report = crate::fleet::load::run(ctx, plan).await;
-        say(format_args!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ));
+        say(format_args!("{}", crate::base::json_pretty(&report)));
         Ok(())
     })
 }

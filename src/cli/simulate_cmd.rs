@@ -194,11 +194,7 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
             let dir = if args.compare { out.join(name) } else { out.clone() };
             scenario.write_solution(&outcome, &dir)?;
             let summary = summary(&scenario, &sim, &outcome, &metrics, &latency, &orders);
-            write(
-                &dir,
-                "report.json",
-                serde_json::to_string_pretty(&summary).unwrap_or_default(),
-            )?;
+            write(&dir, "report.json", crate::base::json_pretty(&summary))?;
             let page = report::html(scenario.name(), name, &metrics, &latency, &orders, &outcome);
             write(&dir, "report.html", page)?;
         }
@@ -356,7 +352,7 @@ pub fn run_fixture(cmd: FixtureCommand, config: &Config) -> Result<(), CliError>
     };
     let mut text = String::new();
     for line in generate(&network, &opts) {
-        text.push_str(&serde_json::to_string(&line).unwrap_or_default());
+        text.push_str(&crate::base::json_string(&line));
         text.push('\n');
     }
     let dir = args.out.parent().map(Path::to_path_buf).unwrap_or_default();

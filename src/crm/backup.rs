@@ -191,7 +191,7 @@ fn footer(line: &str) -> Option<Footer> {
 }
 
 fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    crate::base::json_string(v)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -171,7 +171,7 @@ impl Command {
     /// A digest of the command, stored with its outcome: the same key
     /// with a different command is refused, not silently answered.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let json = crate::base::json_bytes(self);
         let digest = Sha256::digest(&json);
         digest[..12].iter().map(|b| format!("{b:02x}")).collect()
     }

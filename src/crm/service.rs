@@ -329,7 +329,7 @@ impl Crm {
                         customer: r.customer.clone(),
                         expected_version: *version,
                         key: r.key.clone(),
-                        stored: serde_json::to_string(&stored).unwrap_or_default(),
+                        stored: crate::base::json_string(&stored),
                         docs: changes,
                         entries: applied.entries,
                         index: applied.index.into_iter().map(|h| self.blinded(h)).collect(),

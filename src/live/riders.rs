@@ -90,7 +90,7 @@ impl RiderLink {
     /// A full outbox means the rider is hopelessly behind.
     pub fn push(&mut self, message: ServerMessage, decided: Option<Instant>) -> Result<(), OutboxError> {
         let frame = self.outbox.push(message)?;
-        let json: Arc<str> = serde_json::to_string(frame).unwrap_or_default().into();
+        let json: Arc<str> = crate::base::json_string(frame).into();
         self.send(Frame::Text { json, decided });
         Ok(())
     }

@@ -28,7 +28,7 @@ pub struct Card {
 impl Card {
     /// Serialises `body` and tags it.
     pub(super) fn new(body: &CardBody) -> Self {
-        let json = serde_json::to_vec(body).unwrap_or_default();
+        let json = crate::base::json_bytes(body);
         let etag = format!("\"{:016x}\"", crate::base::fnv1a(&json));
         Self {
             id: body.id,

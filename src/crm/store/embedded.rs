@@ -825,8 +825,8 @@ macro_rules! tables {
                     let (k, v) = row.map_err(|e| fail(e.into()))?;
                     out(Record {
                         space: $def.name().to_string(),
-                        key: serde_json::to_value(k.value()).unwrap_or_default(),
-                        value: serde_json::to_value(v.value()).unwrap_or_default(),
+                        key: crate::base::json_value(&k.value()),
+                        value: crate::base::json_value(&v.value()),
                     })?;
                 }
             )*

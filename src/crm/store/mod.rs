@@ -245,7 +245,7 @@ impl Docs {
 
     /// Serialises a state, the contact details sealed for `customer`.
     pub fn of(state: &CustomerState, customer: &str, cipher: &FieldCipher) -> Self {
-        let mut profile = serde_json::to_value(&state.profile).unwrap_or_default();
+        let mut profile = crate::base::json_value(&state.profile);
         let contact = to_json(&state.profile.contact);
         profile["contact"] = serde_json::Value::String(cipher.seal(customer, "contact", &contact));
         Docs {
@@ -283,7 +283,7 @@ impl Docs {
 /// JSON of plain CRM data. Their maps have string keys and their numbers
 /// are integers, so serialising cannot fail.
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+    crate::base::json_string(value)
 }
 
 pub(super) fn parse_entry(customer: &str, text: &str) -> Result<Entry, StoreError> {

@@ -35,10 +35,7 @@ impl Actor {
         if let Some(Err((field, reason))) = o.crm.as_ref().map(CrmOrder::check) {
             return Err(invalid(field, reason));
         }
-        let crm_json = o
-            .crm
-            .as_ref()
-            .map(|c| serde_json::to_string(c).unwrap_or_default());
+        let crm_json = o.crm.as_ref().map(crate::base::json_string);
         let request_hash = crate::base::fnv1a(
             format!(
                 "{}|{}|{}|{}|{}",

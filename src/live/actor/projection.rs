@@ -110,6 +110,6 @@ impl Actor {
             "riders": riders,
             "orders": orders,
         });
-        serde_json::to_vec(&body).unwrap_or_default()
+        crate::base::json_bytes(&body)
     }
 }

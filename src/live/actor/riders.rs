@@ -49,7 +49,7 @@ impl Actor {
         link.conn = Some((conn, frames));
         link.gone_since = None;
         for frame in replay {
-            let json = serde_json::to_string(&frame).unwrap_or_default().into();
+            let json = crate::base::json_string(&frame).into();
             link.send(Frame::Text { json, decided: None });
         }
         self.batch.touched_riders.insert(rider);
