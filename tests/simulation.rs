@@ -52,6 +52,16 @@ fn simulate(instance: &Path, out: &Path, policy: &str) -> serde_json::Value {
     serde_json::from_slice(&run.stdout).unwrap()
 }
 
+/// The benchmark's figures our report and the checkers must agree on.
+const METRICS: [&str; 6] = [
+    "delivered",
+    "ctd_mean",
+    "ctd_p90",
+    "rtp_mean",
+    "utilization_mean",
+    "cost_per_order",
+];
+
 /// The tests' own checker's verdict, after checking that the shared
 /// verifier (../shared/tools/mdrp_verify.py), where present, agrees.
 fn verify(instance: &Path, out: &Path) -> serde_json::Value {
@@ -65,14 +75,7 @@ fn verify(instance: &Path, out: &Path) -> serde_json::Value {
             .unwrap();
         let theirs: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
         assert_eq!(ours["feasible"], theirs["feasible"], "{ours} vs {theirs}");
-        for key in [
-            "delivered",
-            "ctd_mean",
-            "ctd_p90",
-            "rtp_mean",
-            "utilization_mean",
-            "cost_per_order",
-        ] {
+        for key in METRICS {
             let (a, b) = (ours[key].as_f64(), theirs[key].as_f64());
             assert!(
                 a.zip(b).map_or(a == b, |(a, b)| (a - b).abs() < 1e-9),
@@ -133,14 +136,7 @@ fn mdrp_solutions_pass_the_independent_checker_with_the_same_metrics() {
         let ours = simulate(&inst, &out, policy);
         let theirs = verify(&inst, &out);
         assert_eq!(theirs["feasible"], true, "{policy}: {}", theirs["errors"]);
-        for key in [
-            "delivered",
-            "ctd_mean",
-            "ctd_p90",
-            "rtp_mean",
-            "utilization_mean",
-            "cost_per_order",
-        ] {
+        for key in METRICS {
             let (a, b) = (
                 ours["metrics"][key].as_f64().unwrap(),
                 theirs[key].as_f64().unwrap(),
