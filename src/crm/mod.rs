@@ -15,6 +15,7 @@
 //! key: a replay returns the first result, a concurrent writer makes the
 //! command run again on the newer state.
 
+pub mod access;
 pub mod analytics;
 pub mod backup;
 pub mod config;

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::error::{ApiError, parse_json};
 use crate::api::state::{AppState, blocking};
+use crate::crm::access::{self, Actor, Allowed};
 use crate::crm::coupons::{Coupon, CouponTemplate};
-use crate::crm::feedback::Channel;
 use crate::crm::loyalty::{Entry, Lot, Tier};
 use crate::crm::profile::{Contact, Frequency, Grade, MealTimes, OrderSummary};
 use crate::crm::store::AccessEntry;
@@ -224,34 +224,20 @@ pub async fn command(
     Ok(Json(outcome))
 }
 
-/// The token's holder as the access log names them.
-fn who(role: &Role) -> String {
-    match role {
-        Role::Rider(r) => format!("rider:{}", r.0),
-        Role::Merchant(m) => format!("merchant:{m}"),
-        Role::Operator => "operator".into(),
-        Role::Support => "support".into(),
-        Role::Finance => "finance".into(),
-    }
-}
-
 /// Logs a read or write of personal data before the caller sees any of
 /// it: when the log cannot be written the request fails (503).
 async fn record_access(
     state: &AppState,
     role: &Role,
     customer: &str,
-    action: &str,
-    what: &str,
+    action: &'static str,
+    what: &'static str,
 ) -> Result<(), ApiError> {
-    let entry = AccessEntry {
-        at_secs: state.now_secs(),
-        who: who(role),
-        customer: customer.to_string(),
-        action: action.to_string(),
-        what: what.to_string(),
-    };
-    blocking(&state.crm, move |crm| Ok(crm.store().append_access(&[entry])?)).await
+    let (actor, now, customer) = (actor(role)?, state.now_secs(), customer.to_string());
+    blocking(&state.crm, move |crm| {
+        crm.record_access(now, &actor, &customer, action, what)
+    })
+    .await
 }
 
 /// Everything the CRM holds on one customer, on their request
@@ -307,59 +293,31 @@ pub async fn access_log(
     ))
 }
 
-/// Who may run which command; a merchant acts as itself only.
+/// Who may run which command (`crm::access`); a merchant acts as itself
+/// only, and cancels or refunds only for its own customers.
 async fn allowed(state: &AppState, role: &Role, id: &str, command: &mut Command) -> Result<(), ApiError> {
-    let deny = |what: &str| Err(ApiError::forbidden(format!("this token cannot {what}")));
-    if let Command::IssueCoupon {
-        campaign: Some(_), ..
-    } = command
-    {
-        return deny("issue a campaign's coupon (campaign runs do)");
-    }
-    match (role, &mut *command) {
-        (Role::Operator, c) if !is_dispatch_feedback(c) => Ok(()),
-        (Role::Support, Command::IssueCoupon { .. }) => Ok(()),
-        (Role::Finance, Command::Refunded { .. }) => Ok(()),
-        (_, c) if is_dispatch_feedback(c) => deny("report a lateness (the engine does)"),
-        (Role::Support, Command::Feedback { .. }) => Ok(()),
-        (Role::Merchant(m), Command::Feedback { review, .. }) => same_merchant(m, &review.merchant),
-        (Role::Merchant(m), Command::Contact { merchant, .. }) => {
-            *merchant = Some(m.clone());
-            Ok(())
+    let actor = actor(role)?;
+    let verdict = access::may_run(&actor, command, &state.crm.templates()).map_err(|d| {
+        let e = ApiError::forbidden(d.reason);
+        match d.field {
+            Some(f) => e.with_field(f),
+            None => e,
         }
-        (Role::Merchant(m), Command::Checkout { merchant, .. }) => same_merchant(m, merchant),
-        (Role::Merchant(m), Command::Delivered { delivered, .. }) => same_merchant(m, &delivered.merchant),
-        (Role::Merchant(_), Command::Cancelled { .. } | Command::Refunded { .. }) => {
-            visible(state, role, id).await.map(|_| ())
-        }
-        (Role::Merchant(m), Command::IssueCoupon { template, .. }) => {
-            let own = state
-                .crm
-                .templates()
-                .iter()
-                .any(|t| t.id == *template && t.merchant.as_deref() == Some(m.as_str()));
-            if own {
-                Ok(())
-            } else {
-                deny("issue another merchant's coupons")
-            }
-        }
-        _ => deny("run this command"),
+    })?;
+    match verdict {
+        Allowed::Now => Ok(()),
+        Allowed::IfOwnCustomer => visible(state, role, id).await.map(|_| ()),
     }
 }
 
-fn is_dispatch_feedback(c: &Command) -> bool {
-    matches!(c, Command::Feedback { review, .. } if review.channel == Channel::Dispatch)
-}
-
-fn same_merchant(caller: &str, named: &str) -> Result<(), ApiError> {
-    if caller == named {
-        Ok(())
-    } else {
-        Err(
-            ApiError::forbidden(format!("merchant {caller} cannot act for merchant {named}"))
-                .with_field("merchant"),
-        )
+/// The CRM's view of a token: riders have no business with customers.
+fn actor(role: &Role) -> Result<Actor, ApiError> {
+    match role {
+        Role::Rider(_) => Err(ApiError::forbidden("rider tokens cannot act on customers")),
+        Role::Merchant(m) => Ok(Actor::Merchant(m.clone())),
+        Role::Operator => Ok(Actor::Operator),
+        Role::Support => Ok(Actor::Support),
+        Role::Finance => Ok(Actor::Finance),
     }
 }
 
