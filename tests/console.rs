@@ -70,16 +70,29 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     assert_eq!(m["type"], "assignment");
 
     let operator = token(&server, waimai::wire::auth::Role::Operator);
-    // The server redraws the console while someone watches: start
-    // watching, as an open page would, before Chromium's quick polls.
-    let res = reqwest::Client::new()
-        .get(url(&server, "/v1/console/state"))
-        .bearer_auth(&operator)
-        .send()
+    // The server redraws the console while someone watches: watch, as an
+    // open page would, until its picture holds both orders, one assigned.
+    let drawn = async {
+        loop {
+            let state: serde_json::Value = reqwest::Client::new()
+                .get(url(&server, "/v1/console/state"))
+                .bearer_auth(&operator)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let text = state["orders"].to_string();
+            if ids.iter().all(|id| text.contains(&format!("\"id\":{id}"))) && text.contains("\"assigned\"") {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), drawn)
         .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        .expect("the console's picture shows both orders within 10 s");
     let page = url(&server, &format!("/console#token={operator}"));
     let dump = tokio::task::spawn_blocking({
         let page = page.clone();

@@ -275,7 +275,8 @@ async fn a_delivered_order_earns_points_once_and_a_cancelled_one_frees_its_hold(
     // After a restart every delivered order is sent to the CRM again: the
     // keys make it a no-op, so the points are not doubled.
     let server = spawn(&dir).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Both ended orders (one delivered, one cancelled) are applied again.
+    common::serve::wait_for_metric(&server, "waimai_crm_order_events_applied_total", 2).await;
     let finance = token(&server, Role::Finance);
     let (_, ledger) = get(&server, &finance, "/v1/customers/alice/ledger").await;
     let earned = earned_in(&ledger);

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::serve::{Ws, get, post, quiet, server_config, spawn, tempdir, token, url};
+use common::serve::{Ws, get, post, quiet, server_config, spawn, tempdir, token, wait_for_metric};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -234,25 +234,4 @@ async fn a_late_delivery_is_reported_by_the_engine_as_delivery_speed() {
     let (_, listed) = get(&server, &operator, "/v1/feedback?merchant=r2").await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     server.stop().await;
-}
-
-/// Waits until a counter of `/metrics` reaches `at_least` (10 s at most).
-async fn wait_for_metric(server: &Application, name: &str, at_least: u64) {
-    for _ in 0..200 {
-        let text = reqwest::get(url(server, "/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let value = text
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if value >= at_least {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} did not reach {at_least} within 10 s");
 }

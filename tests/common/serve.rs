@@ -200,3 +200,24 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Waits until a counter of `/metrics` reaches `at_least` (10 s at most).
+pub async fn wait_for_metric(server: &Application, name: &str, at_least: u64) {
+    for _ in 0..200 {
+        let text = reqwest::get(url(server, "/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if value >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} did not reach {at_least} within 10 s");
+}
