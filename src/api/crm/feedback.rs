@@ -44,8 +44,24 @@ pub struct ReviewQuery {
     pub period_secs: Option<i64>,
 }
 
+/// The last second of the year 9999: time in a query is Unix seconds
+/// between 0 and this, so window arithmetic cannot overflow.
+const UNIX_SECS_MAX: i64 = 253_402_300_799;
+
+fn unix_secs(field: &'static str, value: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match value {
+        Some(v) if !(0..=UNIX_SECS_MAX).contains(&v) => Err(ApiError::invalid(
+            field,
+            format!("Unix seconds from 0 to {UNIX_SECS_MAX} (the end of year 9999)"),
+        )),
+        v => Ok(v),
+    }
+}
+
 impl ReviewQuery {
     fn window(&self, now: i64) -> Result<(i64, i64), ApiError> {
+        unix_secs("from_secs", self.from_secs)?;
+        unix_secs("to_secs", self.to_secs)?;
         let to = self.to_secs.unwrap_or(now + 1);
         let from = self.from_secs.unwrap_or(to - 30 * DAY_SECS);
         if from > to {
@@ -149,7 +165,7 @@ pub async fn alerts(
     };
     let now = state.now_secs();
     let q = ReviewQuery {
-        from_secs: Some(a.since_secs.unwrap_or(now - DAY_SECS)),
+        from_secs: Some(unix_secs("since_secs", a.since_secs)?.unwrap_or(now - DAY_SECS)),
         to_secs: Some(now + 1),
         merchant: None,
         rider: None,
