@@ -107,7 +107,18 @@ pub enum Committed {
 
 /// The storage every CRM backend offers. Calls take slices so a backend
 /// can pipeline (Redis) or batch in one transaction (redb).
-pub trait CrmStore: Send + Sync {
+pub trait CrmStore:
+    CustomerStore + TeamStore + CouponStore + MarketingStore + SalesStore + BackupStore + Send + Sync
+{
+}
+
+impl<T> CrmStore for T where
+    T: CustomerStore + TeamStore + CouponStore + MarketingStore + SalesStore + BackupStore + Send + Sync
+{
+}
+
+/// Customers: their documents, points ledger, the indexes the jobs walk, and reviews.
+pub trait CustomerStore {
     /// Loads each (customer, idempotency key).
     fn load(&self, requests: &[(&str, &str)]) -> Result<Vec<Loaded>, StoreError>;
     /// Commits in order; each is atomic on its own. Several commits of one
@@ -124,6 +135,10 @@ pub trait CrmStore: Send + Sync {
     /// Reviews with `from_secs <= at_secs < to_secs`, oldest first, at most
     /// `limit`.
     fn reviews(&self, from_secs: i64, to_secs: i64, limit: usize) -> Result<Vec<Review>, StoreError>;
+}
+
+/// Account managers: teams, ownerships, their audit, and the access log of personal data.
+pub trait TeamStore {
     /// A merchant's team and its version (0 and None: no team yet).
     fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError>;
     /// Who owns each of these customers of a merchant.
@@ -139,6 +154,10 @@ pub trait CrmStore: Send + Sync {
     fn append_access(&self, entries: &[AccessEntry]) -> Result<(), StoreError>;
     /// The access log, oldest first, from `offset`.
     fn access_log(&self, offset: u64, limit: usize) -> Result<Vec<AccessEntry>, StoreError>;
+}
+
+/// Coupon templates and their issue caps.
+pub trait CouponStore {
     /// Takes one unit of a template's total cap; false when none is left.
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError>;
     /// Gives back a unit taken by [`CrmStore::reserve_total`].
@@ -149,6 +168,10 @@ pub trait CrmStore: Send + Sync {
     fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError>;
     /// Every coupon template.
     fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError>;
+}
+
+/// Marketing: customer facts for segments, campaigns, their members and redemptions, and the merchant outbox.
+pub trait MarketingStore {
     /// Hands every customer's marketing facts as stored, (customer, JSON),
     /// to `visit` in chunks, in no particular order; chunks may be visited
     /// side by side, so reading the next overlaps matching this one.
@@ -176,11 +199,19 @@ pub trait CrmStore: Send + Sync {
     /// Drops the messages up to `upto_seq` (the consumer has them);
     /// returns how many went. Their ids stay known, so none comes back.
     fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError>;
+}
+
+/// Sale lines and zone demand for analytics.
+pub trait SalesStore {
     /// A merchant's sale lines of days `from_day..=to_day` (Unix days).
     fn sales(&self, merchant: &str, from_day: i64, to_day: i64) -> Result<Vec<Sale>, StoreError>;
     /// Orders per (zone, Unix hour) of days `from_day..=to_day`, all
     /// merchants.
     fn demand(&self, from_day: i64, to_day: i64) -> Result<Vec<(String, i64, u64)>, StoreError>;
+}
+
+/// Whole-store dump and restore for backups.
+pub trait BackupStore {
     /// `redis` or `embedded`: a backup restores into its own kind only.
     fn backend(&self) -> &'static str;
     /// Hands every stored record to `out` (see [`Record`]).
