@@ -74,15 +74,7 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
     // open page would, until its picture holds both orders, one assigned.
     let drawn = async {
         loop {
-            let state: serde_json::Value = reqwest::Client::new()
-                .get(url(&server, "/v1/console/state"))
-                .bearer_auth(&operator)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let (_, state) = get(&server, &operator, "/v1/console/state").await;
             let text = state["orders"].to_string();
             if ids.iter().all(|id| text.contains(&format!("\"id\":{id}"))) && text.contains("\"assigned\"") {
                 return;

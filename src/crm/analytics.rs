@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Days one query reads at most.
+const DAY_SECS: i64 = 86_400;
 pub const DAYS_MAX: i64 = 90;
 /// Hours a forecast looks ahead at most.
 pub const HORIZON_HOURS_MAX: u32 = 24;
@@ -103,20 +104,28 @@ pub fn report(city: &CityTime, sales: &[Sale], ratings: &[(String, u8)], now_sec
     let mut by_day: BTreeMap<i64, Volume> = (from_day..=today).map(|d| (d, Volume::default())).collect();
     let mut dishes: BTreeMap<&str, DishSales> = BTreeMap::new();
     let mut riders: BTreeMap<&str, (u64, u64, u64, u64, u64)> = BTreeMap::new();
-    for s in sales
+    // One offset lookup per sale: its local day and hour.
+    let local = sales
         .iter()
-        .filter(|s| (from_day..=today).contains(&city.day(s.at_secs)))
-    {
+        .map(|s| (s, city.local_secs(s.at_secs)))
+        .map(|(s, t)| {
+            (
+                s,
+                t.div_euclid(DAY_SECS),
+                (t.rem_euclid(DAY_SECS) / 3600) as usize,
+            )
+        });
+    for (s, day, hour) in local.filter(|(_, day, _)| (from_day..=today).contains(day)) {
         let add = |v: &mut Volume| {
             v.orders += 1;
             v.revenue_cents += s.amount_cents;
         };
         add(&mut total);
-        add(&mut by_hour[usize::from(city.hour(s.at_secs))]);
-        if let Some(v) = by_day.get_mut(&city.day(s.at_secs)) {
+        add(&mut by_hour[hour]);
+        if let Some(v) = by_day.get_mut(&day) {
             add(v);
         }
-        let age_days = today - city.day(s.at_secs);
+        let age_days = today - day;
         for (dish, qty, cents) in &s.items {
             let d = dishes.entry(dish).or_insert_with(|| DishSales {
                 dish: dish.clone(),
@@ -196,17 +205,31 @@ pub fn forecast(
     for (zone, hour, n) in demand {
         *by_zone.entry(zone).or_default().entry(*hour).or_default() += n;
     }
+    // The Unix hours each coming hour is averaged over: the same local
+    // hour of each of the `days` before today, with its weight. The same
+    // for every zone, so worked out once.
+    let day_start_hours: Vec<i64> = (1..=days)
+        .map(|back| city.day_start_secs(today - back).div_euclid(3600))
+        .collect();
+    let past: Vec<Vec<(i64, f64)>> = (0..i64::from(horizon_hours))
+        .map(|h| {
+            let hour_of_day = i64::from(city.hour((from_hour + h) * 3600));
+            day_start_hours
+                .iter()
+                .zip(0..)
+                .map(|(start, back)| (start + hour_of_day, FORECAST_DECAY.powi(back)))
+                .collect()
+        })
+        .collect();
     by_zone
         .into_iter()
         .map(|(zone, hours)| {
-            let orders = (0..i64::from(horizon_hours))
-                .map(|h| {
-                    let hour_of_day = i64::from(city.hour((from_hour + h) * 3600));
+            let orders = past
+                .iter()
+                .map(|same_hours| {
                     let (mut sum, mut weights) = (0.0, 0.0);
-                    for back in 1..=days {
-                        let weight = FORECAST_DECAY.powi(back as i32 - 1);
-                        let hour = city.day_start_secs(today - back).div_euclid(3600) + hour_of_day;
-                        sum += weight * hours.get(&hour).copied().unwrap_or(0) as f64;
+                    for (hour, weight) in same_hours {
+                        sum += weight * hours.get(hour).copied().unwrap_or(0) as f64;
                         weights += weight;
                     }
                     if weights > 0.0 { sum / weights } else { 0.0 }
@@ -234,8 +257,6 @@ pub fn grid_zone(lat: f64, lng: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DAY_SECS: i64 = 86_400;
 
     const DAY0: i64 = 20_775 * DAY_SECS; // midnight UTC
 

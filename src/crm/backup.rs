@@ -11,6 +11,7 @@
 //! Consistency: the embedded store is read in one transaction (a point in
 //! time). Redis is read key by key: stop writers first for an exact copy.
 
+use crate::base::json_string as json;
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
@@ -188,10 +189,6 @@ fn footer(line: &str) -> Option<Footer> {
     line.starts_with("{\"end\"")
         .then(|| serde_json::from_str(line).ok())
         .flatten()
-}
-
-fn json<T: Serialize>(v: &T) -> String {
-    crate::base::json_string(v)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -311,11 +311,7 @@ impl Docs {
     }
 }
 
-/// JSON of plain CRM data. Their maps have string keys and their numbers
-/// are integers, so serialising cannot fail.
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    crate::base::json_string(value)
-}
+pub(super) use crate::base::json_string as to_json;
 
 pub(super) fn parse_entry(customer: &str, text: &str) -> Result<Entry, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
