@@ -2,6 +2,7 @@
 //! data dir on a single machine), and its scheduled jobs.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -65,6 +66,7 @@ pub(super) fn spawn_crm_jobs(
     crm: Arc<crate::crm::Crm>,
     clock: Clock,
     every_secs: u64,
+    metrics: Arc<crate::live::Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
@@ -77,15 +79,25 @@ pub(super) fn spawn_crm_jobs(
             let crm = crm.clone();
             let now = clock.now_secs();
             let ran = tokio::task::spawn_blocking(move || (crm.sweep(now), crm.birthdays(now))).await;
-            match ran {
-                Ok((Ok(swept), Ok(birthdays))) if swept + birthdays > 0 => {
-                    info!(swept, birthdays, "CRM jobs");
+            let failed = match ran {
+                Ok((Ok(swept), Ok(birthdays))) => {
+                    if swept + birthdays > 0 {
+                        info!(swept, birthdays, "CRM jobs");
+                    }
+                    false
                 }
-                Ok((Ok(_), Ok(_))) => {}
                 Ok((sweep, birthdays)) => {
                     tracing::warn!(sweep = ?sweep.err(), birthdays = ?birthdays.err(), "CRM jobs failed; next run retries");
+                    true
                 }
-                Err(e) => tracing::warn!(error = %e, "CRM jobs did not run"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "CRM jobs did not run");
+                    true
+                }
+            };
+            metrics.crm_job_runs.fetch_add(1, Ordering::Relaxed);
+            if failed {
+                metrics.crm_job_failures.fetch_add(1, Ordering::Relaxed);
             }
         }
     });

@@ -152,6 +152,7 @@ impl Application {
             state.crm.clone(),
             live.clock(),
             config.crm.jobs_every_secs,
+            live.metrics().clone(),
             shutdown_rx.clone(),
         );
         let app = api::router(state);

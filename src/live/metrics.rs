@@ -67,6 +67,10 @@ pub struct Metrics {
     pub crm_applied: AtomicU64,
     pub crm_refused: AtomicU64,
     pub crm_dropped: AtomicU64,
+    /// Runs of the CRM's periodic jobs (expiry sweep, birthdays), and the
+    /// runs where a job failed (retried at the next run).
+    pub crm_job_runs: AtomicU64,
+    pub crm_job_failures: AtomicU64,
     /// Planner time per tick.
     pub dispatch_tick: Histogram,
     /// From a dispatch decision to its frame written on the rider's socket.
@@ -90,6 +94,8 @@ impl Default for Metrics {
             crm_applied: AtomicU64::new(0),
             crm_refused: AtomicU64::new(0),
             crm_dropped: AtomicU64::new(0),
+            crm_job_runs: AtomicU64::new(0),
+            crm_job_failures: AtomicU64::new(0),
             dispatch_tick: Histogram::new(),
             assignment_push: Histogram::new(),
             assignment_queued: Histogram::new(),
@@ -158,6 +164,16 @@ impl Metrics {
                 "waimai_crm_order_events_dropped_total",
                 "Order events not queued for the CRM (sent again at restart).",
                 &self.crm_dropped,
+            ),
+            (
+                "waimai_crm_job_runs_total",
+                "Runs of the CRM's periodic jobs (expiry sweep, birthdays).",
+                &self.crm_job_runs,
+            ),
+            (
+                "waimai_crm_job_failures_total",
+                "CRM job runs where a job failed (retried at the next run).",
+                &self.crm_job_failures,
             ),
         ];
         for (name, help, v) in counters {

@@ -1,7 +1,7 @@
 //! Where CRM state lives: one trait, [`CrmStore`], with a Redis backend
 //! (production, Cluster-ready layout) and an embedded redb backend (one
 //! machine, no server). Both pass the same conformance suite
-//! (tests/crm_store.rs).
+//! (tests/it/crm_store.rs).
 //!
 //! A store knows nothing of the rules: it loads a customer's state with
 //! its version and a key's earlier outcome, and commits a new state, its

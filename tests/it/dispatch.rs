@@ -13,7 +13,7 @@ use waimai::dispatch::route::Route;
 use waimai::dispatch::ruin::related_orders;
 use waimai::dispatch::{Problem, SearchOptions, Solution, lilim, solve};
 
-mod common;
+use crate::common;
 use common::shared_dir;
 
 fn lilim_path(name: &str) -> PathBuf {

@@ -2,7 +2,7 @@
 //! a round trip keeps every record, a damaged file exits 2 and writes
 //! nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

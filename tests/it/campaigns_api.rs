@@ -3,7 +3,7 @@
 //! messages read from the outbox page by page and acknowledged, its
 //! effect, and who may do what.
 
-mod common;
+use crate::common;
 
 use common::serve::{get, post, put, spawn, tempdir, token};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Profiles checked against the raw OSM data, read independently of the
 //! importer: a car never drives a footway; oneways bind where they should.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

@@ -6,7 +6,7 @@
 //!
 //! Rounds: `KILL_ROUNDS` (default 5; scripts/kill-restart runs 20).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

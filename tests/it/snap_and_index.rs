@@ -1,6 +1,6 @@
 //! Snapping and spatial-index queries equal brute force on random points.
 
-mod common;
+use crate::common;
 
 use common::EBIKE;
 use rand::rngs::StdRng;

@@ -2,7 +2,7 @@
 //! embedded redb store and a real Redis (its own redis-server with AOF, on
 //! a free port), through the same `Crm` service the engine uses.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Barrier};
 

@@ -1,7 +1,7 @@
 //! The map file round-trips and refuses damage; the CLI answers with JSON
 //! on success and with a clear message and exit code on bad input.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,7 +9,7 @@ use std::process::Command;
 use waimai::map::{MapError, RoadNetwork, file};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("waimai-test-{name}-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!("waimai-map-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -8,7 +8,7 @@
 //! clawed back) from the ledger; never negative; held points match; a
 //! replayed key answers the same and changes nothing; a refund takes back
 //! what the order earned (debt when already spent) and gives back what it
-//! spent. Concurrent spends are in tests/crm_store.rs.
+//! spent. Concurrent spends are in tests/it/crm_store.rs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

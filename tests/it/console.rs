@@ -2,7 +2,7 @@
 //! from a running server, its script polls the API, and we read back the
 //! DOM it built and a screenshot of the map it drew.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

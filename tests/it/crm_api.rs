@@ -1,9 +1,9 @@
 //! The CRM over HTTP against a real server on port 0 (embedded store):
 //! a customer's day through the API, and what each role may see and do.
 
-mod common;
+use crate::common;
 
-use common::serve::{get, post, spawn, tempdir, token};
+use common::serve::{get, metric, post, spawn, tempdir, token, wait_for_metric};
 use serde_json::{Value, json};
 use waimai::engine::RiderId;
 use waimai::wire::auth::Role;
@@ -337,7 +337,9 @@ async fn the_server_gives_birthday_coupons_on_the_day_and_only_once() {
     }
     assert_eq!(found, 1, "a birthday coupon within 5 s");
     // Two more runs of the jobs: still one.
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let runs = metric(&server, "waimai_crm_job_runs_total").await;
+    wait_for_metric(&server, "waimai_crm_job_runs_total", runs + 2).await;
+    assert_eq!(metric(&server, "waimai_crm_job_failures_total").await, 0);
     let (_, coupons) = get(&server, &operator, "/v1/customers/bo/coupons").await;
     assert_eq!(birthday_coupons(&coupons), 1, "{coupons}");
     server.stop().await;

@@ -3,7 +3,7 @@
 //! and listed for polling, statistics, role checks, and late deliveries
 //! reported by the engine itself.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

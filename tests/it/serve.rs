@@ -1,7 +1,7 @@
 //! The server end to end: a real server on an ephemeral port over the
 //! Monaco road network, real HTTP requests and real WebSocket clients.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! a review and bad input; then every Redis key and value under the
 //! deployment's prefix and every log line are searched for the details.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

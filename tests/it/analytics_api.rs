@@ -2,7 +2,7 @@
 //! orders with their dishes, riders and lateness, and reviews, become the
 //! merchant's report; who may read it; the demand forecast is operators'.
 
-mod common;
+use crate::common;
 
 use common::serve::{get, post, spawn, tempdir, token};
 use serde_json::{Value, json};

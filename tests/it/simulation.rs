@@ -3,7 +3,7 @@
 //! where present), determinism, online honesty
 //! and the engine's invariants under random event streams.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -201,20 +201,29 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A counter or gauge of `/metrics` (0 when it is not there).
+pub async fn metric(server: &Application, name: &str) -> u64 {
+    let text = reqwest::get(url(server, "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 /// Waits until a counter of `/metrics` reaches `at_least` (10 s at most).
 pub async fn wait_for_metric(server: &Application, name: &str, at_least: u64) {
     for _ in 0..200 {
-        let text = reqwest::get(url(server, "/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let value = text
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if value >= at_least {
+        if metric(server, name).await >= at_least {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

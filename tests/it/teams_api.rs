@@ -2,7 +2,7 @@
 //! merchant's team, ownership by its rule, a manager leaving, the audit
 //! trail, and who may do what.
 
-mod common;
+use crate::common;
 
 use common::serve::{get, post, put, spawn, tempdir, token};
 use serde_json::json;

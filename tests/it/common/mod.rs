@@ -25,7 +25,7 @@ pub fn map_path(name: &str) -> PathBuf {
 /// The team's benchmark data and verifiers (../shared, or
 /// WAIMAI_SHARED_DIR), where this checkout has them. Tests never need
 /// them: their instances are in tests/data and their checkers in
-/// tests/common; where present, the shared verifiers are run as well.
+/// tests/it/common; where present, the shared verifiers are run as well.
 pub fn shared_dir() -> Option<PathBuf> {
     let named = std::env::var("WAIMAI_SHARED_DIR").map(PathBuf::from);
     [

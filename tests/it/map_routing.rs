@@ -1,6 +1,6 @@
 //! Contraction-hierarchy answers equal plain Dijkstra on all three maps.
 
-mod common;
+use crate::common;
 
 use common::{EBIKE, MAPS, dijkstra, oracle_ms, random_snapped};
 use proptest::prelude::*;

@@ -1,0 +1,28 @@
+//! The integration tests, one binary (one link of the library instead of
+//! twenty): each module is an area, and tests reach the app through its
+//! public API, the real binary, real Redis servers and real HTTP and
+//! WebSocket clients. `common` holds the shared fixtures and checkers.
+
+mod common;
+
+mod analytics_api;
+mod architecture;
+mod campaigns_api;
+mod console;
+mod crm_api;
+mod crm_cli;
+mod crm_model;
+mod crm_store;
+mod dispatch;
+mod durability;
+mod feedback_api;
+mod map_file_and_cli;
+mod map_routing;
+mod privacy;
+mod profiles;
+mod serve;
+mod simulation;
+mod snap_and_index;
+mod store;
+mod teams_api;
+mod token_secret;
