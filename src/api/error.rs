@@ -27,8 +27,10 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_field`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `invalid_state`, `busy`, `unavailable`.
+    /// `invalid_field` (400: the schema forbids it), `refused` (422:
+    /// well-formed, but the fields together or the server's data refuse
+    /// it), `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `invalid_state`, `busy`, `unavailable`.
     pub code: &'static str,
     pub field: Option<String>,
     pub message: String,
@@ -52,6 +54,11 @@ impl ApiError {
     /// A field the client got wrong.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_field", Some(field), message)
+    }
+
+    /// Well-formed input that the server's rules or data refuse (422).
+    pub fn refused(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", Some(field), message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -94,6 +101,7 @@ impl From<LiveError> for ApiError {
         let message = e.to_string();
         match e {
             LiveError::Invalid { field, .. } => Self::invalid(field, message),
+            LiveError::Refused { field, .. } => Self::refused(field, message),
             LiveError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", Some("id"), message),
             LiveError::Conflict { field, .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", Some(field), message)
@@ -123,6 +131,7 @@ impl From<crate::crm::CrmError> for ApiError {
         let missing = |field| Self::new(StatusCode::NOT_FOUND, "not_found", Some(field), message.clone());
         match &e {
             E::BadField { field, .. } => Self::invalid(field, message),
+            E::Refused { field, .. } => Self::refused(field, message),
             E::InsufficientPoints { .. } => conflict("insufficient_points", Some("points")),
             E::AlreadyDone(_) => conflict("invalid_state", Some("order")),
             E::UnknownCustomer(_) => missing("id"),
@@ -144,8 +153,10 @@ impl From<crate::crm::CrmError> for ApiError {
 /// Parses a JSON body, naming the field that is missing, unknown or of the
 /// wrong type.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("not JSON: {e}")))?;
+    integral_floats_as_integers(&mut value, 0);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -161,4 +172,63 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         };
         ApiError::invalid(&field, message)
     })
+}
+
+/// JSON Schema counts `312.0` as an integer; serde does not. A float
+/// with no fraction, within i64, becomes that integer, so every
+/// `integer` field accepts what the schema promises. Nesting is bounded
+/// (serde_json refuses more than 128 levels on parsing anyway).
+fn integral_floats_as_integers(value: &mut serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    const DEPTH_MAX: usize = 128;
+    if depth > DEPTH_MAX {
+        return;
+    }
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f > i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| integral_floats_as_integers(v, depth + 1)),
+        Value::Object(fields) => fields
+            .values_mut()
+            .for_each(|v| integral_floats_as_integers(v, depth + 1)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Ack {
+        upto_seq: u64,
+        lat: f64,
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_fractions_are_refused() {
+        let ack: Ack = parse_json(br#"{"upto_seq": 312.0, "lat": 43.0}"#).unwrap();
+        assert_eq!(
+            ack,
+            Ack {
+                upto_seq: 312,
+                lat: 43.0
+            }
+        );
+        let e = parse_json::<Ack>(br#"{"upto_seq": 312.5, "lat": 1}"#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.field.as_deref()), (400, Some("upto_seq")));
+        let e = parse_json::<Ack>(br#"{"lat": 1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("upto_seq"));
+        let e = parse_json::<Ack>(b"{").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("body"));
+    }
 }

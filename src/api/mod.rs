@@ -17,7 +17,9 @@
 mod crm;
 mod dispatch;
 pub mod error;
+mod extract;
 mod ops;
+mod params;
 mod router;
 mod state;
 

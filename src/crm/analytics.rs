@@ -78,7 +78,8 @@ pub struct Report {
     pub total: Volume,
     /// Index = hour of day (UTC).
     pub by_hour: Vec<Volume>,
-    /// Day number (Unix days) → volume.
+    /// Day number (Unix days, as a JSON key) → volume.
+    #[schema(value_type = BTreeMap<String, Volume>)]
     pub by_day: BTreeMap<i64, Volume>,
     /// Best sellers first.
     pub dishes: Vec<DishSales>,

@@ -30,18 +30,26 @@ pub enum CouponKind {
     Manual,
 }
 
+/// Longest a coupon stays valid after issue (ten years).
+const VALID_DAYS_MAX: i64 = 3650;
+
 /// What a coupon gives and under which rules it is issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CouponTemplate {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub id: String,
     pub kind: CouponKind,
     /// Only this merchant's orders may use it (None: any merchant).
     #[serde(default)]
     pub merchant: Option<String>,
+    #[schema(minimum = 0)]
     pub min_spend_cents: i64,
+    /// Less than `min_spend_cents` when that is set.
+    #[schema(minimum = 1)]
     pub off_cents: i64,
     /// Days a coupon is valid after issue (cut at `ends_at_secs`).
+    #[schema(minimum = 1, maximum = 3650)]
     pub valid_days: i64,
     /// A campaign's window: issued and used only within it.
     #[serde(default)]
@@ -52,6 +60,7 @@ pub struct CouponTemplate {
     pub per_customer_cap: u32,
     /// Coupons of this template all customers together may get.
     #[serde(default)]
+    #[schema(maximum = 9_223_372_036_854_775_807_i64)]
     pub total_cap: Option<u64>,
 }
 
@@ -111,16 +120,25 @@ impl CouponTemplate {
         if self.off_cents <= 0 || self.min_spend_cents < 0 {
             return bad("off_cents", "must be positive (and min_spend_cents not negative)");
         }
-        if self.min_spend_cents > 0 && self.off_cents >= self.min_spend_cents {
-            return bad("off_cents", "must be less than min_spend_cents");
+        let refused = |field: &str, reason: &str| {
+            Err(CrmError::Refused {
+                field: field.into(),
+                reason: reason.into(),
+            })
+        };
+        if self.total_cap.is_some_and(|c| i64::try_from(c).is_err()) {
+            return bad("total_cap", "at most 2^63 - 1");
         }
-        if self.valid_days <= 0 {
-            return bad("valid_days", "must be positive");
+        if !(1..=VALID_DAYS_MAX).contains(&self.valid_days) {
+            return bad("valid_days", "1 to 3650");
+        }
+        if self.min_spend_cents > 0 && self.off_cents >= self.min_spend_cents {
+            return refused("off_cents", "must be less than min_spend_cents");
         }
         if let (Some(s), Some(e)) = (self.starts_at_secs, self.ends_at_secs)
             && e <= s
         {
-            return bad("ends_at_secs", "must be after starts_at_secs");
+            return refused("ends_at_secs", "must be after starts_at_secs");
         }
         Ok(())
     }

@@ -42,8 +42,11 @@ pub enum Command {
     },
     /// Checkout: hold points, reserve a coupon, price the order.
     Checkout {
+        #[schema(min_length = 1, max_length = 128)]
         order: String,
+        #[schema(value_type = super::Id)]
         merchant: String,
+        #[schema(minimum = 1)]
         amount_cents: i64,
         #[serde(default)]
         points: Points,
@@ -52,15 +55,22 @@ pub enum Command {
     },
     /// Delivered: post held points, redeem the coupon, earn, learn.
     Delivered {
+        #[schema(min_length = 1, max_length = 128)]
         order: String,
         #[serde(flatten)]
         delivered: Delivered,
     },
     /// Cancelled before delivery: void held points, release the coupon.
-    Cancelled { order: String },
+    Cancelled {
+        #[schema(min_length = 1, max_length = 128)]
+        order: String,
+    },
     /// Refunded after delivery: take back what it earned, give back what
     /// it spent.
-    Refunded { order: String },
+    Refunded {
+        #[schema(min_length = 1, max_length = 128)]
+        order: String,
+    },
     /// Issue one coupon of a template (for a campaign: its redemption is
     /// counted for it; only campaign runs set it).
     IssueCoupon {
@@ -72,15 +82,16 @@ pub enum Command {
     /// classified, kept for the merchant's statistics and alerts, and
     /// answered with an apology coupon when negative.
     Feedback {
+        #[schema(min_length = 1, max_length = 128)]
         order: String,
         #[serde(flatten)]
         review: Submitted,
     },
     /// Scheduled upkeep: expire lots and coupons, review the tier.
-    Sweep,
+    Sweep {},
     /// The customer asked to be forgotten: contact details, regions and
     /// review tags erased (points and order totals stay).
-    Erase,
+    Erase {},
 }
 
 /// The price of an order after discounts and points.
@@ -184,14 +195,20 @@ impl Command {
                 reason: reason.into(),
             })
         };
-        let order_ok = |o: &str| !o.is_empty() && o.len() <= 128;
+        let order_ok = |o: &str| !o.is_empty() && o.chars().count() <= 128;
         match self {
             Command::Contact { contact, .. } => contact.check(),
             Command::Checkout {
-                order, amount_cents, ..
+                order,
+                amount_cents,
+                merchant,
+                ..
             } => {
                 if !order_ok(order) {
-                    return bad("order", "1-128 bytes");
+                    return bad("order", "1-128 characters");
+                }
+                if !super::valid_id(merchant) {
+                    return bad("merchant", super::ID_RULE);
                 }
                 if *amount_cents <= 0 {
                     return bad("amount_cents", "must be positive");
@@ -200,7 +217,10 @@ impl Command {
             }
             Command::Delivered { order, delivered } => {
                 if !order_ok(order) {
-                    return bad("order", "1-128 bytes");
+                    return bad("order", "1-128 characters");
+                }
+                if !super::valid_id(&delivered.merchant) {
+                    return bad("merchant", super::ID_RULE);
                 }
                 if delivered.amount_cents < 0 {
                     return bad("amount_cents", "must not be negative");
@@ -208,16 +228,23 @@ impl Command {
                 if delivered.items.len() > 100 {
                     return bad("items", "at most 100");
                 }
+                if delivered
+                    .items
+                    .iter()
+                    .any(|i| i.quantity > super::profile::QUANTITY_MAX)
+                {
+                    return bad("items", "quantity: at most 10000");
+                }
                 Ok(())
             }
             Command::Feedback { order, review } => {
                 if !order_ok(order) {
-                    return bad("order", "1-128 bytes");
+                    return bad("order", "1-128 characters");
                 }
                 review.check()
             }
             Command::Cancelled { order } | Command::Refunded { order } if !order_ok(order) => {
-                bad("order", "1-128 bytes")
+                bad("order", "1-128 characters")
             }
             _ => Ok(()),
         }
@@ -235,7 +262,7 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
     };
     let mut index = Vec::new();
     let created = state.is_none();
-    if created && matches!(command, Command::Sweep) {
+    if created && matches!(command, Command::Sweep {}) {
         return Ok(Applied {
             outcome: Outcome::Swept {
                 expired: 0,
@@ -294,7 +321,7 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
             let left = (amount_cents - threshold - coupon_off).max(0);
             let points_off = (*points).saturating_mul(ctx.cfg.points.cents_per_point);
             if points_off > left as u64 {
-                return Err(CrmError::BadField {
+                return Err(CrmError::Refused {
                     field: "points".into(),
                     reason: format!("{points} points are worth more than the {left} cents left to pay"),
                 });
@@ -393,11 +420,11 @@ pub fn apply(state: &mut Option<CustomerState>, command: &Command, ctx: &Ctx) ->
             index.push(IndexHint::Review(Box::new(r.clone())));
             Outcome::Feedback(r)
         }
-        Command::Erase => {
+        Command::Erase {} => {
             s.profile.erase_personal();
             Outcome::Erased
         }
-        Command::Sweep => {
+        Command::Sweep {} => {
             let expired = entries.iter().map(|e| e.points).sum();
             entries.extend(s.account.review_tier(&op));
             Outcome::Swept {

@@ -89,18 +89,25 @@ pub struct Classification {
 /// the command and the stored review, which serde does not allow with it.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Submitted {
+    #[schema(value_type = super::Id)]
     pub merchant: String,
     #[serde(default)]
+    #[schema(value_type = Option<super::Id>)]
     pub rider: Option<String>,
     pub channel: Channel,
     /// 1-5 stars, when the channel has them.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<u8>,
+    /// At most 2,000 characters. A review needs a rating, a text or a
+    /// lateness.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub text: String,
     /// How late the delivery was, when the engine knows (seconds after
     /// the promised time).
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub late_secs: Option<i64>,
 }
 
@@ -138,14 +145,17 @@ impl Submitted {
         if self.rating.is_some_and(|r| !(1..=5).contains(&r)) {
             return bad("rating", "1 to 5");
         }
-        if self.text.len() > TEXT_MAX {
-            return bad("text", "at most 2000 bytes");
+        if self.text.chars().count() > TEXT_MAX {
+            return bad("text", "at most 2000 characters");
         }
         if self.late_secs.is_some_and(|s| s < 0) {
             return bad("late_secs", "must not be negative");
         }
         if self.rating.is_none() && self.text.trim().is_empty() && self.late_secs.is_none() {
-            return bad("rating", "a review needs a rating, a text or a lateness");
+            return Err(CrmError::Refused {
+                field: "rating".into(),
+                reason: "a review needs a rating, a text or a lateness".into(),
+            });
         }
         Ok(())
     }
@@ -415,7 +425,7 @@ mod tests {
     #[test]
     fn bad_submissions_name_their_field() {
         let field = |s: Submitted| match s.check() {
-            Err(CrmError::BadField { field, .. }) => field,
+            Err(CrmError::BadField { field, .. } | CrmError::Refused { field, .. }) => field,
             other => panic!("{other:?}"),
         };
         assert_eq!(field(review(Some(6), "x")), "rating");

@@ -78,9 +78,15 @@ pub enum Event {
     /// they have one).
     Assign,
     /// `manager` served the customer.
-    Touch { manager: String },
+    Touch {
+        #[schema(value_type = super::Id)]
+        manager: String,
+    },
     /// An operator moves the customer to `manager`, lock or not.
-    Move { manager: String },
+    Move {
+        #[schema(value_type = super::Id)]
+        manager: String,
+    },
 }
 
 /// One line of the ownership audit trail.
@@ -240,7 +246,7 @@ impl Team {
             if self.members.iter().any(|x| x == m) {
                 Ok(())
             } else {
-                Err(CrmError::BadField {
+                Err(CrmError::Refused {
                     field: "manager".into(),
                     reason: format!("{m} is not in {}'s team", self.merchant),
                 })
@@ -329,7 +335,7 @@ impl Team {
         let to = match to {
             Some(t) if self.members.iter().any(|m| m == t) => t.to_string(),
             Some(t) => {
-                return Err(CrmError::BadField {
+                return Err(CrmError::Refused {
                     field: "to".into(),
                     reason: format!("{t} is not in {}'s team", self.merchant),
                 });
@@ -530,7 +536,7 @@ mod tests {
         let e = t
             .decide(&CityTime::utc(), T0, "c3", None, &touch("zed"), 0)
             .unwrap_err();
-        assert!(matches!(e, CrmError::BadField { field, .. } if field == "manager"));
+        assert!(matches!(e, CrmError::Refused { field, .. } if field == "manager"));
     }
 
     #[test]
@@ -554,6 +560,6 @@ mod tests {
         );
         assert_eq!(t.owned.get("ann").copied().unwrap_or(0), 0);
         let e = t.transfer(T0, "bo", &book["c1"], Some("ann")).unwrap_err();
-        assert!(matches!(e, CrmError::BadField { field, .. } if field == "to"));
+        assert!(matches!(e, CrmError::Refused { field, .. } if field == "to"));
     }
 }

@@ -23,6 +23,7 @@ pub mod coupons;
 pub mod crypto;
 pub mod customer;
 pub mod feedback;
+mod ids;
 pub mod loyalty;
 pub mod managers;
 pub mod marketing;
@@ -34,28 +35,21 @@ mod teams;
 
 pub use config::CrmConfig;
 pub use customer::{Command, CustomerState, Outcome};
+pub use ids::{ID_PATTERN, ID_RULE, Id, valid_id};
 pub use service::{AlertSink, Crm, REVIEWS_MAX, Request};
 
 use thiserror::Error;
-
-/// What a customer id, order reference or idempotency key may be: they
-/// become parts of store keys.
-pub const ID_RULE: &str = "1-128 visible characters, no braces or spaces";
-
-/// Whether `id` follows [`ID_RULE`].
-pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && !id
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '{' || c == '}')
-}
 
 /// Why a CRM command was refused, or could not run.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CrmError {
     #[error("{field}: {reason}")]
     BadField { field: String, reason: String },
+    /// Each field is well-formed but together, or against what the CRM
+    /// holds, they are refused (a coupon worth more than its minimum
+    /// spend, a manager who is not in the team).
+    #[error("{field}: {reason}")]
+    Refused { field: String, reason: String },
     #[error("not enough points: {wanted} wanted, {available} available")]
     InsufficientPoints { wanted: u64, available: u64 },
     #[error("{0}")]

@@ -31,7 +31,10 @@ pub struct Address {
 /// A month and day (the year is nobody's business).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Birthday {
+    #[schema(minimum = 1, maximum = 12)]
     pub month: u8,
+    /// A day of that month (29 February allowed).
+    #[schema(minimum = 1, maximum = 31)]
     pub day: u8,
 }
 
@@ -39,19 +42,26 @@ pub struct Birthday {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 200, pattern = "^[0-9+\\- ()]*$")]
     pub phone: Option<String>,
+    #[schema(max_length = 200)]
     pub email: Option<String>,
     pub birthday: Option<Birthday>,
     #[serde(default)]
     pub addresses: Vec<Address>,
 }
 
+/// Most portions of one dish in one order.
+pub const QUANTITY_MAX: u32 = 10_000;
+
 /// One line of a delivered order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Item {
     pub dish: String,
     pub category: String,
+    #[schema(maximum = 10_000)]
     pub quantity: u32,
     pub price_cents: i64,
 }
@@ -126,9 +136,12 @@ pub struct Profile {
 /// A delivered order, as the profile learns from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivered {
+    #[schema(value_type = super::Id)]
     pub merchant: String,
+    #[schema(minimum = 0)]
     pub amount_cents: i64,
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub items: Vec<Item>,
     /// Where it went: a zone name or grid cell the merchant uses.
     #[serde(default)]
@@ -145,7 +158,7 @@ impl Contact {
     /// Rejects what no one should store: over-long fields, impossible
     /// dates, too many addresses.
     pub fn check(&self) -> Result<(), CrmError> {
-        let long = |f: &Option<String>| f.as_ref().is_some_and(|s| s.len() > FIELD_LEN_MAX);
+        let long = |f: &Option<String>| f.as_ref().is_some_and(|s| s.chars().count() > FIELD_LEN_MAX);
         for (name, field) in [
             ("name", &self.name),
             ("phone", &self.phone),
@@ -154,7 +167,7 @@ impl Contact {
             if long(field) {
                 return Err(CrmError::BadField {
                     field: name.into(),
-                    reason: format!("at most {FIELD_LEN_MAX} bytes"),
+                    reason: format!("at most {FIELD_LEN_MAX} characters"),
                 });
             }
         }
@@ -169,7 +182,7 @@ impl Contact {
         if let Some(b) = self.birthday {
             let days = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
             if b.month == 0 || b.month > 12 || b.day == 0 || b.day > days[usize::from(b.month - 1)] {
-                return Err(CrmError::BadField {
+                return Err(CrmError::Refused {
                     field: "birthday".into(),
                     reason: format!("{}-{} is not a day of the year", b.month, b.day),
                 });

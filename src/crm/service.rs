@@ -408,7 +408,7 @@ impl Crm {
             .map(|customer| Request {
                 customer,
                 key: format!("sweep:{now_secs}"),
-                command: Command::Sweep,
+                command: Command::Sweep {},
             })
             .collect();
         let done = self.execute_batch(now_secs, &requests);

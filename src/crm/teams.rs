@@ -106,7 +106,7 @@ impl Crm {
             let n = self.with_team(merchant, |team| {
                 let mut team = team.ok_or_else(|| no_team(merchant))?;
                 if team.members.iter().all(|m| m == manager) {
-                    return Err(CrmError::BadField {
+                    return Err(CrmError::Refused {
                         field: "manager".into(),
                         reason: "the last manager of a team cannot leave".into(),
                     });

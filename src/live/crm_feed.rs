@@ -65,6 +65,13 @@ impl CrmOrder {
         if self.items.len() > 100 {
             return Err(("crm.items", "at most 100".into()));
         }
+        if self
+            .items
+            .iter()
+            .any(|i| i.quantity > crate::crm::profile::QUANTITY_MAX)
+        {
+            return Err(("crm.items", "quantity: at most 10000".into()));
+        }
         Ok(())
     }
 }

@@ -84,6 +84,10 @@ impl Scope {
 pub enum LiveError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// Well-formed, but the city refuses it: an unknown restaurant, a
+    /// drop-off off the road network.
+    #[error("{field}: {reason}")]
+    Refused { field: &'static str, reason: String },
     #[error("order {0} not found")]
     NotFound(u64),
     #[error("{field}: {reason}")]

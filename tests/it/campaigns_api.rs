@@ -53,7 +53,7 @@ async fn a_campaign_runs_once_per_customer_and_its_messages_page_through_the_out
     let (status, body, _) = post(&server, &r1, "/v1/merchants/r1/segments/preview", bad, None).await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
-        (400, Some("segment.last_order_days_min")),
+        (422, Some("segment.last_order_days_min")),
         "{body}"
     );
 
@@ -68,7 +68,7 @@ async fn a_campaign_runs_once_per_customer_and_its_messages_page_through_the_out
     let (status, body) = put(&server, &r1, "/v1/merchants/r1/campaigns/other", spec.clone()).await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
-        (400, Some("id")),
+        (422, Some("id")),
         "{body}"
     );
     let (status, body) = put(&server, &r1, "/v1/merchants/r1/campaigns/hot", spec.clone()).await;

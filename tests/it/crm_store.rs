@@ -446,7 +446,8 @@ fn jobs_expire_lots_on_time_and_give_birthday_coupons_once() {
         assert_eq!(wallet.issued.get("birthday"), Some(&1));
         // Erased on request: the old index label is only a hint, and the
         // next year's job finds no birthday on the record.
-        crm.execute(NOW, &request("c2", "erase", Command::Erase)).unwrap();
+        crm.execute(NOW, &request("c2", "erase", Command::Erase {}))
+            .unwrap();
         let next_year = birthday + 365 * DAY;
         assert_eq!(crm.birthdays(next_year).unwrap(), 0, "{}", b.name);
     }

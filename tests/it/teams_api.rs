@@ -80,7 +80,7 @@ async fn a_team_assigns_by_its_rule_and_hands_a_leaving_book_over() {
     .await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
-        (400, Some("manager")),
+        (422, Some("manager")),
         "{body}"
     );
 
@@ -121,7 +121,7 @@ async fn a_team_assigns_by_its_rule_and_hands_a_leaving_book_over() {
     .await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
-        (400, Some("manager")),
+        (422, Some("manager")),
         "the last one stays: {body}"
     );
     let (status, _) = get(&server, &r2, "/v1/merchants/r1/ownership-audit").await;

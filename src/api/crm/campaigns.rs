@@ -7,7 +7,10 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::api::extract::{Path, Query};
+use crate::api::params::{Id, Limit, non_negative};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
@@ -31,11 +34,15 @@ pub struct SegmentPreview {
 }
 
 /// `GET .../outbox` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// The last seq the consumer handled (0: from the start).
-    pub after: Option<u64>,
-    pub limit: Option<usize>,
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// Messages wanted (default 100, at most 1,000).
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
 }
 
 /// A page of the outbox.
@@ -51,7 +58,8 @@ pub struct OutboxPage {
 #[serde(deny_unknown_fields)]
 pub struct AckBody {
     /// Every message up to this seq was handled.
-    pub upto_seq: u64,
+    #[schema(minimum = 0)]
+    pub upto_seq: i64,
 }
 
 /// How many messages an ack removed.
@@ -62,7 +70,7 @@ pub struct Acked {
 
 /// How many of the merchant's customers are in a segment today.
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/segments/preview", request_body = Segment,
-    params(("merchant" = String, Path)),
+    params(("merchant" = Id, Path)),
     responses((status = 200, body = SegmentPreview), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn preview(
@@ -84,7 +92,7 @@ pub async fn preview(
 /// Defines a campaign (or changes it before its first run). The body's
 /// `id` must be the path's.
 #[utoipa::path(put, path = "/v1/merchants/{merchant}/campaigns/{id}", request_body = CampaignSpec,
-    params(("merchant" = String, Path), ("id" = String, Path)),
+    params(("merchant" = Id, Path), ("id" = Id, Path)),
     responses((status = 200, body = Campaign), (status = 400, body = crate::api::error::ErrorBody),
               (status = 409, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -97,7 +105,7 @@ pub async fn put(
     may_manage(&state, &headers, &merchant)?;
     let spec: CampaignSpec = parse_json(&body)?;
     if spec.id != id {
-        return Err(ApiError::invalid(
+        return Err(ApiError::refused(
             "id",
             format!("the body says {}, the path {id}", spec.id),
         ));
@@ -110,7 +118,7 @@ pub async fn put(
 
 /// A campaign and what became of it.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns/{id}",
-    params(("merchant" = String, Path), ("id" = String, Path)),
+    params(("merchant" = Id, Path), ("id" = Id, Path)),
     responses((status = 200, body = Campaign), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -125,7 +133,7 @@ pub async fn get(
 }
 
 /// The merchant's campaigns, in id order.
-#[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns", params(("merchant" = String, Path)),
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns", params(("merchant" = Id, Path)),
     responses((status = 200, body = Vec<Campaign>)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -142,7 +150,7 @@ pub async fn list(
 /// Runs a campaign: the first run freezes its members; any run gives the
 /// treated what they still lack. Safe to repeat.
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/campaigns/{id}/run",
-    params(("merchant" = String, Path), ("id" = String, Path)),
+    params(("merchant" = Id, Path), ("id" = Id, Path)),
     responses((status = 200, body = RunSummary), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run(
@@ -159,7 +167,7 @@ pub async fn run(
 
 /// Redemptions and incremental orders against the holdout so far.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/campaigns/{id}/effect",
-    params(("merchant" = String, Path), ("id" = String, Path)),
+    params(("merchant" = Id, Path), ("id" = Id, Path)),
     responses((status = 200, body = Effect), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn effect(
@@ -175,7 +183,7 @@ pub async fn effect(
 
 /// Messages after `after`, in order.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/outbox",
-    params(("merchant" = String, Path), ("after" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+    params(("merchant" = Id, Path), OutboxQuery),
     responses((status = 200, body = OutboxPage)),
     security(("bearer" = [])))]
 pub async fn outbox(
@@ -185,8 +193,8 @@ pub async fn outbox(
     headers: HeaderMap,
 ) -> Result<Json<OutboxPage>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
-    let after = q.after.unwrap_or(0);
-    let limit = q.limit.unwrap_or(100).clamp(1, OUTBOX_PAGE_MAX);
+    let after = non_negative("after", q.after.unwrap_or(0))?;
+    let limit = Limit { limit: q.limit }.capped(100, OUTBOX_PAGE_MAX)?.max(1);
     let messages = blocking(&state.crm, move |crm| crm.outbox(&merchant, after, limit)).await?;
     let next_after = messages.last().map_or(after, |m| m.seq);
     Ok(Json(OutboxPage { messages, next_after }))
@@ -195,7 +203,7 @@ pub async fn outbox(
 /// The consumer handled every message up to `upto_seq`: they are dropped
 /// (their ids stay known, so a campaign run never sends them again).
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/outbox/ack", request_body = AckBody,
-    params(("merchant" = String, Path)),
+    params(("merchant" = Id, Path)),
     responses((status = 200, body = Acked), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ack(
@@ -206,6 +214,7 @@ pub async fn ack(
 ) -> Result<Json<Acked>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
     let b: AckBody = parse_json(&body)?;
-    let removed = blocking(&state.crm, move |crm| crm.outbox_ack(&merchant, b.upto_seq)).await?;
+    let upto_seq = non_negative("upto_seq", b.upto_seq)?;
+    let removed = blocking(&state.crm, move |crm| crm.outbox_ack(&merchant, upto_seq)).await?;
     Ok(Json(Acked { removed }))
 }

@@ -6,9 +6,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::api::extract::{Path, Query};
+use crate::api::params::{Id, Key, Limit, Page};
 use axum::http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::api::error::{ApiError, parse_json};
 use crate::api::state::{AppState, blocking};
@@ -50,13 +53,6 @@ pub struct CustomerView {
     pub lots: Vec<Lot>,
 }
 
-/// `?offset=&limit=`.
-#[derive(Deserialize)]
-pub struct Page {
-    pub offset: Option<u64>,
-    pub limit: Option<usize>,
-}
-
 fn top(map: &std::collections::BTreeMap<String, u32>, n: usize) -> Vec<(String, u32)> {
     let mut v: Vec<(String, u32)> = map.iter().map(|(k, c)| (k.clone(), *c)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -91,7 +87,7 @@ async fn visible(state: &AppState, role: &Role, id: &str) -> Result<CustomerStat
 }
 
 /// One customer: profile, habits, grade, tier and points.
-#[utoipa::path(get, path = "/v1/customers/{id}", params(("id" = String, Path, description = "Customer id")),
+#[utoipa::path(get, path = "/v1/customers/{id}", params(("id" = Id, Path, description = "Customer id")),
     responses((status = 200, body = CustomerView), (status = 403, body = crate::api::error::ErrorBody),
               (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -144,7 +140,7 @@ pub async fn customer(
 
 /// A customer's points ledger, oldest first (finance and operators).
 #[utoipa::path(get, path = "/v1/customers/{id}/ledger",
-    params(("id" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "at most 1000")),
+    params(("id" = Id, Path), Page),
     responses((status = 200, body = Vec<Object>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ledger(
@@ -159,15 +155,14 @@ pub async fn ledger(
             "points ledgers are for finance and operator tokens",
         ));
     }
-    let limit = page.limit.unwrap_or(100).min(LEDGER_PAGE_MAX);
-    let offset = page.offset.unwrap_or(0);
+    let (offset, limit) = page.bounds(100, LEDGER_PAGE_MAX)?;
     Ok(Json(
         blocking(&state.crm, move |crm| crm.ledger(&id, offset, limit)).await?,
     ))
 }
 
 /// A customer's coupons.
-#[utoipa::path(get, path = "/v1/customers/{id}/coupons", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/customers/{id}/coupons", params(("id" = Id, Path)),
     responses((status = 200, body = Vec<Coupon>), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn coupons(
@@ -185,7 +180,7 @@ pub async fn coupons(
 /// coupon. `Idempotency-Key` is required: a retry answers the first
 /// outcome and changes nothing; the same key on another command is a 409.
 #[utoipa::path(post, path = "/v1/customers/{id}/commands", request_body = Command,
-    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "required; 1-128 characters")),
+    params(("id" = Id, Path), ("Idempotency-Key" = Key, Header, description = "required: a retry with the same key answers the first outcome")),
     responses((status = 200, body = Outcome), (status = 400, body = crate::api::error::ErrorBody),
               (status = 403, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody),
               (status = 409, body = crate::api::error::ErrorBody), (status = 503, body = crate::api::error::ErrorBody)),
@@ -207,7 +202,7 @@ pub async fn command(
     allowed(&state, &role, &id, &mut command).await?;
     let personal = match command {
         Command::Contact { .. } => Some("write"),
-        Command::Erase => Some("erase"),
+        Command::Erase {} => Some("erase"),
         _ => None,
     };
     let customer = id.clone();
@@ -243,7 +238,7 @@ async fn record_access(
 /// Everything the CRM holds on one customer, on their request
 /// (operators): the whole state (contact in clear), the points ledger
 /// (first 10,000 entries) and their reviews. Logged as an export.
-#[utoipa::path(get, path = "/v1/customers/{id}/export", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/customers/{id}/export", params(("id" = Id, Path)),
     responses((status = 200, body = Object), (status = 403, body = crate::api::error::ErrorBody),
               (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -272,7 +267,7 @@ pub async fn export(
 }
 
 /// The personal-data access log, oldest first (operators).
-#[utoipa::path(get, path = "/v1/audit/access", params(("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+#[utoipa::path(get, path = "/v1/audit/access", params(Page),
     responses((status = 200, body = Vec<AccessEntry>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn access_log(
@@ -283,8 +278,7 @@ pub async fn access_log(
     if state.role(&headers, None)? != Role::Operator {
         return Err(ApiError::forbidden("the access log is for operator tokens"));
     }
-    let limit = page.limit.unwrap_or(100).min(LEDGER_PAGE_MAX);
-    let offset = page.offset.unwrap_or(0);
+    let (offset, limit) = page.bounds(100, LEDGER_PAGE_MAX)?;
     Ok(Json(
         blocking(&state.crm, move |crm| {
             Ok(crm.store().access_log(offset, limit)?)
@@ -322,12 +316,12 @@ fn actor(role: &Role) -> Result<Actor, ApiError> {
 }
 
 /// The calling merchant's customers, by id.
-#[utoipa::path(get, path = "/v1/merchants/me/customers", params(("limit" = Option<usize>, Query)),
+#[utoipa::path(get, path = "/v1/merchants/me/customers", params(Limit),
     responses((status = 200, body = Vec<String>), (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn my_customers(
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    Query(page): Query<Limit>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let Role::Merchant(m) = state.role(&headers, None)? else {
@@ -335,7 +329,7 @@ pub async fn my_customers(
             "only a merchant token has customers of its own",
         ));
     };
-    let limit = page.limit.unwrap_or(1000).min(10_000);
+    let limit = page.capped(1000, 10_000)?;
     Ok(Json(
         blocking(&state.crm, move |crm| Ok(crm.store().customers_of(&m, limit)?)).await?,
     ))

@@ -10,8 +10,10 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+
+use crate::api::extract::Query;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
@@ -30,10 +32,14 @@ const DAY_SECS: i64 = 86_400;
 
 /// `?from_secs=&to_secs=&merchant=&rider=&category=&negative=&period_secs=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
-    /// Default: 30 days ago.
+    /// Unix seconds; default: 30 days before `to_secs`.
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub from_secs: Option<i64>,
-    /// Default: now (exclusive).
+    /// Unix seconds, exclusive; default: now. A window that ends before
+    /// it starts is empty.
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub to_secs: Option<i64>,
     /// Operators and support only; a merchant always sees its own.
     pub merchant: Option<String>,
@@ -41,6 +47,7 @@ pub struct ReviewQuery {
     pub category: Option<Category>,
     pub negative: Option<bool>,
     /// Period of the statistics' `by_period` (default a day).
+    #[param(minimum = 1)]
     pub period_secs: Option<i64>,
 }
 
@@ -62,12 +69,12 @@ impl ReviewQuery {
     fn window(&self, now: i64) -> Result<(i64, i64), ApiError> {
         unix_secs("from_secs", self.from_secs)?;
         unix_secs("to_secs", self.to_secs)?;
+        if self.period_secs.is_some_and(|p| p <= 0) {
+            return Err(ApiError::invalid("period_secs", "must be positive"));
+        }
         let to = self.to_secs.unwrap_or(now + 1);
         let from = self.from_secs.unwrap_or(to - 30 * DAY_SECS);
-        if from > to {
-            return Err(ApiError::invalid("from_secs", "must not be after to_secs"));
-        }
-        Ok((from, to))
+        Ok((from, to.max(from)))
     }
 
     fn keeps(&self, r: &Review) -> bool {
@@ -143,8 +150,11 @@ pub async fn stats(
 
 /// `?since_secs=` of the alerts poll.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
-    /// Alerts stored at or after this (default: the last day).
+    /// Alerts stored at or after this, Unix seconds (default: the last
+    /// day).
+    #[param(minimum = 0, maximum = 253_402_300_799_i64)]
     pub since_secs: Option<i64>,
 }
 

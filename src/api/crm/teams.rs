@@ -6,12 +6,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::api::extract::{Path, Query};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::customers::Page;
 use crate::api::error::{ApiError, parse_json};
+use crate::api::params::{Id, Page};
 use crate::api::state::AppState;
 use crate::api::state::blocking;
 use crate::crm::managers::{AuditEntry, Event, Ownership, Rule, Team};
@@ -24,11 +26,13 @@ const AUDIT_PAGE_MAX: usize = 1000;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamBody {
-    /// Managers in rotation order.
+    /// Managers in rotation order, each once.
+    #[schema(value_type = Vec<Id>, min_items = 1, max_items = 200)]
     pub members: Vec<String>,
     pub rule: Rule,
     /// Customers who spent this much (cents) are locked to their owner; 0 never.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub value_lock_cents: i64,
 }
 
@@ -38,6 +42,7 @@ pub struct TeamBody {
 pub struct LeaveBody {
     /// Who takes the book (default: each customer to whoever owns fewest).
     #[serde(default)]
+    #[schema(value_type = Option<Id>)]
     pub to: Option<String>,
 }
 
@@ -62,7 +67,7 @@ pub(super) fn may_manage(state: &AppState, headers: &HeaderMap, merchant: &str) 
 
 /// Creates or reconfigures the team (its counters are kept).
 #[utoipa::path(put, path = "/v1/merchants/{merchant}/team", request_body = TeamBody,
-    params(("merchant" = String, Path)),
+    params(("merchant" = Id, Path)),
     responses((status = 200, body = Team), (status = 400, body = crate::api::error::ErrorBody),
               (status = 403, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -83,7 +88,7 @@ pub async fn put_team(
 }
 
 /// The team, its rule and counters.
-#[utoipa::path(get, path = "/v1/merchants/{merchant}/team", params(("merchant" = String, Path)),
+#[utoipa::path(get, path = "/v1/merchants/{merchant}/team", params(("merchant" = Id, Path)),
     responses((status = 200, body = Team), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_team(
@@ -103,7 +108,7 @@ pub async fn get_team(
 /// a no-op for an owned customer), `{"event":"touch","manager":..}` (who
 /// served them), `{"event":"move","manager":..}` (by hand, locks too).
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/customers/{id}/owner", request_body = Event,
-    params(("merchant" = String, Path), ("id" = String, Path)),
+    params(("merchant" = Id, Path), ("id" = Id, Path)),
     responses((status = 200, body = Ownership), (status = 400, body = crate::api::error::ErrorBody),
               (status = 409, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -123,7 +128,7 @@ pub async fn own(
 
 /// Who owns the customer.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/customers/{id}/owner",
-    params(("merchant" = String, Path), ("id" = String, Path)),
+    params(("merchant" = Id, Path), ("id" = Id, Path)),
     responses((status = 200, body = Ownership), (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn owner(
@@ -142,8 +147,10 @@ pub async fn owner(
 /// A manager leaves: out of the team, every customer they own handed over
 /// (audited as transfers).
 #[utoipa::path(post, path = "/v1/merchants/{merchant}/managers/{manager}/leave", request_body = LeaveBody,
-    params(("merchant" = String, Path), ("manager" = String, Path)),
-    responses((status = 200, body = Moved), (status = 400, body = crate::api::error::ErrorBody)),
+    params(("merchant" = Id, Path), ("manager" = Id, Path)),
+    responses((status = 200, body = Moved), (status = 400, body = crate::api::error::ErrorBody),
+              (status = 409, body = crate::api::error::ErrorBody, description = "The merchant has no team yet"),
+              (status = 422, body = crate::api::error::ErrorBody, description = "The manager or `to` is not in the team, or is its last manager")),
     security(("bearer" = [])))]
 pub async fn leave(
     State(state): State<AppState>,
@@ -157,6 +164,9 @@ pub async fn leave(
     } else {
         parse_json(&body)?
     };
+    if b.to.as_deref().is_some_and(|to| !crate::crm::valid_id(to)) {
+        return Err(ApiError::invalid("to", crate::crm::ID_RULE));
+    }
     let now = state.now_secs();
     let moved = blocking(&state.crm, move |crm| {
         crm.leave(now, &merchant, &manager, b.to.as_deref())
@@ -167,7 +177,7 @@ pub async fn leave(
 
 /// The ownership audit trail, oldest first.
 #[utoipa::path(get, path = "/v1/merchants/{merchant}/ownership-audit",
-    params(("merchant" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+    params(("merchant" = Id, Path), Page),
     responses((status = 200, body = Vec<AuditEntry>)),
     security(("bearer" = [])))]
 pub async fn audit(
@@ -177,8 +187,7 @@ pub async fn audit(
     headers: HeaderMap,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     may_manage(&state, &headers, &merchant)?;
-    let limit = page.limit.unwrap_or(100).min(AUDIT_PAGE_MAX);
-    let offset = page.offset.unwrap_or(0);
+    let (offset, limit) = page.bounds(100, AUDIT_PAGE_MAX)?;
     Ok(Json(
         blocking(&state.crm, move |crm| {
             crm.ownership_audit(&merchant, offset, limit)

@@ -3,7 +3,9 @@
 //! and lists orders with their ETAs, polling `/v1/console/state`.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use crate::api::extract::Query;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;

@@ -3,7 +3,9 @@
 //! once journaled; reads come from the read model and never wait for it.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::api::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -36,7 +38,9 @@ pub struct CreateOrder {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Position {
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
 }
 
@@ -49,9 +53,19 @@ pub struct CancelOrder {
 }
 
 /// `GET /v1/orders` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    pub state: Option<String>,
+    /// Only `active` (the default) is served.
+    pub state: Option<ListState>,
+}
+
+/// Which orders a list holds.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListState {
+    /// Not yet delivered or cancelled.
+    Active,
 }
 
 /// The caller's scope from its token: merchants and operators only.
@@ -176,7 +190,7 @@ pub async fn get(
 }
 
 /// The caller's active orders (not delivered, not cancelled), by id.
-#[utoipa::path(get, path = "/v1/orders", params(("state" = Option<String>, Query, description = "only `active` is supported")),
+#[utoipa::path(get, path = "/v1/orders", params(ListQuery),
     responses((status = 200, body = Vec<crate::live::CardBody>), (status = 400, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -185,9 +199,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &headers)?;
-    if q.state.as_deref().is_some_and(|s| s != "active") {
-        return Err(ApiError::invalid("state", "only state=active is supported"));
-    }
+    let (Some(ListState::Active) | None) = q.state;
     let json = state.live.view().active_json(&scope);
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(json)).into_response())
 }
@@ -206,7 +218,7 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &headers)?;
     let id = parse_id(&id)?;
-    let req: CancelOrder = if body.is_empty() {
+    let req: CancelOrder = if body.is_empty() || body.trim_ascii() == b"null" {
         CancelOrder::default()
     } else {
         parse_json(&body)?

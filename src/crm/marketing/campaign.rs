@@ -31,6 +31,12 @@ pub enum Purpose {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
+    /// An id (`crm::ID_RULE`) without '/'.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\x00-\\x20\\x7f-\\xa0{}/\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+    )]
     pub id: String,
     pub purpose: Purpose,
     pub segment: Segment,
@@ -39,9 +45,11 @@ pub struct CampaignSpec {
     pub template: Option<String>,
     /// Text put in the merchant's outbox for each treated customer.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
     pub message: Option<String>,
     /// Share of the segment held out (0-50 %).
     #[serde(default)]
+    #[schema(maximum = 50)]
     pub holdout_percent: u8,
 }
 
@@ -127,7 +135,10 @@ impl CampaignSpec {
         }
         self.segment.check()?;
         if self.template.is_none() && self.message.is_none() {
-            return bad("template", "a campaign gives a coupon, a message, or both".into());
+            return Err(CrmError::Refused {
+                field: "template".into(),
+                reason: "a campaign gives a coupon, a message, or both".into(),
+            });
         }
         if let Some(m) = &self.message
             && (m.trim().is_empty() || m.chars().count() > MESSAGE_LEN_MAX)
@@ -251,7 +262,7 @@ mod tests {
     fn a_campaign_without_anything_to_give_is_refused() {
         let mut s = spec(10);
         s.message = None;
-        assert!(matches!(s.check(), Err(CrmError::BadField { field, .. }) if field == "template"));
+        assert!(matches!(s.check(), Err(CrmError::Refused { field, .. }) if field == "template"));
         let mut s = spec(60);
         assert!(s.check().is_err());
         s.holdout_percent = 10;

@@ -179,26 +179,33 @@ fn unescape(stored: &str) -> String {
 pub struct Segment {
     /// Any of these tiers.
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub tiers: Vec<Tier>,
     /// Any of these frequency classes (on the evaluation day).
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub frequencies: Vec<Frequency>,
     /// Any of these value grades (on the evaluation day).
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub grades: Vec<Grade>,
     /// At least one of these interest tags (`likes:spicy`).
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub tags_any: Vec<String>,
     /// Ordered to at least one of these zones.
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub regions_any: Vec<String>,
     /// Last order at least this many days ago (win-back). Customers who
     /// never ordered are not in it.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3650)]
     pub last_order_days_min: Option<i64>,
     /// Last order at most this many days ago. Customers who never ordered
     /// are not in it.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3650)]
     pub last_order_days_max: Option<i64>,
     /// Only customers whose birthday is the evaluation day (birthday care;
     /// checked against the customer's own, sealed, record).
@@ -239,10 +246,10 @@ impl Segment {
         if let (Some(min), Some(max)) = (self.last_order_days_min, self.last_order_days_max)
             && min > max
         {
-            return bad(
-                "last_order_days_min",
-                format!("{min} is above last_order_days_max {max}"),
-            );
+            return Err(CrmError::Refused {
+                field: "segment.last_order_days_min".into(),
+                reason: format!("{min} is above last_order_days_max {max}"),
+            });
         }
         Ok(())
     }
@@ -425,7 +432,7 @@ mod tests {
             last_order_days_max: Some(7),
             ..Segment::default()
         };
-        let Err(CrmError::BadField { field, .. }) = s.check() else {
+        let Err(CrmError::Refused { field, .. }) = s.check() else {
             panic!("accepted {s:?}");
         };
         assert_eq!(field, "segment.last_order_days_min");

@@ -102,7 +102,7 @@ impl Crm {
                 .find(|x| x.id == *t)
                 .ok_or_else(|| CrmError::UnknownTemplate(t.clone()))?;
             if own.merchant.as_deref() != Some(merchant) {
-                return Err(CrmError::BadField {
+                return Err(CrmError::Refused {
                     field: "template".into(),
                     reason: format!("{t} is not a coupon template of merchant {merchant}"),
                 });
@@ -110,9 +110,9 @@ impl Crm {
         }
         let campaign = match self.store().campaign(&spec.id)? {
             Some(old) if old.merchant != merchant => {
-                return Err(CrmError::BadField {
+                return Err(CrmError::Refused {
                     field: "id".into(),
-                    reason: format!("campaign {} is taken", spec.id),
+                    reason: format!("campaign {} is taken by another merchant", spec.id),
                 });
             }
             Some(old) if old.frozen_at_secs.is_some() && old.spec != spec => {

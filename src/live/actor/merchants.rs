@@ -21,7 +21,10 @@ impl Actor {
         let r = *self
             .restaurant_index
             .get(&o.restaurant)
-            .ok_or_else(|| invalid("restaurant", format!("unknown restaurant {:?}", o.restaurant)))?;
+            .ok_or_else(|| LiveError::Refused {
+                field: "restaurant",
+                reason: format!("unknown restaurant {:?}", o.restaurant),
+            })?;
         let merchant = self.restaurants[r as usize].merchant.clone();
         if !scope.sees(&merchant) {
             return Err(LiveError::Forbidden(o.restaurant));
@@ -69,10 +72,10 @@ impl Actor {
                 };
             }
         }
-        let customer = self
-            .network
-            .snap(o.customer)
-            .map_err(|e| invalid("customer", e.to_string()))?;
+        let customer = self.network.snap(o.customer).map_err(|e| LiveError::Refused {
+            field: "customer",
+            reason: e.to_string(),
+        })?;
         let now = self.clock.now_secs();
         let id = OrderId(self.next_order);
         let spec = OrderSpec {
