@@ -153,10 +153,20 @@ impl From<crate::crm::CrmError> for ApiError {
 /// Parses a JSON body, naming the field that is missing, unknown or of the
 /// wrong type.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("not JSON: {e}")))?;
-    integral_floats_as_integers(&mut value, 0);
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let first = match serde_path_to_error::deserialize(de) {
+        Ok(parsed) => return Ok(parsed),
+        Err(e) => e,
+    };
+    // Only a body that fails is read again with `312.0` as `312`, so a
+    // valid body costs one parse and is taken exactly as sent.
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body)
+        && integral_floats_as_integers(&mut value, 0)
+        && let Ok(parsed) = serde_json::from_value(value)
+    {
+        return Ok(parsed);
+    }
+    Err(first).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -167,7 +177,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         let field = match (path.as_str(), missing) {
             (".", Some(f)) => f.to_string(),
             (p, Some(f)) => format!("{p}.{f}"),
-            (".", None) => "body".to_string(),
+            (".", None) | ("?", None) => "body".to_string(),
             (p, None) => p.to_string(),
         };
         ApiError::invalid(&field, message)
@@ -176,31 +186,29 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 
 /// JSON Schema counts `312.0` as an integer; serde does not. A float
 /// with no fraction, within i64, becomes that integer, so every
-/// `integer` field accepts what the schema promises. Nesting is bounded
-/// (serde_json refuses more than 128 levels on parsing anyway).
-fn integral_floats_as_integers(value: &mut serde_json::Value, depth: usize) {
+/// `integer` field accepts what the schema promises; true when one did.
+/// Nesting is bounded (serde_json refuses more than 128 levels anyway).
+fn integral_floats_as_integers(value: &mut serde_json::Value, depth: usize) -> bool {
     use serde_json::Value;
     const DEPTH_MAX: usize = 128;
     if depth > DEPTH_MAX {
-        return;
+        return false;
     }
     match value {
-        Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64()
-                && f.fract() == 0.0
-                && f > i64::MIN as f64
-                && f < i64::MAX as f64
-            {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f > i64::MIN as f64 && f < i64::MAX as f64 => {
                 *value = Value::from(f as i64);
+                true
             }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| integral_floats_as_integers(v, depth + 1)),
-        Value::Object(fields) => fields
-            .values_mut()
-            .for_each(|v| integral_floats_as_integers(v, depth + 1)),
-        _ => {}
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| {
+            integral_floats_as_integers(v, depth + 1) | changed
+        }),
+        Value::Object(fields) => fields.values_mut().fold(false, |changed, v| {
+            integral_floats_as_integers(v, depth + 1) | changed
+        }),
+        _ => false,
     }
 }
 

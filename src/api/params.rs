@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::Schema;
 
 pub use crate::crm::Id;
 
@@ -17,13 +17,10 @@ pub struct Key;
 
 impl utoipa::PartialSchema for Key {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(128))
-            .pattern(Some("^[\\x21-\\x7a\\x7c\\x7e]+$"))
-            .description(Some("1-128 visible ASCII characters, no braces"))
-            .into()
+        crate::crm::id_schema(
+            "^[\\x21-\\x7a\\x7c\\x7e]+$",
+            "1-128 visible ASCII characters, no braces",
+        )
     }
 }
 

@@ -29,14 +29,20 @@ pub struct Id;
 
 impl utoipa::PartialSchema for Id {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(128))
-            .pattern(Some(ID_PATTERN))
-            .description(Some(ID_RULE))
-            .into()
+        id_schema(ID_PATTERN, ID_RULE)
     }
+}
+
+/// A string of 1 to 128 characters matching `pattern`: the shape of every
+/// id-like text the API takes.
+pub fn id_schema(pattern: &str, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
 }
 
 impl utoipa::ToSchema for Id {}

@@ -35,7 +35,7 @@ mod teams;
 
 pub use config::CrmConfig;
 pub use customer::{Command, CustomerState, Outcome};
-pub use ids::{ID_PATTERN, ID_RULE, Id, valid_id};
+pub use ids::{ID_PATTERN, ID_RULE, Id, id_schema, valid_id};
 pub use service::{AlertSink, Crm, REVIEWS_MAX, Request};
 
 use thiserror::Error;

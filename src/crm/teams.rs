@@ -100,6 +100,9 @@ impl Crm {
     ) -> Result<usize, CrmError> {
         check_id("merchant", merchant)?;
         check_id("manager", manager)?;
+        if let Some(to) = to {
+            check_id("to", to)?;
+        }
         let mut moved = 0;
         loop {
             let batch = self.store().owned_by(merchant, manager, TRANSFER_BATCH_MAX)?;

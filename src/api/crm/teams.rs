@@ -164,9 +164,6 @@ pub async fn leave(
     } else {
         parse_json(&body)?
     };
-    if b.to.as_deref().is_some_and(|to| !crate::crm::valid_id(to)) {
-        return Err(ApiError::invalid("to", crate::crm::ID_RULE));
-    }
     let now = state.now_secs();
     let moved = blocking(&state.crm, move |crm| {
         crm.leave(now, &merchant, &manager, b.to.as_deref())
