@@ -98,6 +98,11 @@ pub enum LiveError {
     Busy,
     #[error("the engine has stopped")]
     Stopped,
+    #[error("cannot start the {name} thread(s): {source}")]
+    Thread {
+        name: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]

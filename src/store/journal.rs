@@ -30,7 +30,7 @@ impl Journal {
     pub fn open<R: DeserializeOwned>(path: &Path) -> Result<(Self, Vec<R>), StoreError> {
         let io = |e: std::io::Error| StoreError::Io {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source: e,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -65,16 +65,13 @@ impl Journal {
         }
         let mut buf = Vec::new();
         for r in records {
-            let line = encode(r).map_err(|reason| StoreError::Io {
-                path: self.path.clone(),
-                reason,
-            })?;
+            let line = encode(r)?;
             buf.extend_from_slice(line.as_bytes());
             buf.push(b'\n');
         }
         let io = |e: std::io::Error| StoreError::Io {
             path: self.path.clone(),
-            reason: e.to_string(),
+            source: e,
         };
         self.file.write_all(&buf).map_err(io)?;
         self.file.sync_data().map_err(io)?;
@@ -126,8 +123,8 @@ fn parse<R: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<(Vec<R>, usiz
 }
 
 /// One record as a line (without the newline): `<fnv1a-64 hex> <json>`.
-pub(super) fn encode<R: Serialize>(record: &R) -> Result<String, String> {
-    let json = serde_json::to_string(record).map_err(|e| format!("cannot encode a record: {e}"))?;
+pub(super) fn encode<R: Serialize>(record: &R) -> Result<String, StoreError> {
+    let json = serde_json::to_string(record).map_err(StoreError::Encode)?;
     Ok(format!("{:016x} {json}", fnv1a(json.as_bytes())))
 }
 

@@ -19,16 +19,18 @@ pub use redis_journal::RedisJournal;
 /// Why the store could not read or write.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("cannot read or write {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot encode a record: {0}")]
+    Encode(#[source] serde_json::Error),
     #[error("{path}:{line}: damaged record ({reason}); the journal is not replayed past it")]
     Corrupt {
         path: PathBuf,
         line: usize,
         reason: String,
     },
-    #[error("redis journal {key}: {reason}")]
-    Redis { key: String, reason: String },
+    #[error("redis journal {key}: {source}")]
+    Redis { key: String, source: redis::RedisError },
     #[error("redis journal {key}, entry {index}: damaged record ({reason}); not replayed past it")]
     CorruptEntry {
         key: String,

@@ -25,7 +25,7 @@ impl RedisJournal {
     pub fn open<R: DeserializeOwned>(url: &str, key: &str) -> Result<(Self, Vec<R>), StoreError> {
         let err = |e: redis::RedisError| StoreError::Redis {
             key: key.to_string(),
-            reason: e.to_string(),
+            source: e,
         };
         let client = redis::Client::open(url).map_err(err)?;
         let mut connection = client.get_connection().map_err(err)?;
@@ -60,18 +60,14 @@ impl RedisJournal {
         let lines = records
             .iter()
             .map(encode)
-            .collect::<Result<Vec<String>, String>>()
-            .map_err(|reason| StoreError::Redis {
-                key: self.key.clone(),
-                reason,
-            })?;
+            .collect::<Result<Vec<String>, StoreError>>()?;
         let _: i64 = redis::cmd("RPUSH")
             .arg(&self.key)
             .arg(lines)
             .query(&mut self.connection)
             .map_err(|e| StoreError::Redis {
                 key: self.key.clone(),
-                reason: e.to_string(),
+                source: e,
             })?;
         self.records += records.len() as u64;
         Ok(())

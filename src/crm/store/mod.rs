@@ -27,15 +27,33 @@ use super::loyalty::Entry;
 use super::managers::{AuditEntry, Ownership, Team};
 use super::marketing::{Campaign, Facts, Member, Message};
 
-/// Errors of a CRM store.
-#[derive(Debug, Error, Clone, PartialEq)]
+/// What the embedded store's database (or its folder) said: redb has an
+/// error type per operation, io another. Shared, so that one failed round
+/// can answer each request of a batch.
+pub type BackendError = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+/// Errors of a CRM store. The backend's own error is kept as the source.
+#[derive(Debug, Error, Clone)]
 pub enum StoreError {
-    #[error("redis at {url}: {reason}")]
-    Redis { url: String, reason: String },
-    #[error("embedded CRM store {path}: {reason}")]
-    Embedded { path: String, reason: String },
+    #[error("redis at {url}: {source}")]
+    Redis {
+        url: String,
+        source: std::sync::Arc<redis::RedisError>,
+    },
+    #[error("embedded CRM store {path}: {source}")]
+    Embedded { path: String, source: BackendError },
     #[error("stored CRM data is damaged ({what}): {reason}")]
     Corrupt { what: String, reason: String },
+}
+
+/// Two failures are the same when they say the same: a backend's error
+/// has no equality of its own, and a replayed or fanned-out failure
+/// (`CrmError` is compared in tests and by idempotent replays) must
+/// still equal the first.
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other) && self.to_string() == other.to_string()
+    }
 }
 
 /// A customer as stored: its version (0: never written), its documents

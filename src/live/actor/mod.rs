@@ -147,11 +147,9 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         batch: Batch::default(),
     };
     if let Some(crm) = crm {
-        let feed = CrmFeed::start(crm, metrics.clone(), clock.clone()).map_err(|e| {
-            crate::store::StoreError::Io {
-                path: "waimai-crm".into(),
-                reason: format!("cannot start the CRM thread: {e}"),
-            }
+        let feed = CrmFeed::start(crm, metrics.clone(), clock.clone()).map_err(|e| LiveError::Thread {
+            name: "CRM",
+            source: Box::new(e),
         })?;
         actor.crm_feed = Some(feed);
         actor.resend_crm();
@@ -162,9 +160,9 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     std::thread::Builder::new()
         .name("waimai-engine".into())
         .spawn(move || actor.run(rx))
-        .map_err(|e| crate::store::StoreError::Io {
-            path: "waimai-engine".into(),
-            reason: format!("cannot start the engine thread: {e}"),
+        .map_err(|e| LiveError::Thread {
+            name: "engine",
+            source: Box::new(e),
         })?;
     Ok((
         LiveHandle {

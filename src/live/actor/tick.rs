@@ -26,11 +26,9 @@ pub(super) fn planner_pool() -> Result<rayon::ThreadPool, LiveError> {
         .num_threads((cores - 1).max(1))
         .thread_name(|i| format!("waimai-plan-{i}"))
         .build()
-        .map_err(|e| {
-            LiveError::Store(crate::store::StoreError::Io {
-                path: "waimai-plan".into(),
-                reason: format!("cannot start the planner threads: {e}"),
-            })
+        .map_err(|e| LiveError::Thread {
+            name: "planner",
+            source: Box::new(e),
         })
 }
 

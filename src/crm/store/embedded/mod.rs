@@ -85,12 +85,12 @@ impl EmbeddedStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Embedded {
                 path: shown.clone(),
-                reason: e.to_string(),
+                source: std::sync::Arc::new(e),
             })?;
         }
         let db = Database::create(path).map_err(|e| StoreError::Embedded {
             path: shown.clone(),
-            reason: e.to_string(),
+            source: std::sync::Arc::new(e),
         })?;
         let store = EmbeddedStore { path: shown, db };
         // Create every table up front, so reads never meet a missing one.
@@ -124,10 +124,10 @@ impl EmbeddedStore {
         Ok(store)
     }
 
-    fn fail(&self, e: impl std::fmt::Display) -> StoreError {
+    fn fail(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
         StoreError::Embedded {
             path: self.path.clone(),
-            reason: e.to_string(),
+            source: std::sync::Arc::from(e.into()),
         }
     }
 

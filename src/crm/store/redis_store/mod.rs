@@ -315,7 +315,7 @@ fn script_loads() -> Pipeline {
 fn err(url: &str, e: redis::RedisError) -> StoreError {
     StoreError::Redis {
         url: url.to_string(),
-        reason: e.to_string(),
+        source: std::sync::Arc::new(e),
     }
 }
 
