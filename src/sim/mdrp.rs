@@ -33,7 +33,7 @@ fn rows(dir: &Path, file: &str, columns: usize) -> Result<Vec<(usize, Vec<String
     let path = dir.join(file);
     let text = fs::read_to_string(&path).map_err(|e| SimError::Io {
         path: path.clone(),
-        reason: e.to_string(),
+        source: e,
     })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
@@ -166,14 +166,11 @@ impl MdrpInstance {
     pub fn write_solution(&self, outcome: &Outcome, dir: &Path) -> Result<(), SimError> {
         fs::create_dir_all(dir).map_err(|e| SimError::Io {
             path: dir.to_path_buf(),
-            reason: e.to_string(),
+            source: e,
         })?;
         let write = |file: &str, text: String| {
             let path = dir.join(file);
-            fs::write(&path, text).map_err(|e| SimError::Io {
-                path,
-                reason: e.to_string(),
-            })
+            fs::write(&path, text).map_err(|e| SimError::Io { path, source: e })
         };
         write("solution_info_assignments.txt", self.assignments_text(outcome))?;
         write("solution_info_orders.txt", self.orders_text(outcome))?;

@@ -22,8 +22,8 @@ use crate::base::Secs;
 /// Why a simulation could not run.
 #[derive(Debug, Error)]
 pub enum SimError {
-    #[error("cannot read or write {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {reason}")]
     BadLine {
         path: PathBuf,
