@@ -6,9 +6,11 @@
 
 pub mod civil;
 mod clock;
+mod io_cause;
 
 pub use civil::CityTime;
 pub use clock::Clock;
+pub use io_cause::IoCause;
 
 use serde::{Deserialize, Serialize};
 

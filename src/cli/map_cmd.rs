@@ -204,7 +204,7 @@ fn parse_depart(text: &str) -> Result<u32, CliError> {
 fn read_points(path: &Path) -> Result<Vec<LatLng>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     })?;
     let mut points = Vec::new();
     for (i, line) in text.lines().enumerate() {

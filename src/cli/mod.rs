@@ -37,8 +37,14 @@ pub enum CliError {
         value: String,
         reason: String,
     },
-    #[error("cannot read {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("cannot read or write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A restore file that cannot be read or is not a whole backup.
+    #[error("cannot restore from {path}: {source}")]
+    Restore {
+        path: PathBuf,
+        source: crate::crm::backup::BackupError,
+    },
     #[error("{path}: {error}")]
     BadProblem { path: PathBuf, error: DispatchError },
     #[error(transparent)]
@@ -46,7 +52,7 @@ pub enum CliError {
     #[error("serve: {0}")]
     Serve(String),
     #[error("crm: {0}")]
-    Crm(String),
+    Crm(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Secret(#[from] crate::app::secret::SecretError),
     #[error("serve")]
@@ -60,7 +66,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::BadProblem { .. } => 2,
-            CliError::Io { .. } => 2,
+            CliError::Io { .. } | CliError::Restore { .. } => 2,
             CliError::Secret(_) => 2,
             CliError::Sim(SimError::Io { .. } | SimError::BadLine { .. }) => 2,
             _ => 1,
@@ -174,18 +180,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// Backs the configured CRM store up to `out`, through a `.partial` file
 /// renamed when complete (a failed backup never looks like a good one).
 fn crm_backup(config: &Config, data_dir: &std::path::Path, out: &std::path::Path) -> Result<(), CliError> {
-    let store = crate::crm::store::open_configured(&config.crm, data_dir)
-        .map_err(|e| CliError::Crm(e.to_string()))?;
+    let store =
+        crate::crm::store::open_configured(&config.crm, data_dir).map_err(|e| CliError::Crm(Box::new(e)))?;
     let partial = out.with_extension("partial");
     let io = |path: &std::path::Path, e: std::io::Error| CliError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     };
     let file = std::fs::File::create(&partial).map_err(|e| io(&partial, e))?;
     let mut writer = std::io::BufWriter::new(file);
     let summary =
         crate::crm::backup::backup(store.as_ref(), crate::base::Clock::wall().now_secs(), &mut writer)
-            .map_err(|e| CliError::Crm(e.to_string()))?;
+            .map_err(|e| CliError::Crm(Box::new(e)))?;
     let file = writer.into_inner().map_err(|e| io(&partial, e.into_error()))?;
     file.sync_all().map_err(|e| io(&partial, e))?;
     std::fs::rename(&partial, out).map_err(|e| io(out, e))?;
@@ -198,20 +204,20 @@ fn crm_backup(config: &Config, data_dir: &std::path::Path, out: &std::path::Path
 
 /// Restores `from` into the configured (empty) CRM store.
 fn crm_restore(config: &Config, data_dir: &std::path::Path, from: &std::path::Path) -> Result<(), CliError> {
-    let store = crate::crm::store::open_configured(&config.crm, data_dir)
-        .map_err(|e| CliError::Crm(e.to_string()))?;
+    let store =
+        crate::crm::store::open_configured(&config.crm, data_dir).map_err(|e| CliError::Crm(Box::new(e)))?;
     let open = || std::fs::File::open(from).map(std::io::BufReader::new);
     open().map_err(|e| CliError::Io {
         path: from.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     })?;
     use crate::crm::backup::BackupError;
     let summary = crate::crm::backup::restore(store.as_ref(), open).map_err(|e| match e {
-        BackupError::BadFile(reason) | BackupError::Io { reason, .. } => CliError::Io {
+        e @ (BackupError::BadFile(_) | BackupError::Io { .. }) => CliError::Restore {
             path: from.to_path_buf(),
-            reason,
+            source: e,
         },
-        other => CliError::Crm(other.to_string()),
+        other => CliError::Crm(Box::new(other)),
     })?;
     println!(
         "{}",

@@ -144,13 +144,10 @@ impl Scenario {
 fn write(dir: &Path, file: &str, text: String) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|e| CliError::Io {
         path: dir.to_path_buf(),
-        reason: e.to_string(),
+        source: e,
     })?;
     let path = dir.join(file);
-    std::fs::write(&path, text).map_err(|e| CliError::Io {
-        path,
-        reason: e.to_string(),
-    })
+    std::fs::write(&path, text).map_err(|e| CliError::Io { path, source: e })
 }
 
 /// Runs `waimai simulate`.

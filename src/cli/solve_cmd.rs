@@ -49,7 +49,7 @@ pub struct SolveArgs {
 pub fn run(args: SolveArgs, config: &Config) -> Result<(), CliError> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| CliError::Io {
         path: args.file.clone(),
-        reason: e.to_string(),
+        source: e,
     })?;
     let bad = |e: DispatchError| CliError::BadProblem {
         path: args.file.clone(),

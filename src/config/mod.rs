@@ -20,8 +20,11 @@ const ENV_PREFIX: &str = "WAIMAI_";
 /// Errors reading or validating configuration.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: crate::base::IoCause,
+    },
     #[error("config {source_name} is not valid TOML: {reason}")]
     Parse { source_name: String, reason: String },
     #[error("unknown config key {key} (from {origin})")]
@@ -113,7 +116,7 @@ impl Config {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
             let overlay = parse(&text, &path.display().to_string())?;
             merge(&mut table, overlay, &path.display().to_string(), "")?;

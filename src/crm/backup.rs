@@ -51,8 +51,11 @@ pub enum BackupError {
     /// The store cannot take this backup (nothing was written).
     #[error("{0}")]
     Target(String),
-    #[error("cannot {what} the file: {reason}")]
-    Io { what: &'static str, reason: String },
+    #[error("cannot {what} the file: {source}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -200,8 +203,5 @@ fn bad(reason: String) -> BackupError {
 }
 
 fn io_error(what: &'static str, e: std::io::Error) -> BackupError {
-    BackupError::Io {
-        what,
-        reason: e.to_string(),
-    }
+    BackupError::Io { what, source: e }
 }

@@ -30,7 +30,7 @@ pub fn write_graph(graph: &RoadGraph, path: &Path) -> Result<(), MapError> {
     out.extend_from_slice(&fnv1a(&body).to_le_bytes());
     std::fs::write(path, out).map_err(|e| MapError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
@@ -40,7 +40,7 @@ pub fn read_graph(path: &Path) -> Result<RoadGraph, MapError> {
         std::io::ErrorKind::NotFound => MapError::MissingFile(path.to_path_buf()),
         _ => MapError::Io {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source: e.into(),
         },
     })?;
     decode_file(&bytes).map_err(|reason| MapError::CorruptMap {

@@ -32,8 +32,11 @@ pub use travel::{EuclideanTravel, Leg, MatrixTravel, PlanarPoint, Rounding, Trav
 pub enum MapError {
     #[error("map file not found: {0}")]
     MissingFile(PathBuf),
-    #[error("cannot read or write {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("cannot read or write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: crate::base::IoCause,
+    },
     #[error("{path} is not a readable OSM PBF file: {reason}")]
     CorruptPbf { path: PathBuf, reason: String },
     #[error("{path} is not a valid waimai map file: {reason}")]
