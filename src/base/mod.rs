@@ -1,6 +1,7 @@
 //! The small vocabulary every layer speaks: time in seconds, the one
 //! clock that gives it (`clock`) and the city's civil time (`civil`), the ids of riders and orders, and the
-//! checksum of map files, journal lines and ETags.
+//! checksum of map files, journal lines and ETags, and `IoCause`, an
+//! io error kept as a comparable source.
 //!
 //! Calls nothing in the crate; everything may call it.
 
