@@ -51,6 +51,7 @@ fn snapshot(orders: usize, riders: usize, restaurants: usize) -> Snapshot<Planar
             .collect(),
         service: ServiceSecs::split(240, 240),
         demand: vec![1.0; restaurants],
+        candidates: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn bench_road_tick(c: &mut Criterion) {
             .collect(),
         service: plane.service,
         demand: plane.demand.clone(),
+        candidates: None,
     };
     let policy = Policy::from_name("rolling").unwrap();
     let mut g = c.benchmark_group("road_tick_monaco_100x150");

@@ -107,6 +107,7 @@ impl Application {
                 queue_capacity: sv.queue_capacity,
                 pickup_service_secs: header.pickup_service_secs,
                 dropoff_service_secs: header.dropoff_service_secs,
+                candidates: candidate_rule(config),
             },
             log: match (&options.data_dir, sv.store.as_str()) {
                 (None, "redis") => LogLocation::Redis {
@@ -223,4 +224,16 @@ fn read_restaurants(
         return Err(AppError::NoRestaurant(path.to_path_buf()));
     }
     Ok((restaurants, fixture.header))
+}
+
+/// The `[index]` rule in engine seconds: a rider is stale after
+/// `stale_after_secs` of wall time, however fast the engine's clock runs.
+fn candidate_rule(config: &Config) -> crate::engine::CandidateRule {
+    let ix = &config.index;
+    let speed = config.server.clock_speed.max(1.0);
+    crate::engine::CandidateRule {
+        riders_min: ix.shortlist.max(1),
+        stale_after_secs: Some((ix.stale_after_secs as f64 * speed).ceil() as i64),
+        ..Default::default()
+    }
 }

@@ -12,7 +12,7 @@ use super::CliError;
 use crate::base::Secs;
 use crate::config::Config;
 use crate::dispatch::online::Policy;
-use crate::engine::{OrderSpec, OrderStatus};
+use crate::engine::{CandidateRule, OrderSpec, OrderStatus};
 use crate::map::RoadNetwork;
 use crate::sim::fixture::generate::{GenerateOptions, generate};
 use crate::sim::fixture::{self, Fixture, Prepared};
@@ -177,7 +177,13 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
         .map(|name| {
             Ok((
                 *name,
-                SimConfig::new(parse_policy(name, &args.tune)?, args.tick_secs),
+                SimConfig {
+                    candidates: CandidateRule {
+                        riders_min: config.index.shortlist.max(1),
+                        ..CandidateRule::default()
+                    },
+                    ..SimConfig::new(parse_policy(name, &args.tune)?, args.tick_secs)
+                },
             ))
         })
         .collect::<Result<Vec<_>, CliError>>()?;

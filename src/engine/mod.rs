@@ -11,8 +11,10 @@
 //! invariants. May call: `dispatch` (planner), `map` (through the
 //! `TravelTime` trait).
 
+mod candidates;
 mod invariants;
 mod model;
+mod snapshot;
 mod state;
 mod transitions;
 
@@ -24,8 +26,10 @@ use thiserror::Error;
 
 use crate::base::Secs;
 use crate::dispatch::online::{self, Plan, Policy, ServiceSecs, Snapshot};
+use crate::index::PlanarIndex;
 use crate::map::TravelTime;
 
+pub use candidates::{CandidateRule, RiderShortlist};
 pub use model::{
     Activity, Command, Event, OrderId, OrderSpec, OrderStatus, Record, RiderId, RiderSpec, Trip,
 };
@@ -62,6 +66,7 @@ pub struct EngineConfig {
     pub policy: Policy,
     pub service: ServiceSecs,
     pub pickup: PickupRule,
+    pub candidates: CandidateRule,
 }
 
 /// When a heading rider's bundle becomes picked up.
@@ -97,25 +102,6 @@ impl<P> PendingTick<P> {
         self.order_ids.get(index).copied()
     }
 
-    /// Plans only for the riders `keep` accepts (e.g. those near open
-    /// orders, when thousands are idle across a city). Riders on a
-    /// committed trip are always kept: their trips must be re-timed.
-    pub fn retain_riders(
-        &mut self,
-        mut keep: impl FnMut(RiderId, &crate::dispatch::online::RiderView<P>) -> bool,
-    ) {
-        let mut ids = Vec::with_capacity(self.rider_ids.len());
-        let mut views = Vec::with_capacity(self.rider_ids.len());
-        for (id, view) in self.rider_ids.drain(..).zip(self.snapshot.riders.drain(..)) {
-            if view.committed.is_some() || keep(id, &view) {
-                ids.push(id);
-                views.push(view);
-            }
-        }
-        self.rider_ids = ids;
-        self.snapshot.riders = views;
-    }
-
     /// The engine id of the snapshot's `index`th rider.
     pub fn rider_id(&self, index: usize) -> Option<RiderId> {
         self.rider_ids.get(index).copied()
@@ -135,6 +121,11 @@ pub struct Engine<T: TravelTime> {
     /// Recent placements (time, restaurant), oldest first: the demand
     /// idle riders are moved towards.
     recent: VecDeque<(Secs, u32)>,
+    /// Where each rider that can work will be free, and when it was last
+    /// heard from: the candidate generator's index.
+    free_at: PlanarIndex<RiderId>,
+    /// The restaurants' planar positions, parallel to `restaurants`.
+    restaurants_xy: Vec<[f64; 2]>,
 }
 
 /// How far back placements count as demand.
@@ -143,7 +134,10 @@ const DEMAND_WINDOW_SECS: Secs = 3600;
 impl<T: TravelTime> Engine<T> {
     /// An engine with no orders and no riders.
     pub fn new(travel: T, restaurants: Vec<T::Place>, config: EngineConfig) -> Self {
+        let restaurants_xy = restaurants.iter().map(|p| travel.planar_meters(p)).collect();
         Self {
+            free_at: PlanarIndex::new(config.candidates.stale_after_secs),
+            restaurants_xy,
             travel,
             restaurants,
             config,
@@ -213,9 +207,12 @@ impl<T: TravelTime> Engine<T> {
         match event {
             Event::OrderPlaced(spec) => self.place_order(spec),
             Event::OrderCancelled { order, reason } => self.cancel_order(now_secs, order, reason),
-            Event::RiderOnline(spec) => self.rider_online(spec),
+            Event::RiderOnline(spec) => self.rider_online(now_secs, spec),
             Event::RiderOffline { rider } => self.rider_offline(rider),
-            Event::Delivered { rider, order } => self.delivered(now_secs, rider, order),
+            Event::Delivered { rider, order } => {
+                self.heard_from(now_secs, rider);
+                self.delivered(now_secs, rider, order)
+            }
             Event::OrderReady { order } => self.order_ready(now_secs, order),
         }
     }
@@ -361,42 +358,5 @@ impl<T: TravelTime> Engine<T> {
     /// The dispatch policy.
     pub fn policy(&self) -> Policy {
         self.config.policy
-    }
-
-    /// The planner's view: open orders, orders on unsealed trips, and
-    /// every online rider who can still work.
-    fn snapshot(&self, now_secs: Secs) -> (Snapshot<T::Place>, Vec<OrderId>, Vec<RiderId>) {
-        let mut orders = Vec::new();
-        let mut order_ids = Vec::new();
-        let mut index_of = BTreeMap::new();
-        for id in &self.unpicked {
-            if let Some(rec) = self.orders.get(id) {
-                index_of.insert(*id, orders.len());
-                orders.push(rec.view());
-                order_ids.push(*id);
-            }
-        }
-        let mut riders = Vec::new();
-        let mut rider_ids = Vec::new();
-        for (id, rec) in &self.riders {
-            if let Some(view) = rec.view(now_secs, &index_of, &self.restaurants) {
-                riders.push(view);
-                rider_ids.push(*id);
-            }
-        }
-        let mut demand = vec![0.0; self.restaurants.len()];
-        // `begin_tick` has dropped placements older than the window.
-        for &(_, r) in &self.recent {
-            demand[r as usize] += 1.0;
-        }
-        let snapshot = Snapshot {
-            demand,
-            now_secs,
-            restaurants: self.restaurants.clone(),
-            orders,
-            riders,
-            service: self.config.service,
-        };
-        (snapshot, order_ids, rider_ids)
     }
 }

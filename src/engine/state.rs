@@ -33,6 +33,9 @@ pub(super) struct RiderRecord<P> {
     /// False once the rider went offline: it finishes what it carries and
     /// gets nothing new.
     pub online: bool,
+    /// When the rider was last heard from (a GPS fix, an event of its
+    /// own): a rider silent for `stale_after_secs` gets no new orders.
+    pub seen_secs: Secs,
 }
 
 impl<P: Clone> RiderRecord<P> {

@@ -62,13 +62,14 @@ impl<T: TravelTime> Engine<T> {
         Ok(())
     }
 
-    pub(super) fn rider_online(&mut self, spec: RiderSpec<T::Place>) -> Result<(), EngineError> {
+    pub(super) fn rider_online(&mut self, now: Secs, spec: RiderSpec<T::Place>) -> Result<(), EngineError> {
         if let Some(rec) = self.riders.get_mut(&spec.id) {
             if rec.online {
                 return Err(EngineError::DuplicateRider(spec.id));
             }
             // Back from offline: a new shift from where it is.
             rec.online = true;
+            rec.seen_secs = rec.seen_secs.max(now);
             rec.spec.on_secs = spec.on_secs;
             rec.spec.off_secs = spec.off_secs;
             return Ok(());
@@ -81,6 +82,7 @@ impl<T: TravelTime> Engine<T> {
             spec,
             activity,
             online: true,
+            seen_secs: now,
         };
         self.riders.insert(record.spec.id, record);
         Ok(())
@@ -383,6 +385,7 @@ impl<T: TravelTime> Engine<T> {
             Activity::Heading { trip, .. } if !trip.orders.is_empty() => {}
             _ => return Err(EngineError::NothingToPickUp(rider)),
         }
+        self.heard_from(now, rider);
         self.seal(rider, now).ok_or(EngineError::NothingToPickUp(rider))
     }
 
@@ -444,8 +447,18 @@ impl<T: TravelTime> Engine<T> {
     /// there. Busy riders are planned from where their work ends, so their
     /// fixes change nothing here. Soft state, not journaled: a restarted
     /// engine plans from the next fix.
-    pub fn locate_rider(&mut self, id: RiderId, place: T::Place) -> Result<(), EngineError> {
+    /// The rider acted at `now_secs` (a delivery, a pickup): it is there.
+    pub(super) fn heard_from(&mut self, now_secs: Secs, id: RiderId) {
+        if let Some(rec) = self.riders.get_mut(&id) {
+            rec.seen_secs = rec.seen_secs.max(now_secs);
+            self.free_at.seen(id, now_secs);
+        }
+    }
+
+    pub fn locate_rider(&mut self, now_secs: Secs, id: RiderId, place: T::Place) -> Result<(), EngineError> {
         let rec = self.riders.get_mut(&id).ok_or(EngineError::UnknownRider(id))?;
+        rec.seen_secs = rec.seen_secs.max(now_secs);
+        self.free_at.seen(id, now_secs);
         if let Activity::Waiting { free_secs, .. } = rec.activity {
             rec.activity = Activity::Waiting { place, free_secs };
         }

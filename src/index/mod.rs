@@ -9,13 +9,15 @@
 //! is never returned as a candidate, but stays indexed until removed, so a
 //! late ping revives it without loss.
 
+mod planar;
+
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use rstar::RTree;
-use rstar::primitives::GeomWithData;
 use serde::Serialize;
 use thiserror::Error;
+
+pub use planar::PlanarIndex;
 
 use crate::base::{OrderId, RiderId};
 use crate::map::geo::LocalProjection;
@@ -30,15 +32,6 @@ pub enum IndexError {
     TimeWentBackwards { now_secs: u64, last_secs: u64 },
 }
 
-type Point<Id> = GeomWithData<[f64; 2], Id>;
-
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    xy: [f64; 2],
-    position: LatLng,
-    last_seen_secs: u64,
-}
-
 /// A candidate returned by a query.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Nearby<Id> {
@@ -48,14 +41,13 @@ pub struct Nearby<Id> {
     pub meters: f64,
 }
 
-/// Points that move: riders (which go stale) or orders (which do not).
+/// Points that move, by GPS: riders (which go stale) or orders (which do
+/// not).
 #[derive(Debug, Clone)]
 pub struct PointIndex<Id: Copy + Eq + Hash> {
     projection: LocalProjection,
-    tree: RTree<Point<Id>>,
-    entries: HashMap<Id, Entry>,
-    /// `None`: entries never go stale.
-    stale_after_secs: Option<u64>,
+    points: PlanarIndex<Id>,
+    positions: HashMap<Id, LatLng>,
 }
 
 /// Riders, who go stale without pings.
@@ -68,82 +60,59 @@ impl<Id: Copy + Eq + Hash + PartialEq> PointIndex<Id> {
     pub fn new(center: LatLng, stale_after_secs: Option<u64>) -> Self {
         Self {
             projection: LocalProjection::new(center),
-            tree: RTree::new(),
-            entries: HashMap::new(),
-            stale_after_secs,
+            points: PlanarIndex::new(stale_after_secs.map(|s| s.min(i64::MAX as u64) as i64)),
+            positions: HashMap::new(),
         }
     }
 
     /// Number of indexed ids, stale or not.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.positions.len()
     }
 
     /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.positions.is_empty()
     }
 
     /// Records a position for `id` at `now_secs` (a GPS ping).
     pub fn update(&mut self, id: Id, position: LatLng, now_secs: u64) -> Result<(), IndexError> {
         let position = LatLng::new(position.lat, position.lng)?;
-        let xy = self.projection.to_xy(position);
-        if let Some(old) = self.entries.get_mut(&id) {
-            if now_secs < old.last_seen_secs {
-                return Err(IndexError::TimeWentBackwards {
-                    now_secs,
-                    last_secs: old.last_seen_secs,
-                });
-            }
-            if old.xy != xy {
-                self.tree.remove(&GeomWithData::new(old.xy, id));
-                self.tree.insert(GeomWithData::new(xy, id));
-            }
-            *old = Entry {
-                xy,
-                position,
-                last_seen_secs: now_secs,
-            };
-            return Ok(());
+        let now = now_secs.min(i64::MAX as u64) as i64;
+        if let Some((_, last)) = self.points.get(id)
+            && now < last
+        {
+            return Err(IndexError::TimeWentBackwards {
+                now_secs,
+                last_secs: last as u64,
+            });
         }
-        self.tree.insert(GeomWithData::new(xy, id));
-        self.entries.insert(
-            id,
-            Entry {
-                xy,
-                position,
-                last_seen_secs: now_secs,
-            },
-        );
+        self.points.put(id, self.projection.to_xy(position), now);
+        self.positions.insert(id, position);
         Ok(())
     }
 
     /// Drops `id` (rider offline, order picked up); false if it was absent.
     pub fn remove(&mut self, id: Id) -> bool {
-        match self.entries.remove(&id) {
-            Some(e) => self.tree.remove(&GeomWithData::new(e.xy, id)).is_some(),
-            None => false,
-        }
+        self.positions.remove(&id);
+        self.points.remove(id)
     }
 
     /// Last known position and ping time of `id`.
     pub fn position(&self, id: Id) -> Option<(LatLng, u64)> {
-        self.entries.get(&id).map(|e| (e.position, e.last_seen_secs))
+        let (_, seen) = self.points.get(id)?;
+        Some((*self.positions.get(&id)?, seen as u64))
     }
 
-    fn fresh(&self, e: &Entry, now_secs: u64) -> bool {
-        self.stale_after_secs
-            .is_none_or(|s| now_secs.saturating_sub(e.last_seen_secs) <= s)
-    }
-
-    fn nearby(&self, p: &Point<Id>, d2: f64) -> Nearby<Id> {
-        // Every tree point has an entry: update/remove keep them in step.
+    fn nearby(&self, id: Id, d2: f64) -> Nearby<Id> {
+        // Every point has a position: update/remove keep them in step.
         let position = self
-            .entries
-            .get(&p.data)
-            .map_or(LatLng { lat: 0.0, lng: 0.0 }, |e| e.position);
+            .positions
+            .get(&id)
+            .copied()
+            .unwrap_or(LatLng { lat: 0.0, lng: 0.0 });
         Nearby {
-            id: p.data,
+            id,
             position,
             meters: d2.sqrt(),
         }
@@ -153,12 +122,12 @@ impl<Id: Copy + Eq + Hash + PartialEq> PointIndex<Id> {
     pub fn nearest(&self, at: LatLng, k: usize, now_secs: u64) -> Result<Vec<Nearby<Id>>, IndexError> {
         let at = LatLng::new(at.lat, at.lng)?;
         let xy = self.projection.to_xy(at);
+        let now = now_secs.min(i64::MAX as u64) as i64;
         Ok(self
-            .tree
-            .nearest_neighbor_iter_with_distance_2(xy)
-            .filter(|(p, _)| self.entries.get(&p.data).is_some_and(|e| self.fresh(e, now_secs)))
+            .points
+            .nearest_iter(xy, now)
             .take(k)
-            .map(|(p, d2)| self.nearby(p, d2))
+            .map(|(id, d2)| self.nearby(id, d2))
             .collect())
     }
 
@@ -171,14 +140,12 @@ impl<Id: Copy + Eq + Hash + PartialEq> PointIndex<Id> {
     ) -> Result<Vec<Nearby<Id>>, IndexError> {
         let at = LatLng::new(at.lat, at.lng)?;
         let xy = self.projection.to_xy(at);
+        let now = now_secs.min(i64::MAX as u64) as i64;
         let mut out: Vec<Nearby<Id>> = self
-            .tree
-            .locate_within_distance(xy, radius_meters * radius_meters)
-            .filter(|p| self.entries.get(&p.data).is_some_and(|e| self.fresh(e, now_secs)))
-            .map(|p| {
-                let (dx, dy) = (p.geom()[0] - xy[0], p.geom()[1] - xy[1]);
-                self.nearby(p, dx * dx + dy * dy)
-            })
+            .points
+            .within(xy, radius_meters, now)
+            .into_iter()
+            .map(|(id, d2)| self.nearby(id, d2))
             .collect();
         out.sort_by(|a, b| a.meters.total_cmp(&b.meters));
         Ok(out)
@@ -280,9 +247,9 @@ mod tests {
             1,
         )
         .unwrap();
-        assert_eq!(idx.tree.size(), 1);
+        assert_eq!(idx.points.tree_size(), 1);
         assert!(idx.remove(OrderId(7)));
         assert!(!idx.remove(OrderId(7)));
-        assert_eq!(idx.tree.size(), 0);
+        assert_eq!(idx.points.tree_size(), 0);
     }
 }

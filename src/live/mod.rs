@@ -60,6 +60,9 @@ pub struct LiveOptions {
     /// Service times at restaurants and customers (seconds).
     pub pickup_service_secs: Secs,
     pub dropoff_service_secs: Secs,
+    /// Which riders each restaurant's orders are weighed against, and when
+    /// a silent rider is left out (in engine seconds).
+    pub candidates: crate::engine::CandidateRule,
 }
 
 /// Who is asking: a merchant sees and touches only its own orders.

@@ -311,6 +311,10 @@ impl TravelTime for RoadNetwork {
         Ok(self.scaled(leg, depart_secs_of_day))
     }
 
+    fn planar_meters(&self, place: &Snapped) -> [f64; 2] {
+        self.snap.to_xy(place.position)
+    }
+
     fn matrix(
         &self,
         from: &[Snapped],

@@ -91,6 +91,12 @@ impl SnapIndex {
         self.cum_meters[(e.first_point + e.point_count - 1) as usize]
     }
 
+    /// `p` in the index's planar frame (metres east and north of the
+    /// map's centre).
+    pub fn to_xy(&self, p: LatLng) -> [f64; 2] {
+        self.projection.to_xy(p)
+    }
+
     /// Snaps `p` to the nearest road; a point farther than the configured
     /// maximum from every road is outside the map.
     pub fn snap(&self, graph: &RoadGraph, p: LatLng) -> Result<Snapped, MapError> {

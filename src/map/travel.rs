@@ -43,6 +43,12 @@ pub trait TravelTime: Send + Sync {
     /// The trip from `from` to `to`, leaving at `depart_secs_of_day`.
     fn leg(&self, from: &Self::Place, to: &Self::Place, depart_secs_of_day: u32) -> Result<Leg, MapError>;
 
+    /// Where `place` is, in planar metres (any fixed local frame): what a
+    /// spatial index of riders sorts by before travel times decide. Never
+    /// longer than the road between two places, so a straight-line cut is
+    /// a safe first filter.
+    fn planar_meters(&self, place: &Self::Place) -> [f64; 2];
+
     /// Every trip from `from` to `to`; implementations override this with
     /// something faster than one query per pair.
     fn matrix(
@@ -77,6 +83,10 @@ impl<T: TravelTime> TravelTime for std::sync::Arc<T> {
         (**self).leg(from, to, depart_secs_of_day)
     }
 
+    fn planar_meters(&self, place: &T::Place) -> [f64; 2] {
+        (**self).planar_meters(place)
+    }
+
     fn matrix(
         &self,
         from: &[T::Place],
@@ -95,6 +105,8 @@ impl<T: TravelTime> TravelTime for std::sync::Arc<T> {
 #[derive(Debug, Clone)]
 pub struct MatrixTravel {
     matrix: TravelMatrix,
+    /// Each place's planar position, from the source it was built from.
+    planar: Vec<[f64; 2]>,
 }
 
 impl MatrixTravel {
@@ -106,6 +118,7 @@ impl MatrixTravel {
     ) -> Result<Self, MapError> {
         Ok(Self {
             matrix: source.matrix(places, places, depart_secs_of_day)?,
+            planar: places.iter().map(|p| source.planar_meters(p)).collect(),
         })
     }
 }
@@ -123,6 +136,7 @@ impl MatrixTravel {
         let to = &places[..destinations.min(places.len())];
         Ok(Self {
             matrix: source.matrix(places, to, depart_secs_of_day)?,
+            planar: places.iter().map(|p| source.planar_meters(p)).collect(),
         })
     }
 }
@@ -138,6 +152,14 @@ impl TravelTime for MatrixTravel {
             return Err(MapError::UnknownPlace(*to));
         }
         Ok(self.matrix.leg(*from as usize, *to as usize))
+    }
+
+    fn planar_meters(&self, place: &u32) -> [f64; 2] {
+        // An unknown place is nowhere near anything (legs to it fail).
+        self.planar
+            .get(*place as usize)
+            .copied()
+            .unwrap_or([f64::INFINITY; 2])
     }
 }
 
@@ -206,6 +228,10 @@ impl TravelTime for EuclideanTravel {
             duration_ms: duration_ms.min(u32::MAX as f64) as u32,
             meters: meters.round() as u32,
         })
+    }
+
+    fn planar_meters(&self, place: &PlanarPoint) -> [f64; 2] {
+        [place.x, place.y]
     }
 }
 

@@ -10,7 +10,7 @@ use super::metrics::{self, Metrics, PayRules};
 use super::world::{self, Outcome, Places, RunOptions, Timeline};
 use crate::base::Secs;
 use crate::dispatch::online::Policy;
-use crate::engine::{Engine, EngineConfig, Event, OrderSpec, PickupRule, RiderSpec};
+use crate::engine::{CandidateRule, Engine, EngineConfig, Event, OrderSpec, PickupRule, RiderSpec};
 use crate::map::{EuclideanTravel, PlanarPoint};
 
 /// How to simulate.
@@ -18,6 +18,9 @@ use crate::map::{EuclideanTravel, PlanarPoint};
 pub struct SimConfig {
     pub policy: Policy,
     pub tick_secs: Secs,
+    /// The candidate rule (`[index] shortlist`); simulated riders are
+    /// never stale.
+    pub candidates: CandidateRule,
 }
 
 impl SimConfig {
@@ -30,7 +33,11 @@ impl SimConfig {
             }
             other => other,
         };
-        Self { policy, tick_secs }
+        Self {
+            policy,
+            tick_secs,
+            candidates: CandidateRule::default(),
+        }
     }
 
     /// How the world runs this configuration (invariant checks are for
@@ -88,6 +95,7 @@ pub fn prepare_mdrp(inst: &MdrpInstance, config: &SimConfig) -> MdrpSetup {
             policy: config.policy,
             service: inst.service,
             pickup: PickupRule::Timed,
+            candidates: config.candidates,
         },
     );
     let orders: Vec<OrderSpec<_>> = inst.orders.iter().map(|(_, o)| o.clone()).collect();

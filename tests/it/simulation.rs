@@ -254,7 +254,7 @@ proptest! {
     fn engine_invariants_hold_and_no_order_vanishes((rests, events, naive) in stream()) {
         let policy = if naive { Policy::NearestIdle } else { Policy::from_name("rolling").unwrap() };
         let travel = EuclideanTravel::mdrp(320.0);
-        let config = EngineConfig { policy, service: ServiceSecs::split(240, 240), pickup: PickupRule::Timed };
+        let config = EngineConfig { policy, service: ServiceSecs::split(240, 240), pickup: PickupRule::Timed, candidates: Default::default() };
         let engine = Engine::new(travel, rests.clone(), config);
         let mut customers = HashMap::new();
         let mut starts = HashMap::new();
@@ -437,6 +437,7 @@ fn a_plan_made_off_thread_never_resurrects_what_changed_meanwhile() {
         policy: Policy::from_name("rolling").unwrap(),
         service: ServiceSecs::split(240, 240),
         pickup: PickupRule::Timed,
+        candidates: Default::default(),
     };
     let mut engine = Engine::new(travel, vec![pt(0.0, 0.0)], config);
     let rider = |k: u64| {
@@ -528,6 +529,7 @@ fn planning_on_a_road_matrix_equals_planning_on_single_legs() {
             .collect(),
         service: ServiceSecs::split(240, 120),
         demand: vec![1.0; 4],
+        candidates: None,
     };
     for policy in [Policy::from_name("rolling").unwrap(), Policy::NearestIdle] {
         let direct = plan(&s, net, &policy);
@@ -621,6 +623,7 @@ fn a_journal_from_another_city_is_refused_not_replayed() {
         policy: Policy::NearestIdle,
         service: ServiceSecs::split(240, 240),
         pickup: PickupRule::Timed,
+        candidates: Default::default(),
     };
     let mut engine = Engine::new(travel, vec![pt(0.0, 0.0)], config);
     let spec = RiderSpec {

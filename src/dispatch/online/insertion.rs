@@ -174,7 +174,14 @@ fn appended(q: &Queue<impl Clone>, o: usize, restaurant: u32) -> Vec<Draft> {
     t
 }
 
-pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &RollingParams) -> Plan {
+/// Plans `s`; with `allowed` (per restaurant, ascending rider indices),
+/// an order only goes to the riders allowed for its restaurant.
+pub(super) fn plan<T: TravelTime>(
+    s: &Snapshot<T::Place>,
+    travel: &T,
+    params: &RollingParams,
+    allowed: Option<&[Vec<usize>]>,
+) -> Plan {
     let ctx = Ctx {
         s,
         travel,
@@ -206,7 +213,7 @@ pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &R
         .collect();
     let mut open: Vec<usize> = (0..s.orders.len()).filter(|&o| !on_trip[o]).collect();
     open.sort_by_key(|&o| (s.orders[o].ready_secs, s.orders[o].placed_secs, s.orders[o].id));
-    let unplanned = insert_by_regret(&ctx, &mut queues, open);
+    let unplanned = insert_by_regret(&ctx, &mut queues, open, allowed);
     Plan {
         trips: emit(&ctx, queues),
         unplanned,
@@ -214,7 +221,7 @@ pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T, params: &R
     }
 }
 
-/// Best and second-best extra cost of one order over all riders.
+/// Best and second-best extra cost of one order over its riders.
 #[derive(Debug, Clone, Copy)]
 struct Ranked {
     best: f64,
@@ -224,14 +231,14 @@ struct Ranked {
 }
 
 impl Ranked {
-    fn of(costs: &[f64]) -> Self {
+    fn of(costs: &[(usize, f64)]) -> Self {
         let mut r = Ranked {
             best: f64::INFINITY,
             best_rider: usize::MAX,
             second: f64::INFINITY,
             second_rider: usize::MAX,
         };
-        for (k, &c) in costs.iter().enumerate() {
+        for &(k, c) in costs {
             r.offer(k, c);
         }
         r
@@ -259,22 +266,47 @@ impl Ranked {
 
 /// Regret-2 insertion: repeatedly places the open order that would lose
 /// most by not getting its best rider (ties: most urgent first, `open`'s
-/// order). Only the changed rider's costs are recomputed after each
-/// placement. Returns the orders no rider can take.
+/// order). Each order is weighed against its restaurant's allowed riders
+/// only (all riders without `allowed`), and only the changed rider's costs
+/// are recomputed after each placement. Returns the orders no rider can
+/// take.
 fn insert_by_regret<T: TravelTime>(
     ctx: &Ctx<'_, T>,
     queues: &mut [Queue<T::Place>],
     open: Vec<usize>,
+    allowed: Option<&[Vec<usize>]>,
 ) -> Vec<usize> {
     let riders = ctx.s.riders.len();
     let cost_of = |queues: &[Queue<T::Place>], r: usize, o: usize| {
         rider_option(ctx, r, &queues[r], o).map_or(f64::INFINITY, |(c, _)| c)
     };
-    let mut costs: Vec<Vec<f64>> = open
+    let everyone: Vec<usize> = if allowed.is_none() {
+        (0..riders).collect()
+    } else {
+        Vec::new()
+    };
+    let riders_of = |o: usize| -> &[usize] {
+        match allowed {
+            Some(a) => a
+                .get(ctx.order(o).restaurant as usize)
+                .map_or(&[][..], |v| &v[..]),
+            None => &everyone,
+        }
+    };
+    // Per open order, (rider, extra cost) over its riders; per rider, the
+    // open orders (positions in `open`) that weigh it.
+    let mut costs: Vec<Vec<(usize, f64)>> = open
         .iter()
-        .map(|&o| (0..riders).map(|r| cost_of(queues, r, o)).collect())
+        .map(|&o| riders_of(o).iter().map(|&r| (r, cost_of(queues, r, o))).collect())
         .collect();
+    let mut weighed_by: Vec<Vec<usize>> = vec![Vec::new(); riders];
+    for (j, c) in costs.iter().enumerate() {
+        for &(r, _) in c {
+            weighed_by[r].push(j);
+        }
+    }
     let mut ranked: Vec<Ranked> = costs.iter().map(|c| Ranked::of(c)).collect();
+    let mut placed = vec![false; open.len()];
     let mut left: Vec<usize> = (0..open.len()).collect();
     let mut unplanned = Vec::new();
     // Each round places or drops one order: at most `open.len()` rounds.
@@ -286,6 +318,7 @@ fn insert_by_regret<T: TravelTime>(
             }
         }
         let i = left.swap_remove(pick);
+        placed[i] = true;
         let o = open[i];
         let r = ranked[i].best_rider;
         let Some((_, trips)) = (r < riders)
@@ -297,9 +330,11 @@ fn insert_by_regret<T: TravelTime>(
         };
         let trips = trips.unwrap_or_else(|| appended(&queues[r], o, ctx.order(o).restaurant));
         queues[r] = ctx.queue(&ctx.s.riders[r], trips);
-        for &j in &left {
+        for &j in weighed_by[r].iter().filter(|&&j| !placed[j]) {
             let c = cost_of(queues, r, open[j]);
-            costs[j][r] = c;
+            if let Some(slot) = costs[j].iter_mut().find(|(k, _)| *k == r) {
+                slot.1 = c;
+            }
             let rk = &mut ranked[j];
             if rk.best_rider == r || rk.second_rider == r {
                 *rk = Ranked::of(&costs[j]);

@@ -7,6 +7,7 @@
 //! they can). Pure and synchronous: no engine, no clock, no I/O; travel
 //! times come through the `TravelTime` trait.
 
+mod candidates;
 mod insertion;
 mod naive;
 mod reposition;
@@ -69,6 +70,21 @@ pub struct Snapshot<P> {
     /// Recent orders per restaurant (the caller's count of the past hour),
     /// which idle riders are moved towards.
     pub demand: Vec<f64>,
+    /// Per restaurant, the riders that may take its new orders; `None`:
+    /// every rider may take every order (small fleets, tests).
+    pub candidates: Option<Vec<Shortlist>>,
+}
+
+/// The riders near one restaurant by straight line (the caller's spatial
+/// index), of which the planner keeps the `keep` that can be there first
+/// by travel time. A rider already on a trip to the restaurant is always
+/// in `riders`, so orders can join its trip.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shortlist {
+    /// Indices into [`Snapshot::riders`], in the order the caller ranked
+    /// them.
+    pub riders: Vec<usize>,
+    pub keep: usize,
 }
 
 /// Knobs of the rolling-horizon policy.
@@ -190,13 +206,15 @@ pub fn plan<T: TravelTime>(snapshot: &Snapshot<T::Place>, travel: &T, policy: &P
     match policy {
         Policy::NearestIdle => naive::plan(snapshot, travel),
         Policy::Rolling(params) => {
-            let mut plan = insertion::plan(snapshot, travel, params);
+            let allowed = candidates::allowed(snapshot, travel);
+            let allowed = allowed.as_deref();
+            let mut plan = insertion::plan(snapshot, travel, params, allowed);
             if latest_pickup_delay_secs(snapshot, &plan) > params.scarce_late_secs {
                 let scarce = RollingParams {
                     rider_time_weight: params.scarce_rider_time_weight,
                     ..*params
                 };
-                plan = insertion::plan(snapshot, travel, &scarce);
+                plan = insertion::plan(snapshot, travel, &scarce, allowed);
             }
             plan.repositions = reposition::plan(snapshot, travel, &plan, params);
             plan
@@ -268,6 +286,7 @@ pub fn plan_with_matrix<T: TravelTime>(
         riders,
         service: s.service,
         demand: s.demand.clone(),
+        candidates: s.candidates.clone(),
     };
     Ok(plan(&indexed, &matrix, policy))
 }

@@ -92,6 +92,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         policy: options.policy,
         service: ServiceSecs::split(options.pickup_service_secs, options.dropoff_service_secs),
         pickup: PickupRule::Confirmed,
+        candidates: options.candidates,
     };
     let mut engine = Engine::new(network.clone(), places, config);
     let n_records = history.len();

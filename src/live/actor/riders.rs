@@ -82,7 +82,8 @@ impl Actor {
         let snapped = self.network.snap(at).map_err(bad)?;
         self.link(rider).fix = Some(at);
         if self.engine.is_rider_online(rider) {
-            let _ = self.engine.locate_rider(rider, snapped);
+            let now = self.clock.now_secs();
+            let _ = self.engine.locate_rider(now, rider, snapped);
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use super::Actor;
 use crate::dispatch::online::{self, Plan};
 use crate::engine::{Command, PendingTick, RiderId};
 use crate::live::records::LiveRecord;
-use crate::live::{Input, LiveError, Restaurant};
+use crate::live::{Input, LiveError};
 use crate::map::{MapError, Snapped};
 use crate::wire::protocol::StopView;
 
@@ -59,8 +59,7 @@ impl Actor {
         }
         self.next_tick_secs = now + self.options.tick_secs;
         self.planning = true;
-        let mut pending = self.engine.begin_tick(now);
-        shortlist_riders(&mut pending, &self.restaurants);
+        let pending = self.engine.begin_tick(now);
         let travel = self.network.clone();
         let policy = self.engine.policy();
         let tx = self.tx.clone();
@@ -168,40 +167,4 @@ impl Actor {
         self.batch.touched_riders.insert(rider);
         self.batch.decided.insert(rider, decided);
     }
-}
-
-/// Riders planned per open order of a restaurant (the nearest ones).
-const RIDERS_PER_ORDER: usize = 4;
-/// And at least this many per restaurant with open orders.
-const RIDERS_PER_RESTAURANT_MIN: usize = 8;
-
-/// Keeps, for each restaurant with orders to plan, its nearest free riders
-/// (straight line): with thousands of idle riders across a city, the far
-/// ones would never win an order but would cost the planner a matrix row
-/// each. Riders on committed trips are always kept.
-fn shortlist_riders(pending: &mut PendingTick<Snapped>, restaurants: &[Restaurant]) {
-    let s = &pending.snapshot;
-    let mut wanted = vec![0usize; restaurants.len()];
-    for o in &s.orders {
-        if let Some(w) = wanted.get_mut(o.restaurant as usize) {
-            *w += RIDERS_PER_ORDER;
-        }
-    }
-    let mut keep = std::collections::HashSet::new();
-    for (r, want) in wanted.iter().enumerate().filter(|(_, w)| **w > 0) {
-        let at = restaurants[r].at;
-        let mut by_distance: Vec<(f64, usize)> = s
-            .riders
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (crate::map::geo::haversine_meters(at, v.free_place.position), i))
-            .collect();
-        let k = (*want).max(RIDERS_PER_RESTAURANT_MIN).min(by_distance.len());
-        if k == 0 {
-            continue;
-        }
-        by_distance.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
-        keep.extend(by_distance[..k].iter().filter_map(|(_, i)| pending.rider_id(*i)));
-    }
-    pending.retain_riders(|id, _| keep.contains(&id));
 }
