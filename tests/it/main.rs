@@ -8,6 +8,7 @@ mod common;
 mod analytics_api;
 mod architecture;
 mod campaigns_api;
+mod candidates;
 mod console;
 mod crm_api;
 mod crm_cli;
