@@ -34,7 +34,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
     /// How much faster than real time the demo runs.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 30.0)]
     pub demo_speed: f64,
     /// Stop after this many seconds (default: at SIGTERM or Ctrl-C).
     #[arg(long)]

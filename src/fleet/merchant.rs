@@ -17,8 +17,11 @@ use crate::map::LatLng;
 use crate::sim::fixture::{Fixture, Line};
 use crate::wire::auth::Role;
 
-/// Fixture seconds replayed before the first order.
-const LEAD_SECS: Secs = 120;
+/// The replay joins the day this long after its first order: the orders
+/// of those first minutes are posted at once (with what is left of their
+/// kitchen time), so riders have work from the first tick instead of a
+/// newcomer watching an idle city until the first food is nearly ready.
+const WARM_START_SECS: Secs = 900;
 /// Attempts per request when the server is restarting or busy.
 const ATTEMPTS_MAX: u32 = 30;
 
@@ -47,8 +50,8 @@ impl Replay {
     /// The fixture's day at `speed` times real time, starting now on
     /// `engine_now_secs`.
     pub fn from_fixture(fixture: &Fixture, speed: f64, engine_now_secs: Secs) -> Self {
-        // Start shortly before the first order: riders due earlier are
-        // online at once, and nobody watches an empty city.
+        // Start into the day: riders due earlier are online at once, and
+        // nobody watches an empty city.
         let first = |want_order: bool| {
             fixture
                 .lines
@@ -58,7 +61,7 @@ impl Replay {
                 .min()
         };
         let t0 = match (first(false), first(true)) {
-            (Some(any), Some(order)) => any.max(order - LEAD_SECS),
+            (Some(any), Some(order)) => any.max(order + WARM_START_SECS),
             (Some(any), None) => any,
             _ => 0,
         };
@@ -92,7 +95,7 @@ impl Replay {
                         key: id.clone(),
                         restaurant: restaurant.clone(),
                         customer: LatLng { lat: *lat, lng: *lng },
-                        ready_in_secs: (ready_secs - t).clamp(0, 4 * 3600),
+                        ready_in_secs: (ready_secs - (*t).max(t0)).clamp(0, 4 * 3600),
                     },
                 )),
                 Line::OrderCancelled { t, id, reason } => actions.push((
