@@ -6,6 +6,10 @@
 //! free again; idle waiting is free) at `rider_time_weight`, so a bundle
 //! wins only when the rider time it saves is worth the later drop-off.
 
+mod edit;
+
+use edit::Edit;
+
 use super::timing::{TripStart, time_trip};
 use super::{OrderView, Plan, PlannedTrip, RiderView, RollingParams, Secs, Snapshot, TripTiming};
 use crate::map::TravelTime;
@@ -30,6 +34,9 @@ struct Queue<P> {
     /// Where and when the rider is free after the last trip.
     tail_place: P,
     tail_secs: Secs,
+    /// Per trip, the click-to-door and working seconds of the trips up to
+    /// and including it: an edit is timed from where it changes the queue.
+    prefix: Vec<(i64, i64)>,
 }
 
 /// A queue's schedule: cost, trip timings, where and when it ends.
@@ -38,6 +45,7 @@ struct Timed<'p, P> {
     timings: Vec<TripTiming>,
     tail_place: &'p P,
     tail_secs: Secs,
+    prefix: Vec<(i64, i64)>,
 }
 
 /// Context shared by every evaluation in one tick.
@@ -66,6 +74,7 @@ impl<T: TravelTime> Ctx<'_, T> {
         let mut click_to_door_secs = 0i64;
         let mut working_secs = 0i64;
         let mut timings = Vec::with_capacity(trips.len());
+        let mut prefix = Vec::with_capacity(trips.len());
         for d in trips {
             let start = if d.committed {
                 TripStart::Committed {
@@ -104,13 +113,19 @@ impl<T: TravelTime> Ctx<'_, T> {
             free = t.free_secs;
             place = d.orders.last().map_or(restaurant, |&o| &self.order(o).customer);
             timings.push(t);
+            prefix.push((click_to_door_secs, working_secs));
         }
         Some(Timed {
-            cost: click_to_door_secs as f64 + self.weight * working_secs as f64,
+            cost: self.cost(click_to_door_secs, working_secs),
             timings,
             tail_place: place,
             tail_secs: free,
+            prefix,
         })
+    }
+
+    fn cost(&self, click_to_door_secs: i64, working_secs: i64) -> f64 {
+        click_to_door_secs as f64 + self.weight * working_secs as f64
     }
 
     fn queue(&self, rider: &RiderView<T::Place>, trips: Vec<Draft>) -> Queue<T::Place> {
@@ -121,6 +136,7 @@ impl<T: TravelTime> Ctx<'_, T> {
                 cost: t.cost,
                 tail_place: t.tail_place.clone(),
                 tail_secs: t.tail_secs,
+                prefix: t.prefix,
             },
             None => Queue {
                 trips,
@@ -128,6 +144,7 @@ impl<T: TravelTime> Ctx<'_, T> {
                 cost: f64::INFINITY,
                 tail_place: rider.free_place.clone(),
                 tail_secs: rider.free_secs.max(self.s.now_secs),
+                prefix: Vec::new(),
             },
         }
     }
@@ -158,9 +175,9 @@ impl<T: TravelTime> Ctx<'_, T> {
     }
 }
 
-/// Where an order would go on one rider: extra cost, and the rider's new
-/// trips (`None`: a new one-order trip at the end, see [`appended`]).
-type Placement = (f64, Option<Vec<Draft>>);
+/// Where an order would go on one rider: extra cost, and where in its
+/// queue (`None`: a new one-order trip at the end, see [`appended`]).
+type Placement = (f64, Option<Edit>);
 
 /// `q`'s trips with a new one-order trip for `o` at the end.
 fn appended(q: &Queue<impl Clone>, o: usize, restaurant: u32) -> Vec<Draft> {
@@ -328,7 +345,11 @@ fn insert_by_regret<T: TravelTime>(
             unplanned.push(o);
             continue;
         };
-        let trips = trips.unwrap_or_else(|| appended(&queues[r], o, ctx.order(o).restaurant));
+        let restaurant = ctx.order(o).restaurant;
+        let trips = match trips {
+            Some(edit) => edit.apply(&queues[r].trips, o, restaurant),
+            None => appended(&queues[r], o, restaurant),
+        };
         queues[r] = ctx.queue(&ctx.s.riders[r], trips);
         for &j in weighed_by[r].iter().filter(|&&j| !placed[j]) {
             let c = cost_of(queues, r, open[j]);
@@ -359,49 +380,29 @@ fn rider_option<T: TravelTime>(
     let rider = &ctx.s.riders[r];
     let restaurant = ctx.order(o).restaurant;
     let mut best: Option<Placement> = ctx.append_delta(rider, q, o).map(|d| (d, None));
+    let mut consider = |edit: Edit| {
+        if let Some(cost) = ctx.edited_cost(rider, q, o, edit) {
+            let delta = cost - q.cost;
+            if best.as_ref().is_none_or(|b| delta < b.0) {
+                best = Some((delta, Some(edit)));
+            }
+        }
+    };
     // A new trip ahead of pencilled-in ones (never ahead of a committed
     // trip): an urgent order placed late need not queue behind them.
     let first_free = q.trips.iter().take_while(|d| d.committed).count();
-    for k in first_free..q.trips.len() {
-        let mut trips = q.trips.clone();
-        trips.insert(
-            k,
-            Draft {
-                restaurant,
-                orders: vec![o],
-                committed: false,
-                arrive_secs: 0,
-            },
-        );
-        consider(ctx, rider, q, trips, &mut best);
+    for at in first_free..q.trips.len() {
+        consider(Edit::NewTrip { at });
     }
-    for (k, d) in q.trips.iter().enumerate() {
+    for (trip, d) in q.trips.iter().enumerate() {
         if d.restaurant != restaurant || d.orders.len() >= ctx.params.bundle_orders_max {
             continue;
         }
         for pos in 0..=d.orders.len() {
-            let mut trips = q.trips.clone();
-            trips[k].orders.insert(pos, o);
-            consider(ctx, rider, q, trips, &mut best);
+            consider(Edit::Join { trip, pos });
         }
     }
     best
-}
-
-/// Keeps `trips` as `best` if they add less to `q`'s cost.
-fn consider<T: TravelTime>(
-    ctx: &Ctx<'_, T>,
-    rider: &RiderView<T::Place>,
-    q: &Queue<T::Place>,
-    trips: Vec<Draft>,
-    best: &mut Option<Placement>,
-) {
-    if let Some(t) = ctx.time_queue(rider, &trips) {
-        let delta = t.cost - q.cost;
-        if best.as_ref().is_none_or(|b| delta < b.0) {
-            *best = Some((delta, Some(trips)));
-        }
-    }
 }
 
 /// Turns the queues into planned trips, marking those to start now.

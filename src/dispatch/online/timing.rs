@@ -76,6 +76,37 @@ pub fn time_trip<'a, T: TravelTime>(
 where
     T::Place: 'a,
 {
+    let mut dropoff_secs = Vec::with_capacity(4);
+    let t = time_trip_with(
+        travel,
+        start,
+        now_secs,
+        restaurant,
+        ready_secs_max,
+        customers,
+        service,
+        |d| dropoff_secs.push(d),
+    );
+    TripTiming { dropoff_secs, ..t }
+}
+
+/// [`time_trip`] handing each drop-off time to `on_dropoff` instead of
+/// collecting them (the planner weighs thousands of trips a tick; the
+/// returned timing's `dropoff_secs` is empty).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn time_trip_with<'a, T: TravelTime>(
+    travel: &T,
+    start: TripStart<'a, T::Place>,
+    now_secs: Secs,
+    restaurant: &'a T::Place,
+    ready_secs_max: Secs,
+    customers: impl Iterator<Item = &'a T::Place>,
+    service: &ServiceSecs,
+    on_dropoff: impl FnMut(Secs),
+) -> TripTiming
+where
+    T::Place: 'a,
+{
     let (depart_secs, arrive_secs) = match start {
         TripStart::Free { place, free_secs } => {
             let to_restaurant = travel_secs(travel, place, restaurant, free_secs.max(now_secs));
@@ -87,12 +118,12 @@ where
         TripStart::Committed { arrive_secs } => (arrive_secs, arrive_secs),
     };
     let pickup_secs = ready_secs_max.max(arrive_secs + service.pickup_before);
-    let (dropoff_secs, free_secs) = time_dropoffs(travel, restaurant, pickup_secs, customers, service);
+    let free_secs = for_each_dropoff(travel, restaurant, pickup_secs, customers, service, on_dropoff);
     TripTiming {
         depart_secs,
         arrive_secs,
         pickup_secs,
-        dropoff_secs,
+        dropoff_secs: Vec::new(),
         free_secs,
     }
 }
@@ -109,16 +140,35 @@ pub fn time_dropoffs<'a, T: TravelTime>(
 where
     T::Place: 'a,
 {
+    let mut dropoff_secs = Vec::with_capacity(4);
+    let free = for_each_dropoff(travel, restaurant, pickup_secs, customers, service, |d| {
+        dropoff_secs.push(d)
+    });
+    (dropoff_secs, free)
+}
+
+/// Each drop-off time of `customers` in order, to `on_dropoff`; returns
+/// when the rider is free after the last one.
+fn for_each_dropoff<'a, T: TravelTime>(
+    travel: &T,
+    restaurant: &'a T::Place,
+    pickup_secs: Secs,
+    customers: impl Iterator<Item = &'a T::Place>,
+    service: &ServiceSecs,
+    mut on_dropoff: impl FnMut(Secs),
+) -> Secs
+where
+    T::Place: 'a,
+{
     let mut t = pickup_secs + service.pickup_after;
     let mut prev = restaurant;
-    let mut dropoff_secs = Vec::with_capacity(4);
     for c in customers {
         let drop = t + travel_secs(travel, prev, c, t) + service.dropoff_before;
-        dropoff_secs.push(drop);
+        on_dropoff(drop);
         t = drop + service.dropoff_after;
         prev = c;
     }
-    (dropoff_secs, t)
+    t
 }
 
 #[cfg(test)]
