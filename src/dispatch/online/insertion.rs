@@ -311,15 +311,15 @@ fn insert_by_regret<T: TravelTime>(
         }
     };
     // Per open order, (rider, extra cost) over its riders; per rider, the
-    // open orders (positions in `open`) that weigh it.
+    // open orders that weigh it (position in `open`, slot in their costs).
     let mut costs: Vec<Vec<(usize, f64)>> = open
         .iter()
         .map(|&o| riders_of(o).iter().map(|&r| (r, cost_of(queues, r, o))).collect())
         .collect();
-    let mut weighed_by: Vec<Vec<usize>> = vec![Vec::new(); riders];
+    let mut weighed_by: Vec<Vec<(usize, usize)>> = vec![Vec::new(); riders];
     for (j, c) in costs.iter().enumerate() {
-        for &(r, _) in c {
-            weighed_by[r].push(j);
+        for (slot, &(r, _)) in c.iter().enumerate() {
+            weighed_by[r].push((j, slot));
         }
     }
     let mut ranked: Vec<Ranked> = costs.iter().map(|c| Ranked::of(c)).collect();
@@ -351,11 +351,9 @@ fn insert_by_regret<T: TravelTime>(
             None => appended(&queues[r], o, restaurant),
         };
         queues[r] = ctx.queue(&ctx.s.riders[r], trips);
-        for &j in weighed_by[r].iter().filter(|&&j| !placed[j]) {
+        for &(j, slot) in weighed_by[r].iter().filter(|(j, _)| !placed[*j]) {
             let c = cost_of(queues, r, open[j]);
-            if let Some(slot) = costs[j].iter_mut().find(|(k, _)| *k == r) {
-                slot.1 = c;
-            }
+            costs[j][slot].1 = c;
             let rk = &mut ranked[j];
             if rk.best_rider == r || rk.second_rider == r {
                 *rk = Ranked::of(&costs[j]);
