@@ -4,6 +4,7 @@
 //! Owns: argument syntax and output formats. May call: everything.
 
 mod map_cmd;
+mod record_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 mod solve_cmd;
@@ -49,6 +50,12 @@ pub enum CliError {
     BadProblem { path: PathBuf, error: DispatchError },
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A journal that cannot be read or turned into a fixture.
+    #[error("cannot record {path}")]
+    Recording {
+        path: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("serve: {0}")]
     Serve(String),
     #[error("crm: {0}")]
@@ -60,13 +67,13 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// Process exit status: 2 for an unreadable problem file (the solver
-    /// contract) and for a token secret that must not be used, 1 for
-    /// everything else.
+    /// Process exit status: 2 for input the operator must fix (a bad flag,
+    /// an unreadable problem file, the solver contract; a token secret
+    /// that must not be used), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::BadProblem { .. } => 2,
-            CliError::Io { .. } | CliError::Restore { .. } => 2,
+            CliError::BadProblem { .. } | CliError::BadFlag { .. } => 2,
+            CliError::Io { .. } | CliError::Restore { .. } | CliError::Recording { .. } => 2,
             CliError::Secret(_) => 2,
             CliError::Sim(SimError::Io { .. } | SimError::BadLine { .. }) => 2,
             _ => 1,

@@ -58,6 +58,9 @@ pub struct SimulateArgs {
 pub enum FixtureCommand {
     /// Generate a lunch-peak fixture on the configured map.
     Generate(GenerateArgs),
+    /// Turn a served day's journal into a fixture, to replay it under
+    /// another policy.
+    Record(super::record_cmd::RecordArgs),
 }
 
 /// Arguments of `waimai fixture generate`.
@@ -338,7 +341,10 @@ fn print_comparison(instance: &str, rows: &[(&str, Metrics, TickLatency, f64)]) 
 
 /// Runs `waimai fixture ...`.
 pub fn run_fixture(cmd: FixtureCommand, config: &Config) -> Result<(), CliError> {
-    let FixtureCommand::Generate(args) = cmd;
+    let args = match cmd {
+        FixtureCommand::Generate(args) => args,
+        FixtureCommand::Record(args) => return super::record_cmd::record(args, config),
+    };
     let profile_name = config.map.profile.clone();
     let profile = config.profile(&profile_name)?;
     let map = config.map.path.clone();

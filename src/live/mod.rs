@@ -35,7 +35,7 @@ use crate::wire::protocol::RiderMessage;
 
 pub use crm_feed::CrmOrder;
 pub use metrics::Metrics;
-pub use records::LiveRecord;
+pub use records::{LiveRecord, journal_events};
 pub use view::{Card, CardBody, EtaBody, View};
 
 /// A restaurant the server dispatches for.

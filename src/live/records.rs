@@ -39,6 +39,22 @@ pub enum LiveRecord {
     Decision { command: Command },
 }
 
+/// Every event of a file journal (the embedded store's
+/// `<data_dir>/journal.jsonl`), an accepted order as `OrderPlaced`, with
+/// the time it was journaled: what happened in a served day, without
+/// what was decided (a recorded fixture replays the city, not the policy).
+pub fn journal_events(path: &std::path::Path) -> Result<Vec<(Secs, Event<LatLng>)>, LiveError> {
+    let records = crate::store::Journal::read::<LiveRecord>(path)?;
+    Ok(records
+        .into_iter()
+        .filter_map(|r| match r {
+            LiveRecord::Placed { at_secs, order, .. } => Some((at_secs, Event::OrderPlaced(order))),
+            LiveRecord::Event { at_secs, event } => Some((at_secs, event)),
+            LiveRecord::Decision { .. } => None,
+        })
+        .collect())
+}
+
 /// What the live layer keeps of an order beside the engine's state.
 #[derive(Debug, Clone)]
 pub(super) struct OrderMeta {

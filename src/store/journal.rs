@@ -58,6 +58,16 @@ impl Journal {
         Ok((journal, records))
     }
 
+    /// Every whole record of the journal at `path`, read only: a server
+    /// may still be appending, so a torn last line is skipped, not cut.
+    pub fn read<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>, StoreError> {
+        let bytes = std::fs::read(path).map_err(|e| StoreError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Ok(parse(path, &bytes)?.0)
+    }
+
     /// Appends `records` and flushes them to disk before returning.
     pub fn append<R: Serialize>(&mut self, records: &[R]) -> Result<(), StoreError> {
         if records.is_empty() {

@@ -21,6 +21,7 @@ mod map_file_and_cli;
 mod map_routing;
 mod privacy;
 mod profiles;
+mod recorded_fixture;
 mod serve;
 mod simulation;
 mod snap_and_index;

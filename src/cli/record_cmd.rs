@@ -1,0 +1,73 @@
+//! `waimai fixture record`: a served day's journal turned into a fixture.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::CliError;
+use crate::config::Config;
+use crate::sim::fixture::{Fixture, record};
+
+/// Arguments of `waimai fixture record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The served day's data folder (`[server] data_dir`): its
+    /// journal.jsonl is read, never changed.
+    #[arg(long)]
+    pub journal: PathBuf,
+    /// Output file (JSON lines, docs/fixture-format.md).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "recorded")]
+    pub name: String,
+}
+
+/// Writes the fixture of the day journaled in `args.journal`, with the
+/// restaurants (and map and service rules) of `[server] restaurants`, the
+/// ones that server served.
+pub fn record(args: RecordArgs, config: &Config) -> Result<(), CliError> {
+    let journal = args.journal.join("journal.jsonl");
+    if !journal.is_file() {
+        return Err(CliError::BadFlag {
+            flag: "journal",
+            value: args.journal.display().to_string(),
+            reason: "no journal.jsonl in this folder (the embedded store's data_dir)".into(),
+        });
+    }
+    let seed = Fixture::read(&config.server.restaurants)?;
+    let events = crate::live::journal_events(&journal).map_err(|e| CliError::Recording {
+        path: journal.clone(),
+        source: Box::new(e),
+    })?;
+    let header = crate::sim::fixture::Header {
+        name: args.name.clone(),
+        ..seed.header.clone()
+    };
+    let lines = record::lines(header, &seed.restaurants(), &events).map_err(|e| CliError::Recording {
+        path: journal.clone(),
+        source: Box::new(e),
+    })?;
+    let orders = lines
+        .iter()
+        .filter(|l| matches!(l, crate::sim::fixture::Line::OrderPlaced { .. }))
+        .count();
+    let mut text = String::new();
+    for line in &lines {
+        text.push_str(&crate::base::json_string(line));
+        text.push('\n');
+    }
+    let write_err = |e| CliError::Io {
+        path: args.out.clone(),
+        source: e,
+    };
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    std::fs::write(&args.out, text).map_err(write_err)?;
+    eprintln!(
+        "wrote {} ({orders} orders from {})",
+        args.out.display(),
+        Path::new(&journal).display()
+    );
+    Ok(())
+}
