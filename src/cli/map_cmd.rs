@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::CliError;
 use crate::config::Config;
-use crate::map::{LatLng, RoadNetwork, Snapped, TravelTime, file};
+use crate::map::{LatLng, RoadNetwork, Snapped, TravelTime, file, synth};
 
 /// Road network commands.
 #[derive(Debug, Subcommand)]
@@ -23,6 +23,24 @@ pub enum MapCommand {
         /// Output file (default: next to the extract, `<name>.<profile>.wmap`).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Make a synthetic city (a deterministic street grid with arterials,
+    /// one-way streets and speeds by road class) as a .wmap file.
+    Synth {
+        /// About this many junctions (4 to 1,000,000).
+        #[arg(long)]
+        junctions: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output .wmap file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Vehicle profile from config (ebike, scooter, car, walk).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The city's centre as LAT,LNG.
+        #[arg(long, default_value = "31.2304,121.4737", allow_hyphen_values = true)]
+        center: String,
     },
     /// Print the size and extent of a map.
     Info {
@@ -72,6 +90,13 @@ pub enum MapCommand {
 pub fn run(cmd: MapCommand, config: &Config) -> Result<(), CliError> {
     match cmd {
         MapCommand::Import { pbf, profile, out } => import(&pbf, profile, out, config),
+        MapCommand::Synth {
+            junctions,
+            seed,
+            out,
+            profile,
+            center,
+        } => synth(junctions, seed, &out, profile, &center, config),
         MapCommand::Info { map, profile } => {
             let started = Instant::now();
             let net = load(config, map, profile)?;
@@ -161,6 +186,43 @@ fn import(
         "nodes": graph.nodes.len(),
         "arcs": graph.arcs.len(),
         "import_ms": started.elapsed().as_millis(),
+    }));
+    Ok(())
+}
+
+fn synth(
+    junctions: usize,
+    seed: u64,
+    out: &Path,
+    profile: Option<String>,
+    center: &str,
+    config: &Config,
+) -> Result<(), CliError> {
+    if !(4..=synth::JUNCTIONS_MAX).contains(&junctions) {
+        return Err(CliError::BadFlag {
+            flag: "junctions",
+            value: junctions.to_string(),
+            reason: format!("between 4 and {}", synth::JUNCTIONS_MAX),
+        });
+    }
+    let center = parse_point("center", center)?;
+    let name = profile.unwrap_or_else(|| config.map.profile.clone());
+    let p = config.profile(&name)?;
+    let started = Instant::now();
+    let options = synth::SynthOptions {
+        junctions,
+        seed,
+        center,
+    };
+    let graph = synth::synth_graph(&options, p, &name)?;
+    file::write_graph(&graph, out)?;
+    print_json(&json!({
+        "out": out,
+        "profile": name,
+        "seed": seed,
+        "nodes": graph.nodes.len(),
+        "arcs": graph.arcs.len(),
+        "synth_ms": started.elapsed().as_millis(),
     }));
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod network;
 pub mod osm;
 pub mod profile;
 pub mod snap;
+pub mod synth;
 pub mod travel;
 
 use std::path::PathBuf;

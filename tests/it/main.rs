@@ -26,5 +26,6 @@ mod serve;
 mod simulation;
 mod snap_and_index;
 mod store;
+mod synth_city;
 mod teams_api;
 mod token_secret;
