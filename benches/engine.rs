@@ -1,6 +1,8 @@
 //! The online planner's tick (the engine's hot path) on synthetic city
 //! snapshots of growing size, against the nearest-idle baseline in the same
-//! run; and one whole MDRPLIB day when ../shared is present.
+//! run; a city tick through the engine's candidate generator, against the
+//! same tick weighing the whole fleet; and one whole MDRPLIB day when
+//! ../shared is present.
 //!
 //! Run: `cargo bench --bench engine`.
 
@@ -11,6 +13,9 @@ use criterion::{BenchmarkId, Criterion};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use waimai::dispatch::online::{OrderView, Policy, RiderView, ServiceSecs, Snapshot, plan, plan_with_matrix};
+use waimai::engine::{
+    CandidateRule, Engine, EngineConfig, Event, OrderId, OrderSpec, PickupRule, RiderId, RiderSpec,
+};
 use waimai::map::{EuclideanTravel, PlanarPoint};
 use waimai::sim::mdrp::MdrpInstance;
 use waimai::sim::runner::{SimConfig, run_mdrp};
@@ -149,9 +154,80 @@ fn bench_day(c: &mut Criterion) {
     g.finish();
 }
 
+/// An engine over a 10 km x 10 km plane with `riders` idle riders and
+/// `orders` open orders at `orders / 5` restaurants, all placed at 12:00.
+fn city_engine(orders: usize, riders: usize, rule: CandidateRule) -> Engine<EuclideanTravel> {
+    let mut rng = StdRng::seed_from_u64(3);
+    let pt = |rng: &mut StdRng| PlanarPoint {
+        x: rng.random::<f64>() * 10_000.0,
+        y: rng.random::<f64>() * 10_000.0,
+    };
+    let restaurants: Vec<PlanarPoint> = (0..(orders / 5).max(1)).map(|_| pt(&mut rng)).collect();
+    let config = EngineConfig {
+        policy: Policy::from_name("rolling").unwrap(),
+        service: ServiceSecs::split(240, 120),
+        pickup: PickupRule::Timed,
+        candidates: rule,
+    };
+    let n_restaurants = restaurants.len();
+    let mut engine = Engine::new(EuclideanTravel::mdrp(320.0), restaurants, config);
+    let now = 12 * 3600;
+    for k in 0..riders {
+        let spec = RiderSpec {
+            id: RiderId(k as u64),
+            start: pt(&mut rng),
+            on_secs: now - 3600,
+            off_secs: now + 4 * 3600,
+        };
+        engine.handle(now - 3600, Event::RiderOnline(spec)).unwrap();
+    }
+    for k in 0..orders {
+        let spec = OrderSpec {
+            id: OrderId(k as u64),
+            restaurant: rng.random_range(0..n_restaurants) as u32,
+            customer: pt(&mut rng),
+            placed_secs: now - rng.random_range(0..600),
+            ready_secs: now + rng.random_range(0..1800),
+        };
+        engine.handle(now - 600, Event::OrderPlaced(spec)).unwrap();
+    }
+    engine
+}
+
+fn bench_city_tick(c: &mut Criterion) {
+    let now = 12 * 3600;
+    let mut g = c.benchmark_group("city_tick");
+    g.sample_size(10);
+    for (orders, riders) in [(500, 2000), (2000, 5000)] {
+        let mut engine = city_engine(orders, riders, CandidateRule::default());
+        let label = format!("{orders}x{riders}");
+        g.bench_function(BenchmarkId::new("candidates/snapshot", &label), |b| {
+            b.iter(|| black_box(engine.begin_tick(now).snapshot.riders.len()))
+        });
+        let pending = engine.begin_tick(now);
+        let policy = engine.policy();
+        g.bench_function(BenchmarkId::new("candidates/plan", &label), |b| {
+            b.iter(|| black_box(plan(&pending.snapshot, engine.travel(), &policy).trips.len()))
+        });
+    }
+    // The baseline: the same 500 x 2,000 tick weighing every rider.
+    let whole = CandidateRule {
+        riders_min: usize::MAX / 8,
+        ..CandidateRule::default()
+    };
+    let mut engine = city_engine(500, 2000, whole);
+    let pending = engine.begin_tick(now);
+    let policy = engine.policy();
+    g.bench_function(BenchmarkId::new("whole_fleet/plan", "500x2000"), |b| {
+        b.iter(|| black_box(plan(&pending.snapshot, engine.travel(), &policy).trips.len()))
+    });
+    g.finish();
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_tick(&mut c);
+    bench_city_tick(&mut c);
     bench_road_tick(&mut c);
     bench_day(&mut c);
     c.final_summary();

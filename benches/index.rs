@@ -1,5 +1,5 @@
-//! Spatial index hot paths at city scale (10k riders): GPS ping ingest and
-//! candidate queries.
+//! Spatial index hot paths at city scale (50k riders): GPS ping ingest and
+//! candidate queries (the engine's: the 128 nearest fresh riders).
 //!
 //! Run: `cargo bench --bench index`. Prints ingest throughput against a
 //! baseline measured in the same run (a bare HashMap write of the same
@@ -13,10 +13,11 @@ use criterion::Criterion;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use waimai::base::RiderId;
-use waimai::index::RiderIndex;
+use waimai::index::{PlanarIndex, RiderIndex};
 use waimai::map::LatLng;
+use waimai::map::geo::LocalProjection;
 
-const RIDERS: u64 = 10_000;
+const RIDERS: u64 = 50_000;
 const CENTER: LatLng = LatLng {
     lat: 43.735,
     lng: 7.42,
@@ -80,7 +81,7 @@ fn main() {
     }
 
     let mut k = 0usize;
-    c.bench_function("index/update_10k", |b| {
+    c.bench_function("index/update_50k", |b| {
         b.iter(|| {
             k = (k + 1) % stream.len();
             let (id, p) = stream[k];
@@ -88,16 +89,28 @@ fn main() {
         })
     });
     let queries: Vec<LatLng> = (0..1024).map(|_| random_point(&mut rng)).collect();
-    c.bench_function("index/nearest10_10k", |b| {
+    c.bench_function("index/nearest10_50k", |b| {
         b.iter(|| {
             k = (k + 1) % queries.len();
             black_box(idx.nearest(queries[k], 10, 1_200).unwrap())
         })
     });
-    c.bench_function("index/within500m_10k", |b| {
+    c.bench_function("index/within500m_50k", |b| {
         b.iter(|| {
             k = (k + 1) % queries.len();
             black_box(idx.within(queries[k], 500.0, 1_200).unwrap())
+        })
+    });
+    let mut planar: PlanarIndex<RiderId> = PlanarIndex::new(Some(60));
+    let projection = LocalProjection::new(CENTER);
+    for (i, &p) in start.iter().enumerate() {
+        planar.put(RiderId(i as u64), projection.to_xy(p), 1_000);
+    }
+    let xy: Vec<[f64; 2]> = queries.iter().map(|&q| projection.to_xy(q)).collect();
+    c.bench_function("index/candidates128_50k", |b| {
+        b.iter(|| {
+            k = (k + 1) % xy.len();
+            black_box(planar.nearest_iter(xy[k], 1_020).take(128).count())
         })
     });
     c.final_summary();
