@@ -34,7 +34,7 @@ pub struct CandidateRule {
 impl Default for CandidateRule {
     fn default() -> Self {
         Self {
-            riders_min: 64,
+            riders_min: 96,
             riders_per_order: 4,
             shortlist_factor: 2,
             stale_after_secs: None,
