@@ -33,6 +33,18 @@ fn engine() -> Engine<EuclideanTravel> {
         pickup: PickupRule::Timed,
         candidates: rule,
     };
+    let mut engine = with_ten_riders(config);
+    for k in 2..=10u64 {
+        engine
+            .locate_rider(100, RiderId(k), pt(100.0 * k as f64, 0.0))
+            .unwrap();
+    }
+    engine
+}
+
+/// An engine with one restaurant at the origin and ten idle riders on a
+/// line east of it, rider k at 100·k m, online since t=0.
+fn with_ten_riders(config: EngineConfig) -> Engine<EuclideanTravel> {
     let mut engine = Engine::new(EuclideanTravel::mdrp(320.0), vec![pt(0.0, 0.0)], config);
     for k in 1..=10u64 {
         let spec = RiderSpec {
@@ -42,11 +54,6 @@ fn engine() -> Engine<EuclideanTravel> {
             off_secs: 36_000,
         };
         engine.handle(0, Event::RiderOnline(spec)).unwrap();
-    }
-    for k in 2..=10u64 {
-        engine
-            .locate_rider(100, RiderId(k), pt(100.0 * k as f64, 0.0))
-            .unwrap();
     }
     engine
 }
@@ -126,16 +133,7 @@ fn a_small_fleet_is_weighed_whole() {
         pickup: PickupRule::Timed,
         candidates: CandidateRule::default(),
     };
-    let mut engine = Engine::new(EuclideanTravel::mdrp(320.0), vec![pt(0.0, 0.0)], config);
-    for k in 1..=10u64 {
-        let spec = RiderSpec {
-            id: RiderId(k),
-            start: pt(100.0 * k as f64, 0.0),
-            on_secs: 0,
-            off_secs: 36_000,
-        };
-        engine.handle(0, Event::RiderOnline(spec)).unwrap();
-    }
+    let mut engine = with_ten_riders(config);
     engine.handle(0, order(1, 0)).unwrap();
     let pending = engine.begin_tick(0);
     assert!(pending.snapshot.candidates.is_none());

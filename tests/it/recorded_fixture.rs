@@ -4,20 +4,12 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use waimai::wire::auth::Role;
 
 use common::serve::*;
-
-fn waimai(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_waimai"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::waimai_run as waimai;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_served_day_recorded_and_simulated_keeps_every_order_once() {

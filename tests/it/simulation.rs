@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::shared_dir;
+use common::waimai_run as waimai;
 use proptest::prelude::*;
 use waimai::dispatch::online::{Policy, ServiceSecs};
 use waimai::engine::{
@@ -311,7 +312,7 @@ fn unreadable_instances_get_a_clear_error_and_exit_2() {
     let (code, err) = simulate_err(&[
         "simulate", "--quiet", "--mdrp", d, "--out", "/tmp/x", "--policy", "psychic",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a bad flag is the operator's to fix");
     assert!(err.contains("--policy"), "{err}");
     // No input at all: the usage error names both ways to give one.
     let (code, err) = simulate_err(&["simulate", "--out", "/tmp/x"]);
@@ -320,14 +321,6 @@ fn unreadable_instances_get_a_clear_error_and_exit_2() {
 }
 
 // ---- fixtures on a real road network ----------------------------------
-
-fn waimai(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_waimai"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn generated_fixture_runs_on_monaco_and_accounts_for_every_order() {

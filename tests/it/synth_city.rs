@@ -4,7 +4,6 @@
 use crate::common;
 
 use std::collections::VecDeque;
-use std::process::Command;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -110,13 +109,7 @@ fn the_hierarchy_of_a_synthetic_city_equals_dijkstra() {
 
 #[test]
 fn map_synth_writes_a_file_and_refuses_a_bad_size() {
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_waimai"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = common::waimai_run;
     let out = std::env::temp_dir().join(format!("waimai-synth-cli-{}.wmap", std::process::id()));
     let ok = run(&[
         "map",

@@ -144,3 +144,12 @@ pub fn crm_records(store: &dyn waimai::crm::store::CrmStore) -> Vec<String> {
     all.sort();
     all
 }
+
+/// Runs the `waimai` binary in the project folder and waits for it.
+pub fn waimai_run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_waimai"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("the waimai binary runs")
+}
