@@ -22,15 +22,17 @@ pub fn map_path(name: &str) -> PathBuf {
         .join(format!("{name}.osm.pbf"))
 }
 
-/// The team's benchmark data and verifiers (../shared, or
-/// WAIMAI_SHARED_DIR), where this checkout has them. Tests never need
-/// them: their instances are in tests/data and their checkers in
-/// tests/it/common; where present, the shared verifiers are run as well.
+/// Where the team's independent verifiers are (`tools/*_verify.py`):
+/// ../shared (or WAIMAI_SHARED_DIR) where this checkout has it, else the
+/// copy in tests/data (tests/data/tools/SOURCE.md), so a fresh clone runs
+/// them too. The tests' instances are in tests/data and their own checkers
+/// in tests/it/common; the verifiers are run beside those.
 pub fn shared_dir() -> Option<PathBuf> {
     let named = std::env::var("WAIMAI_SHARED_DIR").map(PathBuf::from);
     [
         named.unwrap_or_default(),
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
     ]
     .into_iter()
     .find(|d| d.join("tools/pdptw_verify.py").exists())
