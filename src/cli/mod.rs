@@ -232,3 +232,17 @@ fn crm_restore(config: &Config, data_dir: &std::path::Path, from: &std::path::Pa
     );
     Ok(())
 }
+
+/// Writes `text` to `path`, making its folder first.
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+    }
+    std::fs::write(path, text).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}

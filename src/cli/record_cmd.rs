@@ -1,6 +1,6 @@
 //! `waimai fixture record`: a served day's journal turned into a fixture.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -56,18 +56,11 @@ pub fn record(args: RecordArgs, config: &Config) -> Result<(), CliError> {
         text.push_str(&crate::base::json_string(line));
         text.push('\n');
     }
-    let write_err = |e| CliError::Io {
-        path: args.out.clone(),
-        source: e,
-    };
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(write_err)?;
-    }
-    std::fs::write(&args.out, text).map_err(write_err)?;
+    super::write_file(&args.out, &text)?;
     eprintln!(
         "wrote {} ({orders} orders from {})",
         args.out.display(),
-        Path::new(&journal).display()
+        journal.display()
     );
     Ok(())
 }

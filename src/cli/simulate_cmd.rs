@@ -145,12 +145,7 @@ impl Scenario {
 }
 
 fn write(dir: &Path, file: &str, text: String) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| CliError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
-    let path = dir.join(file);
-    std::fs::write(&path, text).map_err(|e| CliError::Io { path, source: e })
+    super::write_file(&dir.join(file), &text)
 }
 
 /// Runs `waimai simulate`.
@@ -364,21 +359,7 @@ pub fn run_fixture(cmd: FixtureCommand, config: &Config) -> Result<(), CliError>
         text.push_str(&crate::base::json_string(&line));
         text.push('\n');
     }
-    let dir = args.out.parent().map(Path::to_path_buf).unwrap_or_default();
-    let file = args
-        .out
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    write(
-        if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            &dir
-        },
-        &file,
-        text,
-    )?;
+    super::write_file(&args.out, &text)?;
     eprintln!(
         "wrote {} ({} orders, {} riders)",
         args.out.display(),

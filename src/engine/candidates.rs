@@ -1,7 +1,8 @@
 //! The candidate generator: which riders the planner weighs for each
 //! restaurant's new orders. The engine keeps where every rider that can
-//! work will be free in a spatial index (refreshed at each tick and on each
-//! GPS fix), and hands the planner, per restaurant with open orders, the
+//! work will be free in a spatial index (brought up to date from the
+//! riders' records, which every fix and event updates, as each tick
+//! begins: the index is read nowhere else), and hands the planner, per restaurant with open orders, the
 //! nearest fresh riders by straight line; the planner keeps those that can
 //! be there first by travel time. The simulator and the live server plan
 //! through this one rule, so a simulation measures what runs live.

@@ -451,14 +451,12 @@ impl<T: TravelTime> Engine<T> {
     pub(super) fn heard_from(&mut self, now_secs: Secs, id: RiderId) {
         if let Some(rec) = self.riders.get_mut(&id) {
             rec.seen_secs = rec.seen_secs.max(now_secs);
-            self.free_at.seen(id, now_secs);
         }
     }
 
     pub fn locate_rider(&mut self, now_secs: Secs, id: RiderId, place: T::Place) -> Result<(), EngineError> {
         let rec = self.riders.get_mut(&id).ok_or(EngineError::UnknownRider(id))?;
         rec.seen_secs = rec.seen_secs.max(now_secs);
-        self.free_at.seen(id, now_secs);
         if let Activity::Waiting { free_secs, .. } = rec.activity {
             rec.activity = Activity::Waiting { place, free_secs };
         }

@@ -35,46 +35,21 @@ impl<Id: Copy + Eq + Hash> PlanarIndex<Id> {
         }
     }
 
-    /// Number of indexed ids, stale or not.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// `id` is at `xy`, seen at `seen_secs`; the tree only changes when the
-    /// point moves. Returns the previous sighting time, if any.
-    pub fn put(&mut self, id: Id, xy: [f64; 2], seen_secs: i64) -> Option<i64> {
+    /// point moves.
+    pub fn put(&mut self, id: Id, xy: [f64; 2], seen_secs: i64) {
         debug_assert!(xy.iter().all(|c| c.is_finite()), "planar point not finite");
         let new = Entry {
             xy,
             last_seen_secs: seen_secs,
         };
         match self.entries.insert(id, new) {
+            Some(old) if old.xy == xy => {}
             Some(old) => {
-                if old.xy != xy {
-                    self.tree.remove(&GeomWithData::new(old.xy, id));
-                    self.tree.insert(GeomWithData::new(xy, id));
-                }
-                Some(old.last_seen_secs)
-            }
-            None => {
+                self.tree.remove(&GeomWithData::new(old.xy, id));
                 self.tree.insert(GeomWithData::new(xy, id));
-                None
             }
-        }
-    }
-
-    /// Marks `id` seen at `seen_secs` where it is; false if not indexed.
-    pub fn seen(&mut self, id: Id, seen_secs: i64) -> bool {
-        match self.entries.get_mut(&id) {
-            Some(e) => {
-                e.last_seen_secs = e.last_seen_secs.max(seen_secs);
-                true
-            }
-            None => false,
+            None => self.tree.insert(GeomWithData::new(xy, id)),
         }
     }
 
