@@ -115,7 +115,7 @@ impl From<LiveError> for ApiError {
             }
             LiveError::Engine(_) => Self::new(StatusCode::CONFLICT, "invalid_state", None, message),
             LiveError::Map(_) => Self::invalid("customer", message),
-            LiveError::Stopped | LiveError::Store(_) | LiveError::Thread { .. } => {
+            LiveError::Stopped | LiveError::Journal(_) | LiveError::Store(_) | LiveError::Thread { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None, message)
             }
         }

@@ -26,6 +26,21 @@ impl utoipa::PartialSchema for Key {
 
 impl utoipa::ToSchema for Key {}
 
+/// A restaurant id in a path: 1-64 of `A-Z a-z 0-9 _ -`.
+pub struct RestaurantId;
+
+impl utoipa::PartialSchema for RestaurantId {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(crate::live::RESTAURANT_ID_PATTERN))
+            .description(Some("1-64 of A-Z a-z 0-9 _ -"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RestaurantId {}
+
 /// `?offset=&limit=` of a paged list: at most `max` entries come back
 /// whatever `limit` asks.
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::crm::{analytics, campaigns, customers as crm, feedback, teams};
-use super::dispatch::{console, merchant, rider_ws};
+use super::dispatch::{console, merchant, restaurants, rider_ws};
 use super::ops::{self, openapi};
 use super::state::AppState;
 
@@ -21,6 +21,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}", get(merchant::get))
         .route("/v1/orders/{id}/cancel", post(merchant::cancel))
         .route("/v1/orders/{id}/ready", post(merchant::ready))
+        .route("/v1/restaurants", get(restaurants::list))
+        .route(
+            "/v1/restaurants/{id}",
+            get(restaurants::get).put(restaurants::put),
+        )
         .route("/v1/riders/ws", get(rider_ws::upgrade))
         .route("/v1/customers/{id}", get(crm::customer))
         .route("/v1/customers/{id}/ledger", get(crm::ledger))

@@ -39,8 +39,6 @@ pub enum AppError {
     Live(#[from] LiveError),
     #[error("restaurants file")]
     Restaurants(#[from] crate::sim::SimError),
-    #[error("restaurants file {0} holds no restaurant")]
-    NoRestaurant(PathBuf),
     #[error("a start-up task did not finish")]
     Start(#[from] tokio::task::JoinError),
     #[error("cannot listen on {addr}")]
@@ -93,7 +91,7 @@ impl Application {
         let data_dir = options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone());
         let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
         let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
-        let (restaurants, header) = read_restaurants(&sv.restaurants)?;
+        let (restaurants, service) = read_restaurants(&sv.restaurants)?;
         let crm = open_crm(config, data_dir).await?;
         let setup = LiveSetup {
             network: network.clone(),
@@ -105,9 +103,10 @@ impl Application {
                 outbox_capacity: sv.outbox_capacity,
                 rider_timeout: Duration::from_secs(sv.rider_timeout_secs),
                 queue_capacity: sv.queue_capacity,
-                pickup_service_secs: header.pickup_service_secs,
-                dropoff_service_secs: header.dropoff_service_secs,
+                pickup_service_secs: service.0,
+                dropoff_service_secs: service.1,
                 candidates: candidate_rule(config),
+                city: config.city_time()?,
             },
             log: match (&options.data_dir, sv.store.as_str()) {
                 (None, "redis") => LogLocation::Redis {
@@ -205,25 +204,25 @@ async fn token_secret(configured: &str, addr: &str, data_dir: &std::path::Path) 
     Ok(secret::for_server(configured, addr, &bound, data_dir)?)
 }
 
-/// Restaurants from a fixture file's restaurant lines (each is its own
-/// merchant), and its header's service times.
-fn read_restaurants(
-    path: &std::path::Path,
-) -> Result<(Vec<Restaurant>, crate::sim::fixture::Header), AppError> {
+/// Service at a restaurant and at a customer (seconds) without a seed
+/// file: the shipped fixture's.
+const SERVICE_SECS_DEFAULT: (i64, i64) = (240, 120);
+
+/// The seed restaurants of a fixture file's restaurant lines (each is its
+/// own merchant), and its header's service times (pickup, drop-off). An
+/// empty path: no seed (restaurants come over the API).
+fn read_restaurants(path: &std::path::Path) -> Result<(Vec<Restaurant>, (i64, i64)), AppError> {
+    if path.as_os_str().is_empty() {
+        return Ok((Vec::new(), SERVICE_SECS_DEFAULT));
+    }
     let fixture = crate::sim::fixture::Fixture::read(path)?;
     let restaurants: Vec<Restaurant> = fixture
         .restaurants()
         .into_iter()
-        .map(|(id, at)| Restaurant {
-            merchant: id.clone(),
-            id,
-            at,
-        })
+        .map(|(id, at)| Restaurant::seed(id, at))
         .collect();
-    if restaurants.is_empty() {
-        return Err(AppError::NoRestaurant(path.to_path_buf()));
-    }
-    Ok((restaurants, fixture.header))
+    let h = &fixture.header;
+    Ok((restaurants, (h.pickup_service_secs, h.dropoff_service_secs)))
 }
 
 /// The `[index]` rule in engine seconds: a rider is stale after

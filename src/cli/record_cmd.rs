@@ -23,8 +23,8 @@ pub struct RecordArgs {
 }
 
 /// Writes the fixture of the day journaled in `args.journal`, with the
-/// restaurants (and map and service rules) of `[server] restaurants`, the
-/// ones that server served.
+/// restaurants it journaled (as they were last) and the map and service
+/// rules of `[server] restaurants`.
 pub fn record(args: RecordArgs, config: &Config) -> Result<(), CliError> {
     let journal = args.journal.join("journal.jsonl");
     if !journal.is_file() {
@@ -35,7 +35,7 @@ pub fn record(args: RecordArgs, config: &Config) -> Result<(), CliError> {
         });
     }
     let seed = Fixture::read(&config.server.restaurants)?;
-    let events = crate::live::journal_events(&journal).map_err(|e| CliError::Recording {
+    let day = crate::live::journal_events(&journal).map_err(|e| CliError::Recording {
         path: journal.clone(),
         source: Box::new(e),
     })?;
@@ -43,7 +43,14 @@ pub fn record(args: RecordArgs, config: &Config) -> Result<(), CliError> {
         name: args.name.clone(),
         ..seed.header.clone()
     };
-    let lines = record::lines(header, &seed.restaurants(), &events).map_err(|e| CliError::Recording {
+    // The journal's restaurants where it names them (onboarded ones
+    // included); an older journal's are the seed file's.
+    let restaurants = if day.restaurants.is_empty() {
+        seed.restaurants()
+    } else {
+        day.restaurants
+    };
+    let lines = record::lines(header, &restaurants, &day.events).map_err(|e| CliError::Recording {
         path: journal.clone(),
         source: Box::new(e),
     })?;

@@ -48,6 +48,8 @@ pub enum EngineError {
     UnknownRider(RiderId),
     #[error("unknown restaurant {0}")]
     UnknownRestaurant(u32),
+    #[error("restaurant {restaurant} has {orders} order(s) not yet picked up: it moves once they are")]
+    RestaurantBusy { restaurant: u32, orders: usize },
     #[error("order {order:?}: {reason}")]
     InvalidOrder { order: OrderId, reason: String },
     #[error("rider {0:?} has no trip to pick up")]
@@ -146,6 +148,42 @@ impl<T: TravelTime> Engine<T> {
             unpicked: BTreeSet::new(),
             recent: VecDeque::new(),
         }
+    }
+
+    /// Puts restaurant `index` at `place`. The next free index adds a
+    /// restaurant (onboarded while the city runs). An existing one moves
+    /// only while none of its orders waits for pickup: riders on their way
+    /// were timed to where it was.
+    pub fn put_restaurant(&mut self, index: u32, place: T::Place) -> Result<(), EngineError> {
+        let i = index as usize;
+        if i > self.restaurants.len() {
+            return Err(EngineError::UnknownRestaurant(index));
+        }
+        let xy = self.travel.planar_meters(&place);
+        if i == self.restaurants.len() {
+            self.restaurants.push(place);
+            self.restaurants_xy.push(xy);
+            return Ok(());
+        }
+        let waiting = self
+            .unpicked
+            .iter()
+            .filter(|o| self.orders.get(o).is_some_and(|r| r.spec.restaurant == index))
+            .count();
+        if waiting > 0 {
+            return Err(EngineError::RestaurantBusy {
+                restaurant: index,
+                orders: waiting,
+            });
+        }
+        self.restaurants[i] = place;
+        self.restaurants_xy[i] = xy;
+        Ok(())
+    }
+
+    /// Where restaurant `index` is.
+    pub fn restaurant_place(&self, index: u32) -> Option<&T::Place> {
+        self.restaurants.get(index as usize)
     }
 
     /// The status of one order.

@@ -16,6 +16,7 @@ mod actor;
 mod crm_feed;
 mod metrics;
 mod records;
+mod restaurants;
 mod riders;
 mod view;
 
@@ -35,17 +36,9 @@ use crate::wire::protocol::RiderMessage;
 
 pub use crm_feed::CrmOrder;
 pub use metrics::Metrics;
-pub use records::{LiveRecord, journal_events};
-pub use view::{Card, CardBody, EtaBody, View};
-
-/// A restaurant the server dispatches for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Restaurant {
-    pub id: String,
-    /// The merchant whose key may post its orders.
-    pub merchant: String,
-    pub at: LatLng,
-}
+pub use records::{JournaledDay, LiveRecord, journal_events};
+pub use restaurants::{OpeningHours, RESTAURANT_ID_PATTERN, Restaurant, Weekday};
+pub use view::{Card, CardBody, EtaBody, RestaurantBody, View};
 
 /// How the live engine runs (from `[server]` in config.toml).
 #[derive(Debug, Clone)]
@@ -63,6 +56,8 @@ pub struct LiveOptions {
     /// Which riders each restaurant's orders are weighed against, and when
     /// a silent rider is left out (in engine seconds).
     pub candidates: crate::engine::CandidateRule,
+    /// The city's civil time: restaurants' opening hours are local.
+    pub city: crate::base::CityTime,
 }
 
 /// Who is asking: a merchant sees and touches only its own orders.
@@ -97,6 +92,9 @@ pub enum LiveError {
     Conflict { field: &'static str, reason: String },
     #[error("merchant may not use restaurant {0}")]
     Forbidden(String),
+    /// The journal is not this server's (or is damaged).
+    #[error("journal: {0}")]
+    Journal(String),
     #[error("the engine is busy: retry shortly")]
     Busy,
     #[error("the engine has stopped")]
@@ -119,8 +117,9 @@ pub enum LiveError {
 pub struct NewOrder {
     pub restaurant: String,
     pub customer: LatLng,
-    /// Seconds from now until the food is expected to be ready.
-    pub ready_in_secs: Secs,
+    /// Seconds from now until the food is expected to be ready (None:
+    /// the restaurant's typical preparation).
+    pub ready_in_secs: Option<Secs>,
     pub idempotency_key: Option<String>,
     /// Whose order it is for the CRM: delivered, it earns points.
     pub crm: Option<CrmOrder>,
@@ -132,6 +131,14 @@ pub struct NewOrder {
 pub struct OrderReply {
     pub card: Card,
     pub replayed: bool,
+}
+
+/// What the actor answers to a restaurant's PUT.
+#[derive(Debug, Clone)]
+pub struct RestaurantReply {
+    pub restaurant: Restaurant,
+    /// It did not exist before.
+    pub created: bool,
 }
 
 /// One frame for a rider's socket (serialised JSON), or an instruction to
@@ -164,6 +171,10 @@ pub(crate) enum Input {
         scope: Scope,
         order: u64,
         reply: oneshot::Sender<Result<OrderReply, LiveError>>,
+    },
+    PutRestaurant {
+        restaurant: Restaurant,
+        reply: oneshot::Sender<Result<RestaurantReply, LiveError>>,
     },
     Connect {
         rider: RiderId,
@@ -251,6 +262,12 @@ impl LiveHandle {
         self.ask(|reply| Input::Ready { scope, order, reply }).await
     }
 
+    /// Onboards or changes a restaurant (operators); acknowledged once
+    /// journaled.
+    pub async fn put_restaurant(&self, restaurant: Restaurant) -> Result<RestaurantReply, LiveError> {
+        self.ask(|reply| Input::PutRestaurant { restaurant, reply }).await
+    }
+
     /// Registers a rider's connection; returns its connection number.
     /// Frames the rider has not processed after `last_seq` are queued on
     /// `frames` at once.
@@ -302,6 +319,8 @@ impl LiveHandle {
 /// Everything the live engine starts from.
 pub struct LiveSetup {
     pub network: Arc<RoadNetwork>,
+    /// The seed file's restaurants: added on start where the journal does
+    /// not know them yet.
     pub restaurants: Vec<Restaurant>,
     pub options: LiveOptions,
     /// Where the journal is.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::LiveError;
+use super::restaurants::{Directory, Restaurant};
 use crate::base::Secs;
 use crate::engine::{Command, Engine, Event, OrderId, OrderSpec, RiderSpec};
 use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
@@ -37,22 +38,52 @@ pub enum LiveRecord {
     Event { at_secs: Secs, event: Event<LatLng> },
     /// What the engine decided (and riders were then told).
     Decision { command: Command },
+    /// A restaurant as it is from now on (onboarded, changed, closed),
+    /// with the engine index its orders name.
+    Restaurant {
+        at_secs: Secs,
+        index: u32,
+        restaurant: Restaurant,
+    },
 }
 
-/// Every event of a file journal (the embedded store's
-/// `<data_dir>/journal.jsonl`), an accepted order as `OrderPlaced`, with
-/// the time it was journaled: what happened in a served day, without
-/// what was decided (a recorded fixture replays the city, not the policy).
-pub fn journal_events(path: &std::path::Path) -> Result<Vec<(Secs, Event<LatLng>)>, LiveError> {
+/// A served day as a fixture needs it (`waimai fixture record`).
+pub struct JournaledDay {
+    /// Each restaurant as last journaled, by engine index; empty for a
+    /// journal written before restaurants were journaled.
+    pub restaurants: Vec<(String, LatLng)>,
+    /// Every event with its time, an accepted order as `OrderPlaced`.
+    pub events: Vec<(Secs, Event<LatLng>)>,
+}
+
+/// What happened in the day of a file journal (the embedded store's
+/// `<data_dir>/journal.jsonl`), without what was decided (a recorded
+/// fixture replays the city, not the policy).
+pub fn journal_events(path: &std::path::Path) -> Result<JournaledDay, LiveError> {
     let records = crate::store::Journal::read::<LiveRecord>(path)?;
-    Ok(records
-        .into_iter()
-        .filter_map(|r| match r {
-            LiveRecord::Placed { at_secs, order, .. } => Some((at_secs, Event::OrderPlaced(order))),
-            LiveRecord::Event { at_secs, event } => Some((at_secs, event)),
-            LiveRecord::Decision { .. } => None,
-        })
-        .collect())
+    let mut day = JournaledDay {
+        restaurants: Vec::new(),
+        events: Vec::new(),
+    };
+    for record in records {
+        match record {
+            LiveRecord::Placed { at_secs, order, .. } => {
+                day.events.push((at_secs, Event::OrderPlaced(order)))
+            }
+            LiveRecord::Event { at_secs, event } => day.events.push((at_secs, event)),
+            LiveRecord::Decision { .. } => {}
+            LiveRecord::Restaurant {
+                index, restaurant, ..
+            } => {
+                let entry = (restaurant.id, restaurant.at);
+                match day.restaurants.get_mut(index as usize) {
+                    Some(slot) => *slot = entry,
+                    None => day.restaurants.push(entry),
+                }
+            }
+        }
+    }
+    Ok(day)
 }
 
 /// What the live layer keeps of an order beside the engine's state.
@@ -101,13 +132,14 @@ pub(super) struct Replayed {
     pub assignments: HashMap<crate::engine::RiderId, u64>,
 }
 
-/// Replays `records` into `engine`, in order. Only accepted events and
-/// decisions are journaled, so anything refused now (an unknown rider, a
-/// place off this map) means the journal belongs to another city or
-/// build: an error, and the server does not start.
+/// Replays `records` into `engine` and `restaurants`, in order. Only
+/// accepted events and decisions are journaled, so anything refused now
+/// (an unknown rider, a place off this map) means the journal belongs to
+/// another city or build: an error, and the server does not start.
 pub(super) fn replay(
     engine: &mut Engine<Arc<RoadNetwork>>,
     net: &RoadNetwork,
+    restaurants: &mut Directory,
     records: Vec<LiveRecord>,
 ) -> Result<Replayed, LiveError> {
     let mut out = Replayed {
@@ -152,6 +184,22 @@ pub(super) fn replay(
                     out.last_secs = out.last_secs.max(*depart_secs);
                 }
                 engine.replay(&command)?;
+            }
+            LiveRecord::Restaurant {
+                at_secs,
+                index,
+                restaurant,
+            } => {
+                out.last_secs = out.last_secs.max(at_secs);
+                if restaurants.at(index).is_none_or(|r| r.at != restaurant.at) {
+                    engine.put_restaurant(index, net.snap(restaurant.at)?)?;
+                }
+                let id = restaurant.id.clone();
+                if !restaurants.put(index, restaurant) {
+                    return Err(LiveError::Journal(format!(
+                        "restaurant {id:?} at index {index} skips or reuses an index"
+                    )));
+                }
             }
         }
     }

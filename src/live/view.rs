@@ -10,8 +10,8 @@ use std::sync::RwLock;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::Scope;
-use crate::base::Secs;
+use super::{Restaurant, Scope};
+use crate::base::{CityTime, Secs};
 use crate::map::LatLng;
 
 /// One order as merchants see it: serialised once, served many times.
@@ -89,6 +89,44 @@ struct State {
     cards: HashMap<u64, Card>,
     active: BTreeMap<String, BTreeSet<u64>>,
     console: Bytes,
+    restaurants: Vec<Restaurant>,
+}
+
+/// A restaurant as operators and its merchant see it (docs/protocol.md,
+/// "Restaurants").
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RestaurantBody {
+    pub id: String,
+    pub merchant: String,
+    pub name: String,
+    pub lat: f64,
+    pub lng: f64,
+    pub prep_secs: Secs,
+    /// Its delivery area as the longest ride to a customer; none: no limit.
+    pub max_ride_secs: Option<Secs>,
+    /// Opening spans in the city's civil time; none: always.
+    pub hours: Vec<super::OpeningHours>,
+    /// The operator's switch: off, it takes no new orders.
+    pub open: bool,
+    /// Whether it takes orders now (the switch and its hours).
+    pub open_now: bool,
+}
+
+impl RestaurantBody {
+    pub fn of(r: &Restaurant, city: &CityTime, now_secs: Secs) -> Self {
+        Self {
+            id: r.id.clone(),
+            merchant: r.merchant.clone(),
+            name: r.name.clone(),
+            lat: r.at.lat,
+            lng: r.at.lng,
+            prep_secs: r.prep_secs,
+            max_ride_secs: r.max_ride_secs,
+            hours: r.hours.clone(),
+            open: r.open,
+            open_now: r.closed_reason(city, now_secs).is_none(),
+        }
+    }
 }
 
 /// How long a console poll keeps the picture redrawn.
@@ -101,16 +139,57 @@ fn unix_ms() -> u64 {
 }
 
 /// Shared between the actor (writer) and HTTP handlers (readers).
-#[derive(Default)]
 pub struct View {
     state: RwLock<State>,
     /// Until when (ms since the epoch) someone is watching the console:
     /// the actor redraws it only meanwhile (10k riders make a large
     /// picture).
     console_watched_until_ms: std::sync::atomic::AtomicU64,
+    /// Opening hours are read in the city's time.
+    city: CityTime,
 }
 
 impl View {
+    pub(super) fn new(city: CityTime) -> Self {
+        Self {
+            state: RwLock::default(),
+            console_watched_until_ms: Default::default(),
+            city,
+        }
+    }
+
+    /// The restaurants `scope` may see (operators: all; a merchant: its
+    /// own), by id, as they stand at `now_secs`.
+    pub fn restaurants(&self, scope: &Scope, now_secs: Secs) -> Vec<RestaurantBody> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<RestaurantBody> = state
+            .restaurants
+            .iter()
+            .filter(|r| scope.sees(&r.merchant))
+            .map(|r| RestaurantBody::of(r, &self.city, now_secs))
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// One restaurant, if `scope` may see it.
+    pub fn restaurant(&self, scope: &Scope, id: &str, now_secs: Secs) -> Option<RestaurantBody> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state
+            .restaurants
+            .iter()
+            .find(|r| r.id == id && scope.sees(&r.merchant))
+            .map(|r| RestaurantBody::of(r, &self.city, now_secs))
+    }
+
+    /// `restaurant` as it stands at `now_secs`.
+    pub fn restaurant_body(&self, restaurant: &Restaurant, now_secs: Secs) -> RestaurantBody {
+        RestaurantBody::of(restaurant, &self.city, now_secs)
+    }
+
+    pub(super) fn put_restaurants(&self, restaurants: Vec<Restaurant>) {
+        self.state.write().unwrap_or_else(|e| e.into_inner()).restaurants = restaurants;
+    }
     /// One order's card, if `scope` may see it.
     pub fn card(&self, scope: &Scope, id: u64) -> Option<Card> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());

@@ -98,6 +98,13 @@ async fn the_console_draws_the_city_and_lists_orders_with_etas() {
             "order {id} not listed:\n{dump}"
         );
     }
+    // Restaurants are listed with their state: r2 takes orders.
+    let r2_row = dump
+        .split("data-restaurant=\"r2\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_else(|| panic!("restaurant r2 not listed:\n{dump}"));
+    assert!(r2_row.contains("<td>open</td>"), "r2's row: {r2_row}");
     assert!(dump.contains("2 active orders"), "status line:\n{dump}");
     assert!(dump.contains("<td>assigned</td>"), "an assigned order:\n{dump}");
     assert!(dump.contains(" min</td>"), "ETAs in minutes:\n{dump}");

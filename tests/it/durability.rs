@@ -7,11 +7,10 @@
 //! Rounds: `KILL_ROUNDS` (default 5; scripts/kill-restart runs 20).
 
 use crate::common;
+use crate::common::process::Served;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,46 +23,20 @@ use waimai::wire::auth::{Role, Tokens};
 
 const RIDERS: u64 = 10;
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
 /// The operator's secret, as production gives one (a loopback server would
 /// otherwise make its own in the data dir).
 const SECRET: &str = "durability-test-secret-of-at-least-32-bytes";
 
 /// Starts the binary on `dir` with `tick_secs` between dispatch ticks.
-fn start(dir: &Path, tick_secs: u64) -> Server {
-    let log_path = dir.with_extension("log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waimai"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("WAIMAI_SERVER__TICK_SECS", tick_secs.to_string())
-        .env("WAIMAI_SERVER__SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("waimai serve starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("a first line");
-    let addr = line
-        .trim()
-        .strip_prefix("waimai serving on http://")
-        .unwrap_or_else(|| {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            panic!("unexpected first line {line:?}; server log:\n{log}")
-        })
-        .to_string();
-    Server { child, addr }
+fn start(dir: &Path, tick_secs: u64) -> Served {
+    let tick = tick_secs.to_string();
+    common::process::serve_binary(
+        dir,
+        &[
+            ("WAIMAI_SERVER__TICK_SECS", &tick),
+            ("WAIMAI_SERVER__SECRET", SECRET),
+        ],
+    )
 }
 
 /// The first RIDERS restaurants of the fixture (riders wait at them).
@@ -233,7 +206,7 @@ async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
     );
 }
 
-async fn start_on(dir: &Path, tick_secs: u64) -> Server {
+async fn start_on(dir: &Path, tick_secs: u64) -> Served {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || start(&dir, tick_secs))
         .await

@@ -22,6 +22,7 @@ mod map_routing;
 mod privacy;
 mod profiles;
 mod recorded_fixture;
+mod restaurants;
 mod serve;
 mod simulation;
 mod snap_and_index;

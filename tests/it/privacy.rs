@@ -5,9 +5,6 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use common::redis::TestRedis;
 use serde_json::{Value, json};
 use waimai::crm::crypto::FieldCipher;
@@ -63,34 +60,19 @@ async fn contact_details_appear_neither_in_redis_nor_in_the_logs() {
     let dir = std::env::temp_dir().join(format!("waimai-privacy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let log_path = dir.with_extension("log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_waimai"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env("WAIMAI_CRM__STORE", "redis")
-        .env("WAIMAI_CRM__REDIS_URL", &redis.url)
-        .env("WAIMAI_CRM__REDIS_PREFIX", &redis.prefix)
-        .env("WAIMAI_CRM__ENCRYPTION_KEYS", FieldCipher::generate_spec("k1"))
-        .env("RUST_LOG", "trace")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("waimai serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("waimai serving on http://")
-        .unwrap_or_else(|| {
-            panic!(
-                "{line:?}: {}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            )
-        })
-        .to_string();
+    let _ = std::fs::remove_file(&log_path);
+    let keys = FieldCipher::generate_spec("k1");
+    let served = common::process::serve_binary(
+        &dir,
+        &[
+            ("WAIMAI_CRM__STORE", "redis"),
+            ("WAIMAI_CRM__REDIS_URL", &redis.url),
+            ("WAIMAI_CRM__REDIS_PREFIX", &redis.prefix),
+            ("WAIMAI_CRM__ENCRYPTION_KEYS", &keys),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let addr = served.addr.clone();
 
     // A loopback server with the shipped config signs with the secret it
     // made in its data dir (as `waimai token --data-dir` reads it).
@@ -129,8 +111,7 @@ async fn contact_details_appear_neither_in_redis_nor_in_the_logs() {
         .unwrap();
     assert_eq!(seen["contact"]["phone"], PHONE, "{seen}");
 
-    let _ = child.kill();
-    let _ = child.wait();
+    served.kill_9();
     let stored = dump(&redis);
     // The data dir's name holds the process id, whose digits may hold
     // "5678": paths are not personal data.

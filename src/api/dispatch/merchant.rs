@@ -23,10 +23,10 @@ pub struct CreateOrder {
     /// The restaurant's id (one of the merchant's).
     pub restaurant: String,
     pub customer: Position,
-    /// Seconds until the food is expected to be ready (default 0, at most
-    /// 14400).
+    /// Seconds until the food is expected to be ready, at most 14400
+    /// (default: the restaurant's typical preparation, `prep_secs`).
     #[serde(default)]
-    pub ready_in_secs: i64,
+    pub ready_in_secs: Option<i64>,
     /// The customer's CRM account and what the order holds: when the order
     /// is delivered it earns points and updates the profile; cancelled, it
     /// releases held points and coupons (docs/crm.md).

@@ -1,6 +1,8 @@
-//! Dispatch over the wire: merchants' orders (`merchant`), the rider
-//! WebSocket (`rider_ws`) and the operator's console (`console`).
+//! Dispatch over the wire: merchants' orders (`merchant`), restaurants
+//! onboarded by operators (`restaurants`), the rider WebSocket
+//! (`rider_ws`) and the operator's console (`console`).
 
 pub(super) mod console;
 pub(super) mod merchant;
+pub(super) mod restaurants;
 pub(super) mod rider_ws;

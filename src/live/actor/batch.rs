@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::engine::{OrderId, RiderId};
 use crate::live::records::LiveRecord;
-use crate::live::{LiveError, OrderReply};
+use crate::live::{LiveError, OrderReply, RestaurantReply};
 use crate::wire::protocol::ServerMessage;
 
 /// A reply that waits for the batch's journal write.
@@ -18,12 +18,22 @@ pub(super) type Deferred = (
     Result<(OrderId, bool), LiveError>,
 );
 
+/// An operator's restaurant reply, waiting likewise.
+pub(super) type DeferredRestaurant = (
+    oneshot::Sender<Result<RestaurantReply, LiveError>>,
+    Result<RestaurantReply, LiveError>,
+);
+
 #[derive(Default)]
 pub(super) struct Batch {
     /// Events and decisions to journal, in order.
     pub(super) records: Vec<LiveRecord>,
     /// Merchants' replies, answered after the journal write.
     pub(super) deferred: Vec<Deferred>,
+    /// Operators' restaurant PUTs, answered after the journal write.
+    pub(super) restaurant_replies: Vec<DeferredRestaurant>,
+    /// A restaurant changed: the read model's list is redrawn.
+    pub(super) restaurants_changed: bool,
     /// Orders whose card may have changed (an ETA at least).
     pub(super) touched_orders: BTreeSet<OrderId>,
     /// Riders whose stops may have changed.
@@ -43,6 +53,9 @@ impl Batch {
     /// stopped, and nothing else of the batch leaves the actor.
     pub(super) fn abandon(&mut self) {
         for (reply, _) in self.deferred.drain(..) {
+            let _ = reply.send(Err(LiveError::Stopped));
+        }
+        for (reply, _) in self.restaurant_replies.drain(..) {
             let _ = reply.send(Err(LiveError::Stopped));
         }
         *self = Batch::default();

@@ -18,18 +18,21 @@ const REASON_LEN_MAX: usize = 200;
 impl Actor {
     pub(super) fn place(&mut self, scope: &Scope, o: NewOrder) -> Result<(OrderId, bool), LiveError> {
         let invalid = |field, reason: String| LiveError::Invalid { field, reason };
-        let r = *self
-            .restaurant_index
+        let (r, restaurant) = self
+            .restaurants
             .get(&o.restaurant)
             .ok_or_else(|| LiveError::Refused {
                 field: "restaurant",
                 reason: format!("unknown restaurant {:?}", o.restaurant),
             })?;
-        let merchant = self.restaurants[r as usize].merchant.clone();
+        let merchant = restaurant.merchant.clone();
         if !scope.sees(&merchant) {
             return Err(LiveError::Forbidden(o.restaurant));
         }
-        if !(0..=READY_IN_SECS_MAX).contains(&o.ready_in_secs) {
+        let now = self.clock.now_secs();
+        let ready_in_secs = o.ready_in_secs.unwrap_or(restaurant.prep_secs);
+        let max_ride_secs = restaurant.max_ride_secs;
+        if !(0..=READY_IN_SECS_MAX).contains(&ready_in_secs) {
             return Err(invalid(
                 "ready_in_secs",
                 format!("must be within 0..={READY_IN_SECS_MAX}"),
@@ -39,13 +42,15 @@ impl Actor {
             return Err(invalid(field, reason));
         }
         let crm_json = o.crm.as_ref().map(crate::base::json_string);
+        // The request as sent: an omitted ready time hashes as it did when
+        // it meant "now".
         let request_hash = crate::base::fnv1a(
             format!(
                 "{}|{}|{}|{}|{}",
                 o.restaurant,
                 o.customer.lat,
                 o.customer.lng,
-                o.ready_in_secs,
+                o.ready_in_secs.unwrap_or(0),
                 crm_json.unwrap_or_default()
             )
             .as_bytes(),
@@ -72,18 +77,26 @@ impl Actor {
                 };
             }
         }
+        if let Some(reason) = restaurant.closed_reason(&self.options.city, now) {
+            return Err(LiveError::Conflict {
+                field: "restaurant",
+                reason,
+            });
+        }
         let customer = self.network.snap(o.customer).map_err(|e| LiveError::Refused {
             field: "customer",
             reason: e.to_string(),
         })?;
-        let now = self.clock.now_secs();
+        if let Some(max) = max_ride_secs {
+            self.check_ride(r, &customer, now, max)?;
+        }
         let id = OrderId(self.next_order);
         let spec = OrderSpec {
             id,
             restaurant: r,
             customer,
             placed_secs: now,
-            ready_secs: now + o.ready_in_secs,
+            ready_secs: now + ready_in_secs,
         };
         self.engine.handle(now, Event::OrderPlaced(spec))?;
         self.next_order += 1;
@@ -97,7 +110,7 @@ impl Actor {
                 restaurant: r,
                 customer: o.customer,
                 placed_secs: now,
-                ready_secs: now + o.ready_in_secs,
+                ready_secs: now + ready_in_secs,
             },
             merchant: merchant.clone(),
             idempotency_key: o.idempotency_key.clone(),
@@ -116,6 +129,30 @@ impl Actor {
         );
         self.batch.touched_orders.insert(id);
         Ok((id, false))
+    }
+
+    /// Refuses a customer beyond the restaurant's delivery area: a ride
+    /// from it longer than `max_secs`.
+    fn check_ride(
+        &self,
+        restaurant: u32,
+        customer: &crate::map::Snapped,
+        now: Secs,
+        max_secs: Secs,
+    ) -> Result<(), LiveError> {
+        let Some(from) = self.engine.restaurant_place(restaurant) else {
+            return Ok(());
+        };
+        let ride = crate::dispatch::online::travel_secs(self.engine.travel(), from, customer, now);
+        if ride > max_secs {
+            return Err(LiveError::Invalid {
+                field: "customer",
+                reason: format!(
+                    "outside the restaurant's delivery area: a {ride} s ride, at most {max_secs} s"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Queues the CRM request of an order's end (sent after the journal

@@ -6,13 +6,14 @@
 //!
 //! Rooms: start-up, the loop and the commit here; what a batch collects
 //! for its commit (`batch`); merchants' requests (`merchants`); the rider
-//! protocol (`riders`); the tick (`tick`); what riders are told (`push`);
+//! protocol (`riders`); onboarding (`restaurants`); the tick (`tick`); what riders are told (`push`);
 //! the read model (`projection`).
 
 mod batch;
 mod merchants;
 mod projection;
 mod push;
+mod restaurants;
 mod riders;
 mod tick;
 
@@ -26,9 +27,10 @@ use tracing::{error, info};
 use super::crm_feed::CrmFeed;
 use super::metrics::Metrics;
 use super::records::{self, LiveRecord, OrderMeta};
+use super::restaurants::{Directory, at_start};
 use super::riders::RiderLink;
 use super::view::{Card, View};
-use super::{Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, OrderReply, Restaurant, Restored};
+use super::{Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, OrderReply, Restored};
 use crate::base::{Clock, Secs};
 use crate::dispatch::online::ServiceSecs;
 use crate::engine::{Engine, EngineConfig, OrderId, PickupRule, RiderId};
@@ -46,8 +48,7 @@ const CONSOLE_EVERY: Duration = Duration::from_millis(500);
 struct Actor {
     engine: Engine<Arc<RoadNetwork>>,
     network: Arc<RoadNetwork>,
-    restaurants: Vec<Restaurant>,
-    restaurant_index: HashMap<String, u32>,
+    restaurants: Directory,
     options: LiveOptions,
     clock: Clock,
     journal: Log,
@@ -83,8 +84,16 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         crm,
         clock,
     } = setup;
-    let (journal, history) = Log::open::<LiveRecord>(&log)?;
-    let places = restaurants
+    let (mut journal, history) = Log::open::<LiveRecord>(&log)?;
+    let journaled = history.iter().filter_map(|r| match r {
+        LiveRecord::Restaurant {
+            index, restaurant, ..
+        } => Some((*index, restaurant.clone())),
+        _ => None,
+    });
+    let (mut directory, added) = at_start(restaurants, journaled).map_err(LiveError::Journal)?;
+    let places = directory
+        .all()
         .iter()
         .map(|r| network.snap(r.at))
         .collect::<Result<Vec<_>, _>>()?;
@@ -96,7 +105,19 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     };
     let mut engine = Engine::new(network.clone(), places, config);
     let n_records = history.len();
-    let replayed = records::replay(&mut engine, &network, history)?;
+    let replayed = records::replay(&mut engine, &network, &mut directory, history)?;
+    // Seeds new to the journal are journaled before anything names them.
+    let seeded: Vec<LiveRecord> = added
+        .into_iter()
+        .map(|(index, restaurant)| LiveRecord::Restaurant {
+            at_secs: clock.now_secs().max(replayed.last_secs),
+            index,
+            restaurant,
+        })
+        .collect();
+    if !seeded.is_empty() {
+        journal.append(&seeded)?;
+    }
     let (tx, rx) = sync_channel(options.queue_capacity);
     let clock = clock.not_before(replayed.last_secs);
     let mut idempotency = HashMap::new();
@@ -115,17 +136,12 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         orders: replayed.orders.len(),
         riders: links.len(),
     };
-    let view = Arc::new(View::default());
+    let view = Arc::new(View::new(options.city.clone()));
     let metrics = Arc::new(Metrics::default());
     let mut actor = Actor {
         next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
         orders: replayed.orders,
-        restaurant_index: restaurants
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i as u32))
-            .collect(),
-        restaurants,
+        restaurants: directory,
         engine,
         network,
         clock: clock.clone(),
@@ -156,6 +172,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         actor.resend_crm();
     }
     actor.batch.touched_orders = actor.orders.keys().copied().collect();
+    actor.batch.restaurants_changed = true;
     actor.refresh_view();
     actor.view.put_console(actor.console_json().into());
     std::thread::Builder::new()
@@ -248,6 +265,10 @@ impl Actor {
                 let result = self.ready(&scope, OrderId(order));
                 self.batch.deferred.push((reply, result.map(|id| (id, false))));
             }
+            Input::PutRestaurant { restaurant, reply } => {
+                let result = self.put_restaurant(restaurant);
+                self.batch.restaurant_replies.push((reply, result));
+            }
             Input::Connect {
                 rider,
                 last_seq,
@@ -313,6 +334,9 @@ impl Actor {
                 Ok(OrderReply { card, replayed })
             });
             let _ = reply.send(answer);
+        }
+        for (reply, result) in std::mem::take(&mut self.batch.restaurant_replies) {
+            let _ = reply.send(result);
         }
         self.refresh_view();
         true

@@ -6,8 +6,8 @@ use std::time::Instant;
 use super::{Actor, CONSOLE_EVERY};
 use crate::base::Secs;
 use crate::engine::{Activity, OrderId, OrderStatus};
-use crate::live::view::{Card, CardBody, EtaBody, RiderDot};
-use crate::live::{Restaurant, Scope, eta_p90};
+use crate::live::view::{Card, CardBody, EtaBody, RestaurantBody, RiderDot};
+use crate::live::{Scope, eta_p90};
 
 impl Actor {
     pub(super) fn refresh_view(&mut self) {
@@ -16,6 +16,9 @@ impl Actor {
             .filter_map(|id| self.card(*id))
             .collect();
         self.view.put_cards(cards);
+        if std::mem::take(&mut self.batch.restaurants_changed) {
+            self.view.put_restaurants(self.restaurants.all().to_vec());
+        }
         if self.last_console.elapsed() >= CONSOLE_EVERY && self.view.console_watched() {
             self.last_console = Instant::now();
             self.view.put_console(self.console_json().into());
@@ -34,7 +37,11 @@ impl Actor {
         let mut body = CardBody {
             id: id.0,
             merchant: meta.merchant.clone(),
-            restaurant: self.restaurants[spec.restaurant as usize].id.clone(),
+            restaurant: self
+                .restaurants
+                .at(spec.restaurant)
+                .map(|r| r.id.clone())
+                .unwrap_or_default(),
             state: status.name(),
             rider: None,
             customer: meta.customer,
@@ -103,7 +110,13 @@ impl Actor {
         let orders = String::from_utf8(self.view.active_json(&Scope::Operator))
             .ok()
             .and_then(|text| serde_json::value::RawValue::from_string(text).ok());
-        let restaurants: Vec<&Restaurant> = self.restaurants.iter().collect();
+        let now = self.clock.now_secs();
+        let restaurants: Vec<RestaurantBody> = self
+            .restaurants
+            .all()
+            .iter()
+            .map(|r| RestaurantBody::of(r, &self.options.city, now))
+            .collect();
         let body = serde_json::json!({
             "now": self.clock.now_secs(),
             "restaurants": restaurants,

@@ -64,7 +64,7 @@ impl Actor {
         let dropoff_eta = |o: &OrderId| self.etas.get(o).map_or(0, |e| e.1);
         match self.engine.rider_activity(rider) {
             Some(Activity::Heading { trip, arrive_secs }) => {
-                let at = self.restaurants[trip.restaurant as usize].at;
+                let at = self.restaurants.position(trip.restaurant);
                 let pickups = trip.orders.iter().map(|o| {
                     let eta = self.etas.get(o).map_or(*arrive_secs, |e| e.0);
                     stop(o, "pickup", at, eta)

@@ -139,7 +139,7 @@ impl Actor {
                 arrive_secs,
                 ..
             } => {
-                let at = self.restaurants[*restaurant as usize].at;
+                let at = self.restaurants.position(*restaurant);
                 let stop = StopView {
                     order: String::new(),
                     kind: "reposition".into(),

@@ -4,6 +4,7 @@
 
 pub mod mdrp;
 pub mod pdptw;
+pub mod process;
 pub mod redis;
 pub mod serve;
 
