@@ -52,6 +52,8 @@ fn snapshot(orders: usize, riders: usize, restaurants: usize) -> Snapshot<Planar
                 },
                 off_secs: now + 4 * 3600,
                 committed: None,
+                vehicle: Default::default(),
+                capacity_orders: None,
             })
             .collect(),
         service: ServiceSecs::split(240, 240),
@@ -115,6 +117,8 @@ fn bench_road_tick(c: &mut Criterion) {
                 free_secs: r.free_secs,
                 off_secs: r.off_secs,
                 committed: None,
+                vehicle: Default::default(),
+                capacity_orders: None,
             })
             .collect(),
         service: plane.service,
@@ -178,6 +182,8 @@ fn city_engine(orders: usize, riders: usize, rule: CandidateRule) -> Engine<Eucl
             start: pt(&mut rng),
             on_secs: now - 3600,
             off_secs: now + 4 * 3600,
+            vehicle: Default::default(),
+            capacity_orders: None,
         };
         engine.handle(now - 3600, Event::RiderOnline(spec)).unwrap();
     }

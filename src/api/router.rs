@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::crm::{analytics, campaigns, customers as crm, feedback, teams};
-use super::dispatch::{console, merchant, restaurants, rider_ws};
+use super::dispatch::{console, merchant, restaurants, rider_profiles, rider_ws};
 use super::ops::{self, openapi};
 use super::state::AppState;
 
@@ -27,6 +27,11 @@ pub fn router(state: AppState) -> Router {
             get(restaurants::get).put(restaurants::put),
         )
         .route("/v1/riders/ws", get(rider_ws::upgrade))
+        .route("/v1/riders", get(rider_profiles::list))
+        .route(
+            "/v1/riders/{id}",
+            get(rider_profiles::get).put(rider_profiles::put),
+        )
         .route("/v1/customers/{id}", get(crm::customer))
         .route("/v1/customers/{id}/ledger", get(crm::ledger))
         .route("/v1/customers/{id}/coupons", get(crm::coupons))

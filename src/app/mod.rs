@@ -25,7 +25,7 @@ use crate::base::Clock;
 use crate::config::Config;
 use crate::dispatch::online::Policy;
 use crate::live::{self, LiveError, LiveHandle, LiveOptions, LiveSetup, Restaurant, Restored};
-use crate::map::{MapError, RoadNetwork};
+use crate::map::{MapError, RoadNetwork, VehicleNetworks};
 use crate::store::LogLocation;
 use crate::wire::auth::Tokens;
 use crm_setup::{open_crm, spawn_crm_jobs};
@@ -80,13 +80,7 @@ pub struct Application {
 impl Application {
     /// Loads the map and restaurants, replays the journal, binds and serves.
     pub async fn build(config: &Config, options: StartOptions) -> Result<Self, AppError> {
-        let profile = config.profile(&config.map.profile)?;
-        let network = Arc::new(RoadNetwork::load(
-            &config.map.path,
-            &config.map.profile,
-            profile,
-            config.map.max_snap_meters,
-        )?);
+        let network = Arc::new(load_vehicles(config)?);
         let sv = &config.server;
         let data_dir = options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone());
         let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
@@ -145,7 +139,7 @@ impl Application {
             tokens.clone(),
             links,
             shutdown_rx.clone(),
-            &network,
+            network.default_network(),
             crm,
         );
         spawn_crm_jobs(
@@ -202,6 +196,39 @@ async fn token_secret(configured: &str, addr: &str, data_dir: &std::path::Path) 
         })?
         .collect();
     Ok(secret::for_server(configured, addr, &bound, data_dir)?)
+}
+
+/// One road network per vehicle riders may ride: `[map] profile` first
+/// (the default), then `[server] vehicles` in their order.
+fn load_vehicles(config: &Config) -> Result<VehicleNetworks, AppError> {
+    let mut names = vec![config.map.profile.clone()];
+    for v in &config.server.vehicles {
+        if !names.contains(v) {
+            names.push(v.clone());
+        }
+    }
+    if names.len() > crate::map::vehicles::VEHICLES_MAX {
+        return Err(crate::config::ConfigError::Invalid(format!(
+            "server.vehicles: at most {} profiles",
+            crate::map::vehicles::VEHICLES_MAX
+        ))
+        .into());
+    }
+    let is_pbf = config.map.path.to_string_lossy().ends_with(".pbf");
+    if names.len() > 1 && !is_pbf {
+        return Err(crate::config::ConfigError::Invalid(format!(
+            "server.vehicles: {} holds one profile's roads; serve several vehicles from a .pbf",
+            config.map.path.display()
+        ))
+        .into());
+    }
+    let mut networks = Vec::with_capacity(names.len());
+    for name in names {
+        let profile = config.profile(&name)?;
+        let network = RoadNetwork::load(&config.map.path, &name, profile, config.map.max_snap_meters)?;
+        networks.push((name, network));
+    }
+    Ok(VehicleNetworks::new(networks))
 }
 
 /// Service at a restaurant and at a customer (seconds) without a seed

@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub outbox_capacity: usize,
     pub shift_secs: u64,
     pub queue_capacity: usize,
+    /// Vehicle profiles riders may ride besides `[map] profile` (the
+    /// default): one road network each, built at start.
+    pub vehicles: Vec<String>,
 }
 
 /// Which road network to load and how to snap to it.

@@ -181,6 +181,23 @@ impl<T: TravelTime> Engine<T> {
         Ok(())
     }
 
+    /// What a known rider rides and carries from now on: trips it was
+    /// sent on keep their times; what is only pencilled in is timed anew.
+    pub fn set_rider_kit(
+        &mut self,
+        rider: RiderId,
+        vehicle: crate::map::Vehicle,
+        capacity_orders: Option<u32>,
+    ) -> Result<(), EngineError> {
+        let rec = self
+            .riders
+            .get_mut(&rider)
+            .ok_or(EngineError::UnknownRider(rider))?;
+        rec.spec.vehicle = vehicle;
+        rec.spec.capacity_orders = capacity_orders;
+        Ok(())
+    }
+
     /// Where restaurant `index` is.
     pub fn restaurant_place(&self, index: u32) -> Option<&T::Place> {
         self.restaurants.get(index as usize)

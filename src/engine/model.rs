@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::Secs;
 pub use crate::base::{OrderId, RiderId};
+use crate::map::Vehicle;
 
 /// An order as the merchant places it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,16 @@ pub struct RiderSpec<P> {
     pub on_secs: Secs,
     /// No pickup after this (deliveries in hand are finished).
     pub off_secs: Secs,
+    /// What it rides (the travel source's vehicle; 0 the default).
+    #[serde(default, skip_serializing_if = "is_default_vehicle")]
+    pub vehicle: Vehicle,
+    /// Most orders it carries at once (None: the policy's bundle limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_orders: Option<u32>,
+}
+
+fn is_default_vehicle(v: &Vehicle) -> bool {
+    *v == Vehicle::default()
 }
 
 /// Something that happened in the world, fed to the engine in time order.

@@ -81,6 +81,8 @@ impl<P: Clone> RiderRecord<P> {
             free_secs,
             off_secs: self.spec.off_secs,
             committed,
+            vehicle: self.spec.vehicle,
+            capacity_orders: self.spec.capacity_orders,
         })
     }
 }

@@ -6,7 +6,7 @@ use super::state::{OrderRecord, RiderRecord};
 use super::{Engine, EngineError, PickupRule};
 use crate::base::Secs;
 use crate::dispatch::online::{Plan, time_dropoffs, travel_secs};
-use crate::map::TravelTime;
+use crate::map::{TravelTime, by_vehicle};
 
 impl<T: TravelTime> Engine<T> {
     pub(super) fn place_order(&mut self, spec: OrderSpec<T::Place>) -> Result<(), EngineError> {
@@ -185,7 +185,8 @@ impl<T: TravelTime> Engine<T> {
         if *free_secs > now {
             return None;
         }
-        let arrive_secs = now + travel_secs(&self.travel, place, dest, now);
+        let travel = by_vehicle(&self.travel, rec.spec.vehicle);
+        let arrive_secs = now + travel_secs(&travel, place, dest, now);
         self.commit_reposition(rider, restaurant, arrive_secs);
         Some(Command::Reposition {
             rider,
@@ -242,7 +243,8 @@ impl<T: TravelTime> Engine<T> {
             return None;
         }
         let dest = &self.restaurants[restaurant as usize];
-        let arrive_secs = now + travel_secs(&self.travel, place, dest, now);
+        let travel = by_vehicle(&self.travel, rec.spec.vehicle);
+        let arrive_secs = now + travel_secs(&travel, place, dest, now);
         self.commit_depart(rider, restaurant, &orders, now, arrive_secs);
         Some(Command::Depart {
             rider,
@@ -392,10 +394,11 @@ impl<T: TravelTime> Engine<T> {
     /// Closes a heading rider's trip at `now`: picks up its orders, or
     /// releases the rider if every order was cancelled on the way.
     fn seal(&mut self, id: RiderId, now: Secs) -> Option<Command> {
-        let Some(Activity::Heading { trip, .. }) = self.riders.get(&id).map(|r| &r.activity) else {
+        let rec = self.riders.get(&id)?;
+        let Activity::Heading { trip, .. } = &rec.activity else {
             return None;
         };
-        let trip = trip.clone();
+        let (trip, vehicle) = (trip.clone(), rec.spec.vehicle);
         if trip.orders.is_empty() {
             // Everything was cancelled on the way: wait there.
             self.commit_release(id, now);
@@ -411,7 +414,7 @@ impl<T: TravelTime> Engine<T> {
             .filter_map(|o| self.orders.get(o).map(|r| r.spec.customer.clone()))
             .collect();
         let (dropoff_secs, _) = time_dropoffs(
-            &self.travel,
+            &by_vehicle(&self.travel, vehicle),
             restaurant,
             now,
             customers.iter(),

@@ -17,6 +17,7 @@ mod crm_feed;
 mod metrics;
 mod records;
 mod restaurants;
+mod rider_profiles;
 mod riders;
 mod view;
 
@@ -30,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::base::{Clock, Secs};
 use crate::dispatch::online::Policy;
 use crate::engine::{EngineError, RiderId};
-use crate::map::{LatLng, RoadNetwork};
+use crate::map::{LatLng, VehicleNetworks};
 use crate::store::StoreError;
 use crate::wire::protocol::RiderMessage;
 
@@ -38,6 +39,7 @@ pub use crm_feed::CrmOrder;
 pub use metrics::Metrics;
 pub use records::{JournaledDay, LiveRecord, journal_events};
 pub use restaurants::{OpeningHours, RESTAURANT_ID_PATTERN, Restaurant, Weekday};
+pub use rider_profiles::{CAPACITY_ORDERS_MAX, RiderProfile};
 pub use view::{Card, CardBody, EtaBody, RestaurantBody, View};
 
 /// How the live engine runs (from `[server]` in config.toml).
@@ -176,6 +178,10 @@ pub(crate) enum Input {
         restaurant: Restaurant,
         reply: oneshot::Sender<Result<RestaurantReply, LiveError>>,
     },
+    PutRider {
+        rider: RiderProfile,
+        reply: oneshot::Sender<Result<(RiderProfile, bool), LiveError>>,
+    },
     Connect {
         rider: RiderId,
         last_seq: u64,
@@ -268,6 +274,12 @@ impl LiveHandle {
         self.ask(|reply| Input::PutRestaurant { restaurant, reply }).await
     }
 
+    /// Records what a rider rides and carries (operators); acknowledged
+    /// once journaled. The answer says whether the record is new.
+    pub async fn put_rider(&self, rider: RiderProfile) -> Result<(RiderProfile, bool), LiveError> {
+        self.ask(|reply| Input::PutRider { rider, reply }).await
+    }
+
     /// Registers a rider's connection; returns its connection number.
     /// Frames the rider has not processed after `last_seq` are queued on
     /// `frames` at once.
@@ -318,7 +330,7 @@ impl LiveHandle {
 
 /// Everything the live engine starts from.
 pub struct LiveSetup {
-    pub network: Arc<RoadNetwork>,
+    pub network: Arc<VehicleNetworks>,
     /// The seed file's restaurants: added on start where the journal does
     /// not know them yet.
     pub restaurants: Vec<Restaurant>,

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::LiveError;
 use super::restaurants::{Directory, Restaurant};
+use super::rider_profiles::{RiderDirectory, RiderProfile};
 use crate::base::Secs;
 use crate::engine::{Command, Engine, Event, OrderId, OrderSpec, RiderSpec};
-use crate::map::{LatLng, MapError, RoadNetwork, Snapped};
+use crate::map::{LatLng, MapError, VehicleNetworks, VehiclePlace};
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub enum LiveRecord {
     Event { at_secs: Secs, event: Event<LatLng> },
     /// What the engine decided (and riders were then told).
     Decision { command: Command },
+    /// A rider's record as it is from now on (vehicle, capacity, zone).
+    Rider { at_secs: Secs, rider: RiderProfile },
     /// A restaurant as it is from now on (onboarded, changed, closed),
     /// with the engine index its orders name.
     Restaurant {
@@ -71,7 +74,7 @@ pub fn journal_events(path: &std::path::Path) -> Result<JournaledDay, LiveError>
                 day.events.push((at_secs, Event::OrderPlaced(order)))
             }
             LiveRecord::Event { at_secs, event } => day.events.push((at_secs, event)),
-            LiveRecord::Decision { .. } => {}
+            LiveRecord::Decision { .. } | LiveRecord::Rider { .. } => {}
             LiveRecord::Restaurant {
                 index, restaurant, ..
             } => {
@@ -97,7 +100,10 @@ pub(super) struct OrderMeta {
 }
 
 /// Snaps the places of an event journaled as coordinates.
-pub(super) fn snap_event(net: &RoadNetwork, event: Event<LatLng>) -> Result<Event<Snapped>, MapError> {
+pub(super) fn snap_event(
+    net: &VehicleNetworks,
+    event: Event<LatLng>,
+) -> Result<Event<VehiclePlace>, MapError> {
     Ok(match event {
         Event::OrderPlaced(o) => Event::OrderPlaced(snap_order(net, o)?),
         Event::RiderOnline(r) => Event::RiderOnline(RiderSpec {
@@ -105,6 +111,8 @@ pub(super) fn snap_event(net: &RoadNetwork, event: Event<LatLng>) -> Result<Even
             start: net.snap(r.start)?,
             on_secs: r.on_secs,
             off_secs: r.off_secs,
+            vehicle: r.vehicle,
+            capacity_orders: r.capacity_orders,
         }),
         Event::OrderCancelled { order, reason } => Event::OrderCancelled { order, reason },
         Event::RiderOffline { rider } => Event::RiderOffline { rider },
@@ -113,7 +121,10 @@ pub(super) fn snap_event(net: &RoadNetwork, event: Event<LatLng>) -> Result<Even
     })
 }
 
-pub(super) fn snap_order(net: &RoadNetwork, o: OrderSpec<LatLng>) -> Result<OrderSpec<Snapped>, MapError> {
+pub(super) fn snap_order(
+    net: &VehicleNetworks,
+    o: OrderSpec<LatLng>,
+) -> Result<OrderSpec<VehiclePlace>, MapError> {
     Ok(OrderSpec {
         id: o.id,
         restaurant: o.restaurant,
@@ -137,9 +148,10 @@ pub(super) struct Replayed {
 /// (an unknown rider, a place off this map) means the journal belongs to
 /// another city or build: an error, and the server does not start.
 pub(super) fn replay(
-    engine: &mut Engine<Arc<RoadNetwork>>,
-    net: &RoadNetwork,
+    engine: &mut Engine<Arc<VehicleNetworks>>,
+    net: &VehicleNetworks,
     restaurants: &mut Directory,
+    riders: &mut RiderDirectory,
     records: Vec<LiveRecord>,
 ) -> Result<Replayed, LiveError> {
     let mut out = Replayed {
@@ -173,7 +185,24 @@ pub(super) fn replay(
             }
             LiveRecord::Event { at_secs, event } => {
                 out.last_secs = out.last_secs.max(at_secs);
-                engine.handle(at_secs, snap_event(net, event)?)?;
+                // A rider rides what its record said then, by name: the
+                // config's vehicle order may have changed since.
+                let event = match snap_event(net, event)? {
+                    Event::RiderOnline(mut spec) => {
+                        (spec.vehicle, spec.capacity_orders) = riders.kit(spec.id.0, net);
+                        Event::RiderOnline(spec)
+                    }
+                    other => other,
+                };
+                engine.handle(at_secs, event)?;
+            }
+            LiveRecord::Rider { at_secs, rider } => {
+                out.last_secs = out.last_secs.max(at_secs);
+                let id = crate::engine::RiderId(rider.id);
+                riders.put(rider);
+                let (vehicle, capacity) = riders.kit(id.0, net);
+                // A rider not yet seen online has no engine record.
+                let _ = engine.set_rider_kit(id, vehicle, capacity);
             }
             LiveRecord::Decision { command } => {
                 if let Command::Depart {

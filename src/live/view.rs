@@ -90,6 +90,7 @@ struct State {
     active: BTreeMap<String, BTreeSet<u64>>,
     console: Bytes,
     restaurants: Vec<Restaurant>,
+    riders: BTreeMap<u64, super::RiderProfile>,
 }
 
 /// A restaurant as operators and its merchant see it (docs/protocol.md,
@@ -185,6 +186,26 @@ impl View {
     /// `restaurant` as it stands at `now_secs`.
     pub fn restaurant_body(&self, restaurant: &Restaurant, now_secs: Secs) -> RestaurantBody {
         RestaurantBody::of(restaurant, &self.city, now_secs)
+    }
+
+    /// Every rider's record, by id (operators).
+    pub fn rider_profiles(&self) -> Vec<super::RiderProfile> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.riders.values().cloned().collect()
+    }
+
+    /// One rider's record.
+    pub fn rider_profile(&self, id: u64) -> Option<super::RiderProfile> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.riders.get(&id).cloned()
+    }
+
+    /// Puts the records that changed (after their journal write).
+    pub(super) fn put_riders(&self, riders: Vec<super::RiderProfile>) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for r in riders {
+            state.riders.insert(r.id, r);
+        }
     }
 
     pub(super) fn put_restaurants(&self, restaurants: Vec<Restaurant>) {

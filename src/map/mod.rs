@@ -16,6 +16,7 @@ pub mod profile;
 pub mod snap;
 pub mod synth;
 pub mod travel;
+pub mod vehicles;
 
 use std::path::PathBuf;
 
@@ -26,7 +27,11 @@ pub use graph::RoadGraph;
 pub use network::{NetworkOptions, RoadNetwork, Route};
 pub use profile::Profile;
 pub use snap::Snapped;
-pub use travel::{EuclideanTravel, Leg, MatrixTravel, PlanarPoint, Rounding, TravelMatrix, TravelTime};
+pub use travel::{
+    ByVehicle, EuclideanTravel, Leg, MatrixTravel, PlanarPoint, Rounding, TravelMatrix, TravelTime, Vehicle,
+    by_vehicle,
+};
+pub use vehicles::{VehicleMatrices, VehicleNetworks, VehiclePlace};
 
 /// Everything that can go wrong loading maps or answering travel queries.
 #[derive(Debug, Error, Clone, PartialEq)]

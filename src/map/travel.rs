@@ -35,6 +35,12 @@ impl TravelMatrix {
     }
 }
 
+/// Which vehicle a leg is ridden on: an index into the source's vehicles
+/// (0, its first, is the default). A source with one vehicle ignores it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Vehicle(pub u8);
+
 /// Travel times between places, possibly depending on the time of day.
 pub trait TravelTime: Send + Sync {
     /// A position this source can route from (e.g. a snapped road point).
@@ -72,6 +78,63 @@ pub trait TravelTime: Send + Sync {
         }
         Ok(m)
     }
+
+    /// The trip on `vehicle`'s roads at its speeds.
+    fn leg_by(
+        &self,
+        vehicle: Vehicle,
+        from: &Self::Place,
+        to: &Self::Place,
+        depart_secs_of_day: u32,
+    ) -> Result<Leg, MapError> {
+        let _ = vehicle;
+        self.leg(from, to, depart_secs_of_day)
+    }
+
+    /// [`TravelTime::matrix`] on `vehicle`'s roads.
+    fn matrix_by(
+        &self,
+        vehicle: Vehicle,
+        from: &[Self::Place],
+        to: &[Self::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
+        let _ = vehicle;
+        self.matrix(from, to, depart_secs_of_day)
+    }
+}
+
+/// One vehicle's view of a source: what a rider's trips are timed with.
+#[derive(Debug, Clone, Copy)]
+pub struct ByVehicle<'a, T: ?Sized> {
+    pub travel: &'a T,
+    pub vehicle: Vehicle,
+}
+
+/// `travel` as `vehicle` rides it.
+pub fn by_vehicle<T: TravelTime + ?Sized>(travel: &T, vehicle: Vehicle) -> ByVehicle<'_, T> {
+    ByVehicle { travel, vehicle }
+}
+
+impl<T: TravelTime + ?Sized> TravelTime for ByVehicle<'_, T> {
+    type Place = T::Place;
+
+    fn leg(&self, from: &T::Place, to: &T::Place, depart_secs_of_day: u32) -> Result<Leg, MapError> {
+        self.travel.leg_by(self.vehicle, from, to, depart_secs_of_day)
+    }
+
+    fn planar_meters(&self, place: &T::Place) -> [f64; 2] {
+        self.travel.planar_meters(place)
+    }
+
+    fn matrix(
+        &self,
+        from: &[T::Place],
+        to: &[T::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
+        self.travel.matrix_by(self.vehicle, from, to, depart_secs_of_day)
+    }
 }
 
 /// A shared source is a source: the live server keeps one road network
@@ -94,6 +157,26 @@ impl<T: TravelTime> TravelTime for std::sync::Arc<T> {
         depart_secs_of_day: u32,
     ) -> Result<TravelMatrix, MapError> {
         (**self).matrix(from, to, depart_secs_of_day)
+    }
+
+    fn leg_by(
+        &self,
+        vehicle: Vehicle,
+        from: &T::Place,
+        to: &T::Place,
+        depart_secs_of_day: u32,
+    ) -> Result<Leg, MapError> {
+        (**self).leg_by(vehicle, from, to, depart_secs_of_day)
+    }
+
+    fn matrix_by(
+        &self,
+        vehicle: Vehicle,
+        from: &[T::Place],
+        to: &[T::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
+        (**self).matrix_by(vehicle, from, to, depart_secs_of_day)
     }
 }
 

@@ -141,6 +141,8 @@ impl MdrpInstance {
                 },
                 on_secs: minutes_to_secs(n(3, "on_time")?),
                 off_secs: minutes_to_secs(n(4, "off_time")?),
+                vehicle: Default::default(),
+                capacity_orders: None,
             };
             couriers.push((f[0].clone(), spec));
         }

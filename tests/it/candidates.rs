@@ -52,6 +52,8 @@ fn with_ten_riders(config: EngineConfig) -> Engine<EuclideanTravel> {
             start: pt(100.0 * k as f64, 0.0),
             on_secs: 0,
             off_secs: 36_000,
+            vehicle: Default::default(),
+            capacity_orders: None,
         };
         engine.handle(0, Event::RiderOnline(spec)).unwrap();
     }

@@ -23,6 +23,7 @@ mod privacy;
 mod profiles;
 mod recorded_fixture;
 mod restaurants;
+mod rider_profiles;
 mod serve;
 mod simulation;
 mod snap_and_index;

@@ -221,6 +221,8 @@ prop_compose! {
         for (k, &(x, y, on, len)) in riders.iter().enumerate() {
             events.push((0, Event::RiderOnline(RiderSpec {
                 id: RiderId(k as u64), start: pt(x, y), on_secs: on * 60, off_secs: (on + len) * 60,
+                vehicle: Default::default(),
+                capacity_orders: None,
             })));
         }
         for (k, &(x, y, placed, prep, r)) in orders.iter().enumerate() {
@@ -439,6 +441,8 @@ fn a_plan_made_off_thread_never_resurrects_what_changed_meanwhile() {
             start: pt(300.0 * k as f64, 0.0),
             on_secs: 0,
             off_secs: 7200,
+            vehicle: Default::default(),
+            capacity_orders: None,
         })
     };
     let order = |k: u64| {
@@ -518,6 +522,8 @@ fn planning_on_a_road_matrix_equals_planning_on_single_legs() {
                 free_secs: now + 300 * (k as i64 % 2),
                 off_secs: now + 3 * 3600,
                 committed: None,
+                vehicle: Default::default(),
+                capacity_orders: None,
             })
             .collect(),
         service: ServiceSecs::split(240, 120),
@@ -624,6 +630,8 @@ fn a_journal_from_another_city_is_refused_not_replayed() {
         start: pt(0.0, 0.0),
         on_secs: 0,
         off_secs: 3600,
+        vehicle: Default::default(),
+        capacity_orders: None,
     };
     engine.handle(0, Event::RiderOnline(spec)).unwrap();
     let depart = |rider: u64, restaurant: u32| Command::Depart {

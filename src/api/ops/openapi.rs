@@ -6,12 +6,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::crm::{analytics, campaigns, customers as crm, feedback, teams};
-use crate::api::dispatch::{merchant, restaurants};
+use crate::api::dispatch::{merchant, restaurants, rider_profiles};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "waimai", description = "Merchant and CRM API of the waimai dispatch engine. Rider messages travel over the WebSocket /v1/riders/ws (docs/protocol.md)."),
-    paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, restaurants::put, restaurants::list, restaurants::get, super::health, super::metrics,
+    paths(merchant::create, merchant::get, merchant::list, merchant::cancel, merchant::ready, restaurants::put, restaurants::list, restaurants::get,
+        rider_profiles::put, rider_profiles::list, rider_profiles::get, super::health, super::metrics,
         crm::customer, crm::ledger, crm::coupons, crm::command, crm::my_customers, crm::templates, crm::put_template,
         crm::access_log, crm::export, feedback::list, feedback::stats, feedback::alerts,
         teams::put_team, teams::get_team, teams::own, teams::owner, teams::leave, teams::audit,
@@ -19,7 +20,7 @@ use crate::api::dispatch::{merchant, restaurants};
         campaigns::outbox, campaigns::ack, analytics::report, analytics::demand),
     components(schemas(merchant::CreateOrder, merchant::Position, merchant::CancelOrder,
         restaurants::PutRestaurant, crate::live::RestaurantBody, crate::live::OpeningHours, crate::live::Weekday,
-        crate::api::params::RestaurantId,
+        crate::api::params::RestaurantId, rider_profiles::PutRider, crate::live::RiderProfile,
         merchant::ListState, crate::crm::Id, crate::api::params::Key, crate::live::CardBody, crate::live::EtaBody, crate::api::error::ErrorBody, crate::api::error::ErrorDetail,
         crm::CustomerView, crate::crm::Command, crate::crm::Outcome, crate::crm::customer::Pricing,
         crate::crm::coupons::CouponTemplate, crate::crm::coupons::Coupon,

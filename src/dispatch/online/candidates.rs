@@ -7,7 +7,7 @@
 use super::Snapshot;
 use super::timing::travel_secs;
 use crate::base::Secs;
-use crate::map::TravelTime;
+use crate::map::{TravelTime, by_vehicle};
 
 /// Per restaurant, the riders (ascending snapshot indices) that may take
 /// its new orders; `None` when the snapshot allows every rider.
@@ -47,7 +47,12 @@ fn narrow<T: TravelTime>(
             joining.push(i);
             continue;
         }
-        let ride = travel_secs(travel, &v.free_place, restaurant, s.now_secs);
+        let ride = travel_secs(
+            &by_vehicle(travel, v.vehicle),
+            &v.free_place,
+            restaurant,
+            s.now_secs,
+        );
         ranked.push((v.free_secs.max(s.now_secs).saturating_add(ride), i));
     }
     if ranked.len() > keep {

@@ -12,7 +12,15 @@ use edit::Edit;
 
 use super::timing::{TripStart, time_trip};
 use super::{OrderView, Plan, PlannedTrip, RiderView, RollingParams, Secs, Snapshot, TripTiming};
-use crate::map::TravelTime;
+use crate::map::{TravelTime, by_vehicle};
+
+/// Most orders `rider` may carry in one trip: the policy's limit, or its
+/// own capacity where smaller.
+fn bundle_max<P>(params: &RollingParams, rider: &RiderView<P>) -> usize {
+    rider.capacity_orders.map_or(params.bundle_orders_max, |c| {
+        (c as usize).clamp(1, params.bundle_orders_max)
+    })
+}
 
 /// A trip being planned.
 #[derive(Debug, Clone)]
@@ -95,7 +103,7 @@ impl<T: TravelTime> Ctx<'_, T> {
             let restaurant = &self.s.restaurants[d.restaurant as usize];
             let customers = d.orders.iter().map(|&o| &self.order(o).customer);
             let t = time_trip(
-                self.travel,
+                &by_vehicle(self.travel, rider.vehicle),
                 start,
                 self.s.now_secs,
                 restaurant,
@@ -159,7 +167,7 @@ impl<T: TravelTime> Ctx<'_, T> {
         };
         let customers = std::iter::once(&ov.customer);
         let t = time_trip(
-            self.travel,
+            &by_vehicle(self.travel, rider.vehicle),
             start,
             self.s.now_secs,
             restaurant,
@@ -393,7 +401,7 @@ fn rider_option<T: TravelTime>(
         consider(Edit::NewTrip { at });
     }
     for (trip, d) in q.trips.iter().enumerate() {
-        if d.restaurant != restaurant || d.orders.len() >= ctx.params.bundle_orders_max {
+        if d.restaurant != restaurant || d.orders.len() >= bundle_max(ctx.params, rider) {
             continue;
         }
         for pos in 0..=d.orders.len() {

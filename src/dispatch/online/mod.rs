@@ -15,7 +15,7 @@ mod timing;
 
 use serde::Serialize;
 
-use crate::map::TravelTime;
+use crate::map::{TravelTime, Vehicle};
 
 pub use timing::{
     ServiceSecs, TripStart, TripTiming, UNREACHABLE_SECS, time_dropoffs, time_trip, travel_secs,
@@ -56,6 +56,10 @@ pub struct RiderView<P> {
     /// No pickup after this time (shift end).
     pub off_secs: Secs,
     pub committed: Option<CommittedTrip>,
+    /// What it rides: its trips are timed on this vehicle's roads.
+    pub vehicle: Vehicle,
+    /// Most orders it carries at once (None: the policy's bundle limit).
+    pub capacity_orders: Option<u32>,
 }
 
 /// Everything the planner sees at one tick.
@@ -272,13 +276,29 @@ pub fn plan_with_matrix<T: TravelTime>(
             free_secs: r.free_secs,
             off_secs: r.off_secs,
             committed: r.committed.clone(),
+            vehicle: r.vehicle,
+            capacity_orders: r.capacity_orders,
         })
         .collect();
     // Riders' places come last and are only ever left: they need rows,
     // not columns (with thousands of riders, the difference is the matrix).
     let destinations = s.restaurants.len() + s.orders.len();
     let of_day = s.now_secs.rem_euclid(86_400) as u32;
-    let matrix = crate::map::MatrixTravel::build_to_first(travel, &places, destinations, of_day)?;
+    // One matrix per vehicle ridden (one in a city of one vehicle).
+    let mut vehicles: Vec<Vehicle> = riders.iter().map(|r| r.vehicle).collect();
+    vehicles.sort_unstable();
+    vehicles.dedup();
+    if vehicles.is_empty() {
+        vehicles.push(Vehicle::default());
+    }
+    let matrices = vehicles
+        .into_iter()
+        .map(|v| {
+            let by = crate::map::by_vehicle(travel, v);
+            crate::map::MatrixTravel::build_to_first(&by, &places, destinations, of_day).map(|m| (v, m))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let matrix = crate::map::VehicleMatrices::new(matrices);
     let indexed = Snapshot {
         now_secs: s.now_secs,
         restaurants,

@@ -3,7 +3,7 @@
 
 use super::timing::{TripStart, time_trip, travel_secs};
 use super::{Plan, PlannedTrip, Snapshot};
-use crate::map::TravelTime;
+use crate::map::{TravelTime, by_vehicle};
 
 pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T) -> Plan {
     let now = s.now_secs;
@@ -24,9 +24,18 @@ pub(super) fn plan<T: TravelTime>(s: &Snapshot<T::Place>, travel: &T) -> Plan {
     for o in open {
         let ov = &s.orders[o];
         let restaurant = &s.restaurants[ov.restaurant as usize];
-        let nearest = (0..s.riders.len())
-            .filter(|&r| idle[r])
-            .min_by_key(|&r| (travel_secs(travel, &s.riders[r].free_place, restaurant, now), r));
+        let nearest = (0..s.riders.len()).filter(|&r| idle[r]).min_by_key(|&r| {
+            let rider = &s.riders[r];
+            (
+                travel_secs(
+                    &by_vehicle(travel, rider.vehicle),
+                    &rider.free_place,
+                    restaurant,
+                    now,
+                ),
+                r,
+            )
+        });
         let Some(r) = nearest else {
             plan.unplanned.push(o);
             continue;

@@ -5,7 +5,7 @@
 
 use super::timing::travel_secs;
 use super::{Plan, RollingParams, Secs, Snapshot};
-use crate::map::TravelTime;
+use crate::map::{TravelTime, by_vehicle};
 
 /// A move: rider index (into the snapshot) to restaurant.
 pub type Reposition = (usize, u32);
@@ -44,7 +44,8 @@ pub(super) fn plan<T: TravelTime>(
             if !unplanned(i) {
                 return Vec::new();
             }
-            let to = |&k: &usize| travel_secs(travel, &r.free_place, &s.restaurants[k], now);
+            let travel = by_vehicle(travel, r.vehicle);
+            let to = |&k: &usize| travel_secs(&travel, &r.free_place, &s.restaurants[k], now);
             targets.iter().map(to).collect()
         })
         .collect();

@@ -9,13 +9,20 @@ use tokio::sync::oneshot;
 
 use crate::engine::{OrderId, RiderId};
 use crate::live::records::LiveRecord;
-use crate::live::{LiveError, OrderReply, RestaurantReply};
+use crate::live::{LiveError, OrderReply, RestaurantReply, RiderProfile};
 use crate::wire::protocol::ServerMessage;
 
 /// A reply that waits for the batch's journal write.
 pub(super) type Deferred = (
     oneshot::Sender<Result<OrderReply, LiveError>>,
     Result<(OrderId, bool), LiveError>,
+);
+
+/// An operator's rider-record reply (the record, and whether it is new),
+/// waiting likewise.
+pub(super) type DeferredRider = (
+    oneshot::Sender<Result<(RiderProfile, bool), LiveError>>,
+    Result<(RiderProfile, bool), LiveError>,
 );
 
 /// An operator's restaurant reply, waiting likewise.
@@ -34,6 +41,10 @@ pub(super) struct Batch {
     pub(super) restaurant_replies: Vec<DeferredRestaurant>,
     /// A restaurant changed: the read model's list is redrawn.
     pub(super) restaurants_changed: bool,
+    /// Operators' rider-record PUTs, answered after the journal write.
+    pub(super) rider_replies: Vec<DeferredRider>,
+    /// Riders' records that changed, for the read model.
+    pub(super) riders_changed: Vec<RiderProfile>,
     /// Orders whose card may have changed (an ETA at least).
     pub(super) touched_orders: BTreeSet<OrderId>,
     /// Riders whose stops may have changed.
@@ -56,6 +67,9 @@ impl Batch {
             let _ = reply.send(Err(LiveError::Stopped));
         }
         for (reply, _) in self.restaurant_replies.drain(..) {
+            let _ = reply.send(Err(LiveError::Stopped));
+        }
+        for (reply, _) in self.rider_replies.drain(..) {
             let _ = reply.send(Err(LiveError::Stopped));
         }
         *self = Batch::default();

@@ -136,7 +136,7 @@ impl Actor {
     fn check_ride(
         &self,
         restaurant: u32,
-        customer: &crate::map::Snapped,
+        customer: &crate::map::VehiclePlace,
         now: Secs,
         max_secs: Secs,
     ) -> Result<(), LiveError> {

@@ -6,14 +6,14 @@
 //!
 //! Rooms: start-up, the loop and the commit here; what a batch collects
 //! for its commit (`batch`); merchants' requests (`merchants`); the rider
-//! protocol (`riders`); onboarding (`restaurants`); the tick (`tick`); what riders are told (`push`);
+//! protocol (`riders`); restaurants and riders' records (`onboarding`); the tick (`tick`); what riders are told (`push`);
 //! the read model (`projection`).
 
 mod batch;
 mod merchants;
+mod onboarding;
 mod projection;
 mod push;
-mod restaurants;
 mod riders;
 mod tick;
 
@@ -28,13 +28,14 @@ use super::crm_feed::CrmFeed;
 use super::metrics::Metrics;
 use super::records::{self, LiveRecord, OrderMeta};
 use super::restaurants::{Directory, at_start};
+use super::rider_profiles::RiderDirectory;
 use super::riders::RiderLink;
 use super::view::{Card, View};
 use super::{Frame, Input, LiveError, LiveHandle, LiveOptions, LiveSetup, OrderReply, Restored};
 use crate::base::{Clock, Secs};
 use crate::dispatch::online::ServiceSecs;
 use crate::engine::{Engine, EngineConfig, OrderId, PickupRule, RiderId};
-use crate::map::RoadNetwork;
+use crate::map::VehicleNetworks;
 use crate::store::Log;
 use crate::wire::protocol::ServerMessage;
 use batch::Batch;
@@ -46,9 +47,10 @@ const BATCH_MAX: usize = 1024;
 const CONSOLE_EVERY: Duration = Duration::from_millis(500);
 
 struct Actor {
-    engine: Engine<Arc<RoadNetwork>>,
-    network: Arc<RoadNetwork>,
+    engine: Engine<Arc<VehicleNetworks>>,
+    network: Arc<VehicleNetworks>,
     restaurants: Directory,
+    rider_profiles: RiderDirectory,
     options: LiveOptions,
     clock: Clock,
     journal: Log,
@@ -105,7 +107,14 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     };
     let mut engine = Engine::new(network.clone(), places, config);
     let n_records = history.len();
-    let replayed = records::replay(&mut engine, &network, &mut directory, history)?;
+    let mut rider_profiles = RiderDirectory::default();
+    let replayed = records::replay(
+        &mut engine,
+        &network,
+        &mut directory,
+        &mut rider_profiles,
+        history,
+    )?;
     // Seeds new to the journal are journaled before anything names them.
     let seeded: Vec<LiveRecord> = added
         .into_iter()
@@ -142,6 +151,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
         orders: replayed.orders,
         restaurants: directory,
+        rider_profiles,
         engine,
         network,
         clock: clock.clone(),
@@ -173,6 +183,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     }
     actor.batch.touched_orders = actor.orders.keys().copied().collect();
     actor.batch.restaurants_changed = true;
+    actor.batch.riders_changed = actor.rider_profiles.all().cloned().collect();
     actor.refresh_view();
     actor.view.put_console(actor.console_json().into());
     std::thread::Builder::new()
@@ -269,6 +280,10 @@ impl Actor {
                 let result = self.put_restaurant(restaurant);
                 self.batch.restaurant_replies.push((reply, result));
             }
+            Input::PutRider { rider, reply } => {
+                let result = self.put_rider(rider);
+                self.batch.rider_replies.push((reply, result));
+            }
             Input::Connect {
                 rider,
                 last_seq,
@@ -336,6 +351,9 @@ impl Actor {
             let _ = reply.send(answer);
         }
         for (reply, result) in std::mem::take(&mut self.batch.restaurant_replies) {
+            let _ = reply.send(result);
+        }
+        for (reply, result) in std::mem::take(&mut self.batch.rider_replies) {
             let _ = reply.send(result);
         }
         self.refresh_view();

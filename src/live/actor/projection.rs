@@ -19,6 +19,10 @@ impl Actor {
         if std::mem::take(&mut self.batch.restaurants_changed) {
             self.view.put_restaurants(self.restaurants.all().to_vec());
         }
+        let riders = std::mem::take(&mut self.batch.riders_changed);
+        if !riders.is_empty() {
+            self.view.put_riders(riders);
+        }
         if self.last_console.elapsed() >= CONSOLE_EVERY && self.view.console_watched() {
             self.last_console = Instant::now();
             self.view.put_console(self.console_json().into());

@@ -106,11 +106,14 @@ impl Actor {
                         "send a location before going online",
                     )
                 })?;
+                let (vehicle, capacity_orders) = self.rider_profiles.kit(rider.0, &self.network);
                 let spec = RiderSpec {
                     id: rider,
                     start: at,
                     on_secs: now,
                     off_secs: now + self.options.shift_secs,
+                    vehicle,
+                    capacity_orders,
                 };
                 self.apply_event(now, Event::RiderOnline(spec))
                     .map_err(|e| ProtocolError::new("not_allowed", Some("status"), e.to_string()))

@@ -10,12 +10,12 @@ use crate::dispatch::online::{self, Plan};
 use crate::engine::{Command, PendingTick, RiderId};
 use crate::live::records::LiveRecord;
 use crate::live::{Input, LiveError};
-use crate::map::{MapError, Snapped};
+use crate::map::{MapError, VehiclePlace};
 use crate::wire::protocol::StopView;
 
 /// A plan made on the rayon pool, coming back to be applied.
 pub(crate) struct PlanDone {
-    pending: PendingTick<Snapped>,
+    pending: PendingTick<VehiclePlace>,
     plan: Result<Plan, MapError>,
     micros: u64,
 }

@@ -11,6 +11,7 @@ use crate::base::Secs;
 use crate::dispatch::online::RiderView;
 use crate::dispatch::online::timing::{TripStart, time_trip_with};
 use crate::map::TravelTime;
+use crate::map::by_vehicle;
 
 /// Where an order goes in a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +145,7 @@ impl<T: TravelTime> Ctx<'_, T> {
         let mut placed = orders.clone().map(|o| self.order(o).placed_secs);
         let mut click_to_door_secs = 0;
         let t = time_trip_with(
-            self.travel,
+            &by_vehicle(self.travel, rider.vehicle),
             start,
             self.s.now_secs,
             place,

@@ -1,10 +1,13 @@
 //! Onboarding: restaurants added, changed and closed while the city runs,
-//! journaled with the batch like orders.
+//! and riders' records (vehicle, capacity, zone), journaled with the batch
+//! like orders.
 
 use super::Actor;
 use crate::engine::EngineError;
+use crate::engine::RiderId;
 use crate::live::records::LiveRecord;
-use crate::live::{LiveError, Restaurant, RestaurantReply};
+use crate::live::rider_profiles::RIDER_PROFILES_MAX;
+use crate::live::{LiveError, Restaurant, RestaurantReply, RiderProfile};
 
 /// Most restaurants one server dispatches for.
 const RESTAURANTS_MAX: u32 = 100_000;
@@ -59,5 +62,33 @@ impl Actor {
             restaurant,
             created: before.is_none(),
         })
+    }
+
+    /// Records what a rider rides and carries. A rider on shift rides its
+    /// new vehicle from the next plan on (trips it was sent on keep their
+    /// times); an unchanged PUT journals nothing.
+    pub(super) fn put_rider(&mut self, rider: RiderProfile) -> Result<(RiderProfile, bool), LiveError> {
+        rider
+            .check(&self.network)
+            .map_err(|(field, reason)| LiveError::Refused { field, reason })?;
+        let before = self.rider_profiles.get(rider.id).cloned();
+        if before.as_ref() == Some(&rider) {
+            return Ok((rider, false));
+        }
+        if before.is_none() && self.rider_profiles.len() >= RIDER_PROFILES_MAX {
+            return Err(LiveError::Conflict {
+                field: "id",
+                reason: format!("this server keeps at most {RIDER_PROFILES_MAX} rider records"),
+            });
+        }
+        self.rider_profiles.put(rider.clone());
+        let (vehicle, capacity) = self.rider_profiles.kit(rider.id, &self.network);
+        let _ = self.engine.set_rider_kit(RiderId(rider.id), vehicle, capacity);
+        self.batch.records.push(LiveRecord::Rider {
+            at_secs: self.clock.now_secs(),
+            rider: rider.clone(),
+        });
+        self.batch.riders_changed.push(rider.clone());
+        Ok((rider, before.is_none()))
     }
 }
