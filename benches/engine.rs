@@ -132,6 +132,28 @@ fn bench_road_tick(c: &mut Criterion) {
         b.iter(|| black_box(plan_with_matrix(&s, &net, &policy)))
     });
     g.bench_function("leg_by_leg", |b| b.iter(|| black_box(plan(&s, &net, &policy))));
+    // A live tick: travel times kept from the last one, while a tenth of
+    // the riders moved and five orders were replaced (ticks alternate
+    // between two such snapshots).
+    let mut moved = s.clone();
+    for r in moved.riders.iter_mut().step_by(10) {
+        r.free_place = snap(0);
+    }
+    for o in moved.orders.iter_mut().take(5) {
+        o.id += 1_000_000;
+        o.customer = snap(0);
+    }
+    let mut cache = waimai::dispatch::online::TravelCache::default();
+    let mut flip = false;
+    g.bench_function("matrix_kept_10pct_moved", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let tick = if flip { &moved } else { &s };
+            black_box(waimai::dispatch::online::plan_with_cache(
+                tick, &net, &policy, &mut cache,
+            ))
+        })
+    });
     g.finish();
 }
 

@@ -63,6 +63,10 @@ pub struct Metrics {
     pub ws_errors_sent: AtomicU64,
     pub http_requests: AtomicU64,
     pub journal_records: AtomicU64,
+    /// Travel-time pairs the road network computed for ticks, and pairs
+    /// served from the cache kept across ticks.
+    pub travel_pairs_computed: AtomicU64,
+    pub travel_pairs_reused: AtomicU64,
     /// Order events the CRM applied, refused, or could not be queued.
     pub crm_applied: AtomicU64,
     pub crm_refused: AtomicU64,
@@ -91,6 +95,8 @@ impl Default for Metrics {
             ws_errors_sent: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
             journal_records: AtomicU64::new(0),
+            travel_pairs_computed: AtomicU64::new(0),
+            travel_pairs_reused: AtomicU64::new(0),
             crm_applied: AtomicU64::new(0),
             crm_refused: AtomicU64::new(0),
             crm_dropped: AtomicU64::new(0),
@@ -149,6 +155,16 @@ impl Metrics {
                 "waimai_journal_records_total",
                 "Records fsynced to the journal.",
                 &self.journal_records,
+            ),
+            (
+                "waimai_travel_pairs_computed_total",
+                "Travel-time pairs computed on the road network for ticks.",
+                &self.travel_pairs_computed,
+            ),
+            (
+                "waimai_travel_pairs_reused_total",
+                "Travel-time pairs reused from earlier ticks.",
+                &self.travel_pairs_reused,
             ),
             (
                 "waimai_crm_order_events_applied_total",

@@ -207,6 +207,14 @@ impl MatrixTravel {
 }
 
 impl MatrixTravel {
+    /// A matrix made elsewhere (kept across ticks), with each origin's
+    /// planar position; its destinations are its first `matrix.cols`
+    /// origins.
+    pub fn from_parts(matrix: TravelMatrix, planar: Vec<[f64; 2]>) -> Self {
+        debug_assert_eq!(matrix.rows, planar.len());
+        Self { matrix, planar }
+    }
+
     /// The trips from every place to each of the first `destinations`
     /// places: when the rest (riders' positions) are only ever left, never
     /// reached, this is `destinations` columns instead of all.

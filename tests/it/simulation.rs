@@ -656,3 +656,85 @@ fn a_journal_from_another_city_is_refused_not_replayed() {
     ));
     engine.check_invariants().unwrap();
 }
+
+#[test]
+fn travel_times_kept_across_ticks_plan_as_fresh_ones_do() {
+    // Ticks on Monaco where orders come and go, riders move, a restaurant
+    // moves and the hour turns: a plan made with the kept travel times is
+    // the plan made leg by leg, and some pairs are kept.
+    use rand::SeedableRng;
+    use waimai::dispatch::online::{OrderView, RiderView, Snapshot, TravelCache, plan, plan_with_cache};
+    let net = &common::EBIKE[1];
+    let pts = &net.graph().points;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut snap = || net.snap(pts[rng.random_range(0..pts.len())]).unwrap();
+    let mut restaurants: Vec<_> = (0..4).map(|_| snap()).collect();
+    let mut riders: Vec<_> = (0..6).map(|_| snap()).collect();
+    let mut orders: Vec<(u64, usize, waimai::map::Snapped)> = Vec::new();
+    let mut cache = TravelCache::default();
+    let policy = Policy::from_name("rolling").unwrap();
+    let mut next_order = 0u64;
+    for tick in 0..12i64 {
+        // Orders arrive and leave; two riders move; at tick 6 a restaurant
+        // moves; at tick 9 the hour turns (rush hours are hourly).
+        orders.retain(|(id, _, _)| !(id + tick as u64).is_multiple_of(5));
+        for _ in 0..3 {
+            orders.push((next_order, (next_order % 4) as usize, snap()));
+            next_order += 1;
+        }
+        riders[tick as usize % 6] = snap();
+        riders[(tick as usize + 3) % 6] = snap();
+        if tick == 6 {
+            restaurants[1] = snap();
+        }
+        // At night: no rush hour changes a leg's time between departures,
+        // so leg by leg is an exact oracle for the kept matrix.
+        let now = if tick < 9 {
+            2 * 3600 + 60 * tick
+        } else {
+            3 * 3600 + 60 * tick
+        };
+        let s = Snapshot {
+            now_secs: now,
+            restaurants: restaurants.clone(),
+            orders: orders
+                .iter()
+                .map(|(id, r, c)| OrderView {
+                    id: *id,
+                    restaurant: *r as u32,
+                    customer: *c,
+                    placed_secs: now - 120,
+                    ready_secs: now + 300,
+                })
+                .collect(),
+            riders: riders
+                .iter()
+                .enumerate()
+                .map(|(k, p)| RiderView {
+                    id: k as u64,
+                    free_place: *p,
+                    free_secs: now,
+                    off_secs: now + 3 * 3600,
+                    committed: None,
+                    vehicle: Default::default(),
+                    capacity_orders: None,
+                })
+                .collect(),
+            service: ServiceSecs::split(240, 120),
+            demand: vec![1.0; 4],
+            candidates: None,
+        };
+        let direct = plan(&s, net, &policy);
+        let kept = plan_with_cache(&s, net, &policy, &mut cache).unwrap();
+        assert_eq!(direct.trips, kept.trips, "tick {tick}");
+        assert_eq!(direct.unplanned, kept.unplanned, "tick {tick}");
+    }
+    // At least the restaurants' times to each other outlive a tick: 10
+    // ticks follow one in the same hour, 9 such pairs each (3 after a move).
+    assert!(
+        cache.reused_pairs >= 90,
+        "kept {} pairs, computed {}",
+        cache.reused_pairs,
+        cache.computed_pairs
+    );
+}

@@ -12,6 +12,7 @@ mod insertion;
 mod naive;
 mod reposition;
 mod timing;
+mod travel_cache;
 
 use serde::Serialize;
 
@@ -20,6 +21,7 @@ use crate::map::{TravelTime, Vehicle};
 pub use timing::{
     ServiceSecs, TripStart, TripTiming, UNREACHABLE_SECS, time_dropoffs, time_trip, travel_secs,
 };
+pub use travel_cache::TravelCache;
 
 use crate::base::Secs;
 
@@ -248,21 +250,49 @@ pub fn plan_with_matrix<T: TravelTime>(
     snapshot: &Snapshot<T::Place>,
     travel: &T,
     policy: &Policy,
-) -> Result<Plan, crate::map::MapError> {
+) -> Result<Plan, crate::map::MapError>
+where
+    T::Place: PartialEq,
+{
+    plan_with_cache(snapshot, travel, policy, &mut TravelCache::default())
+}
+
+/// [`plan_with_matrix`] reusing the travel times of earlier ticks kept in
+/// `cache` (the live server keeps one): only new places, new destinations
+/// and riders that moved are asked of `travel`.
+pub fn plan_with_cache<T: TravelTime>(
+    snapshot: &Snapshot<T::Place>,
+    travel: &T,
+    policy: &Policy,
+    cache: &mut TravelCache<T::Place>,
+) -> Result<Plan, crate::map::MapError>
+where
+    T::Place: PartialEq,
+{
+    use travel_cache::Key;
     let s = snapshot;
-    let mut places: Vec<T::Place> = Vec::with_capacity(s.restaurants.len() + s.orders.len() + s.riders.len());
-    let mut index = |p: &T::Place| {
-        places.push(p.clone());
-        places.len() as u32 - 1
-    };
-    let restaurants: Vec<u32> = s.restaurants.iter().map(&mut index).collect();
+    let mut keys: Vec<(Key, &T::Place)> =
+        Vec::with_capacity(s.restaurants.len() + s.orders.len() + s.riders.len());
+    keys.extend(
+        s.restaurants
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (Key::Restaurant(i as u32), p)),
+    );
+    keys.extend(s.orders.iter().map(|o| (Key::Customer(o.id), &o.customer)));
+    // Riders' places come last and are only ever left: they need rows,
+    // not columns (with thousands of riders, the difference is the matrix).
+    let destinations = keys.len();
+    keys.extend(s.riders.iter().map(|r| (Key::Rider(r.id), &r.free_place)));
+    let restaurants: Vec<u32> = (0..s.restaurants.len() as u32).collect();
     let orders: Vec<OrderView<u32>> = s
         .orders
         .iter()
-        .map(|o| OrderView {
+        .enumerate()
+        .map(|(i, o)| OrderView {
             id: o.id,
             restaurant: o.restaurant,
-            customer: index(&o.customer),
+            customer: (s.restaurants.len() + i) as u32,
             placed_secs: o.placed_secs,
             ready_secs: o.ready_secs,
         })
@@ -270,9 +300,10 @@ pub fn plan_with_matrix<T: TravelTime>(
     let riders: Vec<RiderView<u32>> = s
         .riders
         .iter()
-        .map(|r| RiderView {
+        .enumerate()
+        .map(|(i, r)| RiderView {
             id: r.id,
-            free_place: index(&r.free_place),
+            free_place: (destinations + i) as u32,
             free_secs: r.free_secs,
             off_secs: r.off_secs,
             committed: r.committed.clone(),
@@ -280,10 +311,8 @@ pub fn plan_with_matrix<T: TravelTime>(
             capacity_orders: r.capacity_orders,
         })
         .collect();
-    // Riders' places come last and are only ever left: they need rows,
-    // not columns (with thousands of riders, the difference is the matrix).
-    let destinations = s.restaurants.len() + s.orders.len();
     let of_day = s.now_secs.rem_euclid(86_400) as u32;
+    cache.start_tick(s.now_secs);
     // One matrix per vehicle ridden (one in a city of one vehicle).
     let mut vehicles: Vec<Vehicle> = riders.iter().map(|r| r.vehicle).collect();
     vehicles.sort_unstable();
@@ -291,11 +320,13 @@ pub fn plan_with_matrix<T: TravelTime>(
     if vehicles.is_empty() {
         vehicles.push(Vehicle::default());
     }
+    cache.keep_vehicles(&vehicles);
     let matrices = vehicles
         .into_iter()
         .map(|v| {
-            let by = crate::map::by_vehicle(travel, v);
-            crate::map::MatrixTravel::build_to_first(&by, &places, destinations, of_day).map(|m| (v, m))
+            cache
+                .matrix(travel, v, &keys, &keys[..destinations], of_day)
+                .map(|m| (v, m))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let matrix = crate::map::VehicleMatrices::new(matrices);

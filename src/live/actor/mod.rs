@@ -59,6 +59,8 @@ struct Actor {
     next_order: u64,
     links: HashMap<RiderId, RiderLink>,
     next_conn: u64,
+    /// Travel times kept across ticks (with the planner while it plans).
+    travel_cache: crate::dispatch::online::TravelCache<crate::map::VehiclePlace>,
     /// The latest plan's (pickup, drop-off) times per order.
     etas: HashMap<OrderId, (Secs, Secs)>,
     view: Arc<View>,
@@ -160,6 +162,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         links,
         next_conn: 1,
         etas: HashMap::new(),
+        travel_cache: Default::default(),
         view: view.clone(),
         metrics: metrics.clone(),
         tx: tx.clone(),

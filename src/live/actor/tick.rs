@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::Actor;
-use crate::dispatch::online::{self, Plan};
+use crate::dispatch::online::{self, Plan, TravelCache};
 use crate::engine::{Command, PendingTick, RiderId};
 use crate::live::records::LiveRecord;
 use crate::live::{Input, LiveError};
@@ -18,6 +18,8 @@ pub(crate) struct PlanDone {
     pending: PendingTick<VehiclePlace>,
     plan: Result<Plan, MapError>,
     micros: u64,
+    /// The travel times kept across ticks, handed back for the next one.
+    cache: TravelCache<VehiclePlace>,
 }
 
 pub(super) fn planner_pool() -> Result<rayon::ThreadPool, LiveError> {
@@ -63,15 +65,18 @@ impl Actor {
         let travel = self.network.clone();
         let policy = self.engine.policy();
         let tx = self.tx.clone();
+        // One plan at a time (`planning`), so the cache travels with it.
+        let mut cache = std::mem::take(&mut self.travel_cache);
         self.planner.spawn(move || {
             let started = Instant::now();
-            let plan = online::plan_with_matrix(&pending.snapshot, &travel, &policy);
+            let plan = online::plan_with_cache(&pending.snapshot, &travel, &policy, &mut cache);
             let micros = started.elapsed().as_micros() as u64;
             // Blocking send: a plan is never dropped; the queue drains.
             let _ = tx.send(Input::Planned(Box::new(PlanDone {
                 pending,
                 plan,
                 micros,
+                cache,
             })));
         });
     }
@@ -82,7 +87,17 @@ impl Actor {
             pending,
             plan,
             micros,
+            cache,
         } = done;
+        self.travel_cache = cache;
+        self.metrics.travel_pairs_computed.store(
+            self.travel_cache.computed_pairs,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.metrics.travel_pairs_reused.store(
+            self.travel_cache.reused_pairs,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let plan = plan.unwrap_or_else(|e| {
             warn!(error = %e, "planning failed; nothing new is dispatched this tick");
             Plan::default()
