@@ -38,7 +38,7 @@ use crate::wire::protocol::RiderMessage;
 pub use crm_feed::CrmOrder;
 pub use metrics::Metrics;
 pub use records::{JournaledDay, LiveRecord, journal_events};
-pub use restaurants::{OpeningHours, RESTAURANT_ID_PATTERN, Restaurant, Weekday};
+pub use restaurants::{OpeningHours, RESTAURANT_ID_PATTERN, Restaurant, Weekday, is_slug};
 pub use rider_profiles::{CAPACITY_ORDERS_MAX, RiderProfile};
 pub use view::{Card, CardBody, EtaBody, RestaurantBody, View};
 

@@ -200,14 +200,20 @@ fn hhmm(text: &str) -> Option<Secs> {
 /// What a restaurant id may be (it travels in paths and fixtures).
 pub const RESTAURANT_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 
+/// Whether `text` is 1 to `len_max` of `A-Z a-z 0-9 _ -`: the shape of
+/// restaurant ids, vehicle names and zones (they travel in paths, files
+/// and keys).
+pub fn is_slug(text: &str, len_max: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= len_max
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Restaurant ids: 1-64 of `A-Z a-z 0-9 _ -`.
 fn check_id(field: &'static str, id: &str) -> Result<(), FieldError> {
-    let ok = !id.is_empty()
-        && id.len() <= ID_LEN_MAX
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+    if is_slug(id, ID_LEN_MAX) {
         Ok(())
     } else {
         Err((field, format!("1 to {ID_LEN_MAX} of A-Z a-z 0-9 _ -")))

@@ -47,15 +47,10 @@ impl RiderProfile {
                 format!("must be within 1..={CAPACITY_ORDERS_MAX}"),
             ));
         }
-        if let Some(zone) = &self.home_zone {
-            let ok = !zone.is_empty()
-                && zone.len() <= ZONE_LEN_MAX
-                && zone
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !ok {
-                return Err(("home_zone", format!("1 to {ZONE_LEN_MAX} of A-Z a-z 0-9 _ -")));
-            }
+        if let Some(zone) = &self.home_zone
+            && !super::is_slug(zone, ZONE_LEN_MAX)
+        {
+            return Err(("home_zone", format!("1 to {ZONE_LEN_MAX} of A-Z a-z 0-9 _ -")));
         }
         Ok(())
     }

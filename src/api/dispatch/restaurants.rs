@@ -63,12 +63,7 @@ fn reader(state: &AppState, headers: &HeaderMap) -> Result<Scope, ApiError> {
 }
 
 fn check_path_id(id: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+    if crate::live::is_slug(id, 64) {
         Ok(())
     } else {
         Err(ApiError::invalid("id", "1 to 64 of A-Z a-z 0-9 _ -"))

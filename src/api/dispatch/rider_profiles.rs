@@ -68,13 +68,7 @@ pub async fn put(
     if !(1..=crate::live::CAPACITY_ORDERS_MAX).contains(&req.capacity_orders) {
         return Err(ApiError::invalid("capacity_orders", "must be within 1..=20"));
     }
-    let valid = |text: &str, max: usize| {
-        !text.is_empty()
-            && text.len() <= max
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
+    let valid = crate::live::is_slug;
     if !valid(&req.vehicle, 32) {
         return Err(ApiError::invalid("vehicle", "1 to 32 of A-Z a-z 0-9 _ -"));
     }
