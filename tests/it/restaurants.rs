@@ -2,7 +2,7 @@
 //! by operators, read by operators (all) and merchants (their own); a
 //! closed restaurant or one outside its hours refuses orders and finishes
 //! the ones it has; its delivery area refuses far customers; everything
-//! survives kill -9.
+//! (riders' records too) survives kill -9.
 
 use crate::common;
 use crate::common::serve::{self, CUSTOMER, R2};
@@ -258,12 +258,24 @@ async fn onboarded_restaurants_survive_kill_9() {
             .0,
         201
     );
+    let rider = json!({"vehicle": "ebike", "capacity_orders": 2, "home_zone": "port"});
+    assert_eq!(
+        call(Method::PUT, &a, &operator, "/v1/riders/5", Some(rider))
+            .await
+            .0,
+        201
+    );
     served.kill_9();
 
     let served = start(dir.clone()).await.unwrap();
     let a = served.addr.clone();
     let (_, all) = call(Method::GET, &a, &operator, "/v1/restaurants", None).await;
     assert_eq!(all.as_array().unwrap().len(), seeds + 2, "{all}");
+    let (_, five) = call(Method::GET, &a, &operator, "/v1/riders/5", None).await;
+    assert_eq!(
+        five,
+        json!({"id": 5, "vehicle": "ebike", "capacity_orders": 2, "home_zone": "port"})
+    );
     let (_, back) = call(Method::GET, &a, &operator, "/v1/restaurants/n1", None).await;
     assert_eq!(
         (back["open"].as_bool(), back["prep_secs"].as_i64()),
