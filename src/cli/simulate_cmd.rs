@@ -51,6 +51,13 @@ pub struct SimulateArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// A fixture with more places than this is timed leg by leg on the
+    /// road network and planned on matrices kept across ticks, instead of
+    /// one all-pairs matrix (8 GB at 22,000 places). The all-pairs matrix
+    /// is timed once, at the day's first event (its rush-hour factor for
+    /// the whole day); leg by leg follows each departure's.
+    #[arg(long, default_value_t = fixture::MATRIX_PLACES_MAX)]
+    pub matrix_places_max: usize,
 }
 
 /// `waimai fixture ...`
@@ -221,13 +228,13 @@ fn load(args: &SimulateArgs, config: &Config) -> Result<Scenario, CliError> {
     })?;
     let fx = Fixture::read(path)?;
     let profile = config.profile(&fx.header.profile)?;
-    let network = RoadNetwork::load(
+    let network = std::sync::Arc::new(RoadNetwork::load(
         &fx.map_path(),
         &fx.header.profile,
         profile,
         config.map.max_snap_meters,
-    )?;
-    let prepared = fixture::prepare(&fx, &network)?;
+    )?);
+    let prepared = fixture::prepare_with(&fx, &network, args.matrix_places_max)?;
     Ok(Scenario::Fixture(Box::new((fx, prepared))))
 }
 

@@ -128,6 +128,9 @@ pub struct Engine<T: TravelTime> {
     free_at: PlanarIndex<RiderId>,
     /// The restaurants' planar positions, parallel to `restaurants`.
     restaurants_xy: Vec<[f64; 2]>,
+    /// Set when single legs are costly (a road network): each tick plans
+    /// on a many-to-many matrix, kept from tick to tick.
+    travel_cache: Option<online::TravelCache<T::Place>>,
 }
 
 /// How far back placements count as demand.
@@ -147,7 +150,15 @@ impl<T: TravelTime> Engine<T> {
             riders: BTreeMap::new(),
             unpicked: BTreeSet::new(),
             recent: VecDeque::new(),
+            travel_cache: None,
         }
+    }
+
+    /// Plans every [`Engine::tick`] on a many-to-many matrix kept across
+    /// ticks ([`online::plan_with_cache`]) instead of leg by leg: for a
+    /// travel source whose single legs are costly queries.
+    pub fn plan_on_kept_matrices(&mut self) {
+        self.travel_cache = Some(online::TravelCache::default());
     }
 
     /// Puts restaurant `index` at `place`. The next free index adds a
@@ -277,7 +288,15 @@ impl<T: TravelTime> Engine<T> {
     pub fn tick(&mut self, now_secs: Secs) -> (Vec<Command>, TickStats) {
         let pending = self.begin_tick(now_secs);
         let started = Instant::now();
-        let plan = online::plan(&pending.snapshot, &self.travel, &self.config.policy);
+        let plan = match &mut self.travel_cache {
+            // A source that cannot give the matrix plans nothing this tick
+            // (a strongly connected road network always can).
+            Some(cache) => {
+                online::plan_with_cache(&pending.snapshot, &self.travel, &self.config.policy, cache)
+                    .unwrap_or_default()
+            }
+            None => online::plan(&pending.snapshot, &self.travel, &self.config.policy),
+        };
         let plan_micros = started.elapsed().as_micros() as u64;
         self.finish_tick(pending, &plan, plan_micros)
     }

@@ -10,6 +10,7 @@ pub mod ch;
 pub mod file;
 pub mod geo;
 pub mod graph;
+pub mod indexed;
 pub mod network;
 pub mod osm;
 pub mod profile;
@@ -24,6 +25,7 @@ use thiserror::Error;
 
 pub use geo::LatLng;
 pub use graph::RoadGraph;
+pub use indexed::IndexedNetwork;
 pub use network::{NetworkOptions, RoadNetwork, Route};
 pub use profile::Profile;
 pub use snap::Snapped;

@@ -44,7 +44,7 @@ pub struct Vehicle(pub u8);
 /// Travel times between places, possibly depending on the time of day.
 pub trait TravelTime: Send + Sync {
     /// A position this source can route from (e.g. a snapped road point).
-    type Place: Clone + Send + Sync;
+    type Place: Clone + PartialEq + Send + Sync;
 
     /// The trip from `from` to `to`, leaving at `depart_secs_of_day`.
     fn leg(&self, from: &Self::Place, to: &Self::Place, depart_secs_of_day: u32) -> Result<Leg, MapError>;
@@ -134,6 +134,49 @@ impl<T: TravelTime + ?Sized> TravelTime for ByVehicle<'_, T> {
         depart_secs_of_day: u32,
     ) -> Result<TravelMatrix, MapError> {
         self.travel.matrix_by(self.vehicle, from, to, depart_secs_of_day)
+    }
+}
+
+/// A borrowed source is a source: a simulation's engine borrows the
+/// fixture's travel times instead of copying them.
+impl<T: TravelTime + ?Sized> TravelTime for &T {
+    type Place = T::Place;
+
+    fn leg(&self, from: &T::Place, to: &T::Place, depart_secs_of_day: u32) -> Result<Leg, MapError> {
+        (**self).leg(from, to, depart_secs_of_day)
+    }
+
+    fn planar_meters(&self, place: &T::Place) -> [f64; 2] {
+        (**self).planar_meters(place)
+    }
+
+    fn matrix(
+        &self,
+        from: &[T::Place],
+        to: &[T::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
+        (**self).matrix(from, to, depart_secs_of_day)
+    }
+
+    fn leg_by(
+        &self,
+        vehicle: Vehicle,
+        from: &T::Place,
+        to: &T::Place,
+        depart_secs_of_day: u32,
+    ) -> Result<Leg, MapError> {
+        (**self).leg_by(vehicle, from, to, depart_secs_of_day)
+    }
+
+    fn matrix_by(
+        &self,
+        vehicle: Vehicle,
+        from: &[T::Place],
+        to: &[T::Place],
+        depart_secs_of_day: u32,
+    ) -> Result<TravelMatrix, MapError> {
+        (**self).matrix_by(vehicle, from, to, depart_secs_of_day)
     }
 }
 

@@ -738,3 +738,35 @@ fn travel_times_kept_across_ticks_plan_as_fresh_ones_do() {
         cache.computed_pairs
     );
 }
+
+#[test]
+fn a_day_too_large_for_a_matrix_is_routed_leg_by_leg_and_planned_on_kept_matrices() {
+    // The Monaco lunch as if it were too large for an all-pairs matrix:
+    // the same orders, riders and roads, timed by the road network per leg
+    // and planned on matrices kept across ticks. Without rush hours (the
+    // one thing a matrix built once cannot follow) every time is the same
+    // either way, so the day must be the same decision for decision.
+    use std::sync::Arc;
+    use waimai::sim::fixture::{self, Fixture, FixtureTravel};
+    let fx = Fixture::read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/monaco-lunch.jsonl"))
+        .unwrap();
+    let config = common::config();
+    let mut profile = config.profile(&fx.header.profile).unwrap().clone();
+    profile.rush_hours.clear();
+    let map = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&fx.header.map);
+    let net = Arc::new(
+        waimai::map::RoadNetwork::load(&map, &fx.header.profile, &profile, config.map.max_snap_meters)
+            .unwrap(),
+    );
+    let roads = fixture::prepare_with(&fx, &net, 0).unwrap();
+    assert!(matches!(roads.travel, FixtureTravel::Roads(_)));
+    let matrix = fixture::prepare(&fx, &net).unwrap();
+    assert!(matches!(matrix.travel, FixtureTravel::Matrix(_)));
+    let sim = SimConfig::new(Policy::from_name("rolling").unwrap(), 60);
+    let (by_roads, m_roads) = fixture::run(&fx, &roads, &sim).unwrap();
+    let (by_matrix, m_matrix) = fixture::run(&fx, &matrix, &sim).unwrap();
+    assert_eq!(by_roads.decisions, by_matrix.decisions);
+    assert_eq!(by_roads.status, by_matrix.status);
+    assert_eq!(m_roads.delivered, m_matrix.delivered);
+    assert!(m_roads.delivered * 100 >= m_roads.orders * 95, "{m_roads:?}");
+}

@@ -250,10 +250,7 @@ pub fn plan_with_matrix<T: TravelTime>(
     snapshot: &Snapshot<T::Place>,
     travel: &T,
     policy: &Policy,
-) -> Result<Plan, crate::map::MapError>
-where
-    T::Place: PartialEq,
-{
+) -> Result<Plan, crate::map::MapError> {
     plan_with_cache(snapshot, travel, policy, &mut TravelCache::default())
 }
 
@@ -265,10 +262,7 @@ pub fn plan_with_cache<T: TravelTime>(
     travel: &T,
     policy: &Policy,
     cache: &mut TravelCache<T::Place>,
-) -> Result<Plan, crate::map::MapError>
-where
-    T::Place: PartialEq,
-{
+) -> Result<Plan, crate::map::MapError> {
     use travel_cache::Key;
     let s = snapshot;
     let mut keys: Vec<(Key, &T::Place)> =
