@@ -137,91 +137,56 @@ impl<T: TravelTime + ?Sized> TravelTime for ByVehicle<'_, T> {
     }
 }
 
-/// A borrowed source is a source: a simulation's engine borrows the
-/// fixture's travel times instead of copying them.
-impl<T: TravelTime + ?Sized> TravelTime for &T {
-    type Place = T::Place;
+/// A source behind a pointer is a source: a simulation's engine borrows
+/// the fixture's travel times instead of copying them (`&T`), and the live
+/// server shares one road network between the engine and its planning
+/// workers (`Arc<T>`).
+macro_rules! forward_travel_time {
+    ($($pointer:ty),*) => {$(
+        impl<T: TravelTime + ?Sized> TravelTime for $pointer {
+            type Place = T::Place;
 
-    fn leg(&self, from: &T::Place, to: &T::Place, depart_secs_of_day: u32) -> Result<Leg, MapError> {
-        (**self).leg(from, to, depart_secs_of_day)
-    }
+            fn leg(&self, from: &T::Place, to: &T::Place, depart_secs_of_day: u32) -> Result<Leg, MapError> {
+                (**self).leg(from, to, depart_secs_of_day)
+            }
 
-    fn planar_meters(&self, place: &T::Place) -> [f64; 2] {
-        (**self).planar_meters(place)
-    }
+            fn planar_meters(&self, place: &T::Place) -> [f64; 2] {
+                (**self).planar_meters(place)
+            }
 
-    fn matrix(
-        &self,
-        from: &[T::Place],
-        to: &[T::Place],
-        depart_secs_of_day: u32,
-    ) -> Result<TravelMatrix, MapError> {
-        (**self).matrix(from, to, depart_secs_of_day)
-    }
+            fn matrix(
+                &self,
+                from: &[T::Place],
+                to: &[T::Place],
+                depart_secs_of_day: u32,
+            ) -> Result<TravelMatrix, MapError> {
+                (**self).matrix(from, to, depart_secs_of_day)
+            }
 
-    fn leg_by(
-        &self,
-        vehicle: Vehicle,
-        from: &T::Place,
-        to: &T::Place,
-        depart_secs_of_day: u32,
-    ) -> Result<Leg, MapError> {
-        (**self).leg_by(vehicle, from, to, depart_secs_of_day)
-    }
+            fn leg_by(
+                &self,
+                vehicle: Vehicle,
+                from: &T::Place,
+                to: &T::Place,
+                depart_secs_of_day: u32,
+            ) -> Result<Leg, MapError> {
+                (**self).leg_by(vehicle, from, to, depart_secs_of_day)
+            }
 
-    fn matrix_by(
-        &self,
-        vehicle: Vehicle,
-        from: &[T::Place],
-        to: &[T::Place],
-        depart_secs_of_day: u32,
-    ) -> Result<TravelMatrix, MapError> {
-        (**self).matrix_by(vehicle, from, to, depart_secs_of_day)
-    }
+            fn matrix_by(
+                &self,
+                vehicle: Vehicle,
+                from: &[T::Place],
+                to: &[T::Place],
+                depart_secs_of_day: u32,
+            ) -> Result<TravelMatrix, MapError> {
+                (**self).matrix_by(vehicle, from, to, depart_secs_of_day)
+            }
+        }
+    )*};
 }
 
-/// A shared source is a source: the live server keeps one road network
-/// for the engine and its planning workers.
-impl<T: TravelTime> TravelTime for std::sync::Arc<T> {
-    type Place = T::Place;
-
-    fn leg(&self, from: &T::Place, to: &T::Place, depart_secs_of_day: u32) -> Result<Leg, MapError> {
-        (**self).leg(from, to, depart_secs_of_day)
-    }
-
-    fn planar_meters(&self, place: &T::Place) -> [f64; 2] {
-        (**self).planar_meters(place)
-    }
-
-    fn matrix(
-        &self,
-        from: &[T::Place],
-        to: &[T::Place],
-        depart_secs_of_day: u32,
-    ) -> Result<TravelMatrix, MapError> {
-        (**self).matrix(from, to, depart_secs_of_day)
-    }
-
-    fn leg_by(
-        &self,
-        vehicle: Vehicle,
-        from: &T::Place,
-        to: &T::Place,
-        depart_secs_of_day: u32,
-    ) -> Result<Leg, MapError> {
-        (**self).leg_by(vehicle, from, to, depart_secs_of_day)
-    }
-
-    fn matrix_by(
-        &self,
-        vehicle: Vehicle,
-        from: &[T::Place],
-        to: &[T::Place],
-        depart_secs_of_day: u32,
-    ) -> Result<TravelMatrix, MapError> {
-        (**self).matrix_by(vehicle, from, to, depart_secs_of_day)
-    }
-}
+forward_travel_time!(&T, std::sync::Arc<T>);
 
 /// Travel among a fixed set of places (restaurants, customers, rider
 /// starts), computed once with one many-to-many query: a simulation then
