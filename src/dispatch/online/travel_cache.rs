@@ -124,63 +124,72 @@ impl<P: Clone + PartialEq> TravelCache<P> {
             };
             cache.slots[slot] = Some((*k, (*p).clone()));
             cache.slot_of.insert(*k, slot);
-            new_dests.push((slot, *p));
+            new_dests.push((*k, slot, *p));
         }
         let width = cache.slots.len();
         for row in cache.rows.values_mut() {
             row.ms.resize(width, u32::MAX);
             row.meters.resize(width, u32::MAX);
         }
-        let kept: Vec<Key> = sources
+        // New and moved origins get rows, filled below like kept ones.
+        let (kept, fresh): (Vec<Key>, Vec<Key>) = sources
             .iter()
             .map(|(k, _)| *k)
-            .filter(|k| cache.rows.contains_key(k))
-            .collect();
-        if !new_dests.is_empty() && !kept.is_empty() {
-            let from: Vec<P> = kept.iter().map(|k| cache.rows[k].place.clone()).collect();
-            let to: Vec<P> = new_dests.iter().map(|(_, p)| (*p).clone()).collect();
-            let m = by.matrix(&from, &to, depart_secs_of_day)?;
+            .partition(|k| cache.rows.contains_key(k));
+        let is_fresh: HashSet<Key> = fresh.iter().copied().collect();
+        for (k, p) in sources.iter().filter(|(k, _)| is_fresh.contains(k)) {
+            let row = Row {
+                place: (*p).clone(),
+                ms: vec![u32::MAX; width],
+                meters: vec![u32::MAX; width],
+            };
+            cache.rows.insert(*k, row);
+        }
+        let all_dests: Vec<(Key, usize, &P)> =
+            dests.iter().map(|(k, p)| (*k, cache.slot_of[k], *p)).collect();
+        let restaurants = |d: &[(Key, usize, &P)]| -> Vec<(usize, P)> {
+            d.iter()
+                .filter(|(k, _, _)| matches!(k, Key::Restaurant(_)))
+                .map(|(_, s, p)| (*s, (*p).clone()))
+                .collect()
+        };
+        let every = |d: &[(Key, usize, &P)]| -> Vec<(usize, P)> {
+            d.iter().map(|(_, s, p)| (*s, (*p).clone())).collect()
+        };
+        let is_rider = |k: &Key| matches!(k, Key::Rider(_));
+        let split = |keys: &[Key]| -> (Vec<Key>, Vec<Key>) { keys.iter().partition(|k| !is_rider(k)) };
+        let (kept_places, kept_riders) = split(&kept);
+        let (fresh_places, fresh_riders) = split(&fresh);
+        // Riders only ever ride to restaurants (a trip starts there), so
+        // their rows hold restaurant columns only.
+        let groups = [
+            (kept_places, every(&new_dests)),
+            (kept_riders, restaurants(&new_dests)),
+            (fresh_places, every(&all_dests)),
+            (fresh_riders, restaurants(&all_dests)),
+        ];
+        for (keys, to) in groups {
+            if keys.is_empty() || to.is_empty() {
+                continue;
+            }
+            let from: Vec<P> = keys.iter().map(|k| cache.rows[k].place.clone()).collect();
+            let to_places: Vec<P> = to.iter().map(|(_, p)| p.clone()).collect();
+            let m = by.matrix(&from, &to_places, depart_secs_of_day)?;
             self.computed_pairs += (from.len() * to.len()) as u64;
-            for (i, k) in kept.iter().enumerate() {
+            for (i, k) in keys.iter().enumerate() {
                 let Some(row) = cache.rows.get_mut(k) else {
                     continue;
                 };
-                for (j, (slot, _)) in new_dests.iter().enumerate() {
+                for (j, (slot, _)) in to.iter().enumerate() {
                     let leg = m.leg(i, j);
                     row.ms[*slot] = leg.duration_ms;
                     row.meters[*slot] = leg.meters;
                 }
             }
         }
-        // New and moved origins get whole rows.
-        let fresh: Vec<(Key, &P)> = sources
-            .iter()
-            .filter(|(k, _)| !cache.rows.contains_key(k))
-            .map(|(k, p)| (*k, *p))
-            .collect();
-        if !fresh.is_empty() && !dests.is_empty() {
-            let from: Vec<P> = fresh.iter().map(|(_, p)| (*p).clone()).collect();
-            let to: Vec<P> = dests.iter().map(|(_, p)| (*p).clone()).collect();
-            let m = by.matrix(&from, &to, depart_secs_of_day)?;
-            self.computed_pairs += (from.len() * to.len()) as u64;
-            for (i, (k, p)) in fresh.iter().enumerate() {
-                let mut row = Row {
-                    place: (*p).clone(),
-                    ms: vec![u32::MAX; width],
-                    meters: vec![u32::MAX; width],
-                };
-                for (j, (dk, _)) in dests.iter().enumerate() {
-                    let slot = cache.slot_of[dk];
-                    let leg = m.leg(i, j);
-                    row.ms[slot] = leg.duration_ms;
-                    row.meters[slot] = leg.meters;
-                }
-                cache.rows.insert(*k, row);
-            }
-        }
         self.reused_pairs += (kept.len() * (dests.len() - new_dests.len())) as u64;
-        // The tick's matrix, in the callers' order.
-        let cols: Vec<usize> = dests.iter().map(|(k, _)| cache.slot_of[k]).collect();
+        // The tick's matrix, in the callers' order; a rider's cell to a
+        // customer is never read and says so (unreachable).
         let mut out = TravelMatrix {
             rows: sources.len(),
             cols: dests.len(),
@@ -189,10 +198,13 @@ impl<P: Clone + PartialEq> TravelCache<P> {
         };
         for (k, _) in sources {
             let row = &cache.rows[k];
-            out.duration_ms.extend(cols.iter().map(|&c| row.ms[c]));
-            out.meters.extend(cols.iter().map(|&c| row.meters[c]));
+            for (dk, c, _) in &all_dests {
+                let read = !is_rider(k) || matches!(dk, Key::Restaurant(_));
+                debug_assert!(!read || row.ms[*c] != u32::MAX, "a pair was never computed");
+                out.duration_ms.push(if read { row.ms[*c] } else { u32::MAX });
+                out.meters.push(if read { row.meters[*c] } else { u32::MAX });
+            }
         }
-        debug_assert!(!out.duration_ms.contains(&u32::MAX), "a pair was never computed");
         let planar = sources.iter().map(|(_, p)| travel.planar_meters(p)).collect();
         Ok(MatrixTravel::from_parts(out, planar))
     }
