@@ -89,7 +89,7 @@ struct State {
     cards: HashMap<u64, Card>,
     active: BTreeMap<String, BTreeSet<u64>>,
     console: Bytes,
-    restaurants: Vec<Restaurant>,
+    restaurants: BTreeMap<String, Restaurant>,
     riders: BTreeMap<u64, super::RiderProfile>,
 }
 
@@ -163,14 +163,12 @@ impl View {
     /// own), by id, as they stand at `now_secs`.
     pub fn restaurants(&self, scope: &Scope, now_secs: Secs) -> Vec<RestaurantBody> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<RestaurantBody> = state
+        state
             .restaurants
-            .iter()
+            .values()
             .filter(|r| scope.sees(&r.merchant))
             .map(|r| RestaurantBody::of(r, &self.city, now_secs))
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+            .collect()
     }
 
     /// One restaurant, if `scope` may see it.
@@ -178,8 +176,8 @@ impl View {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         state
             .restaurants
-            .iter()
-            .find(|r| r.id == id && scope.sees(&r.merchant))
+            .get(id)
+            .filter(|r| scope.sees(&r.merchant))
             .map(|r| RestaurantBody::of(r, &self.city, now_secs))
     }
 
@@ -208,8 +206,12 @@ impl View {
         }
     }
 
+    /// Puts the restaurants that changed (after their journal write).
     pub(super) fn put_restaurants(&self, restaurants: Vec<Restaurant>) {
-        self.state.write().unwrap_or_else(|e| e.into_inner()).restaurants = restaurants;
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for r in restaurants {
+            state.restaurants.insert(r.id.clone(), r);
+        }
     }
     /// One order's card, if `scope` may see it.
     pub fn card(&self, scope: &Scope, id: u64) -> Option<Card> {

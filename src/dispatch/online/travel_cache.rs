@@ -159,6 +159,15 @@ impl<P: Clone + PartialEq> TravelCache<P> {
         let is_rider = |k: &Key| matches!(k, Key::Rider(_));
         let split = |keys: &[Key]| -> (Vec<Key>, Vec<Key>) { keys.iter().partition(|k| !is_rider(k)) };
         let (kept_places, kept_riders) = split(&kept);
+        let restaurant_cols = |d: &[(Key, usize, &P)]| {
+            d.iter()
+                .filter(|(k, _, _)| matches!(k, Key::Restaurant(_)))
+                .count()
+        };
+        // A rider's row holds restaurant columns only.
+        self.reused_pairs += (kept_places.len() * (dests.len() - new_dests.len())
+            + kept_riders.len() * (restaurant_cols(&all_dests) - restaurant_cols(&new_dests)))
+            as u64;
         let (fresh_places, fresh_riders) = split(&fresh);
         // Riders only ever ride to restaurants (a trip starts there), so
         // their rows hold restaurant columns only.
@@ -187,7 +196,6 @@ impl<P: Clone + PartialEq> TravelCache<P> {
                 }
             }
         }
-        self.reused_pairs += (kept.len() * (dests.len() - new_dests.len())) as u64;
         // The tick's matrix, in the callers' order; a rider's cell to a
         // customer is never read and says so (unreachable).
         let mut out = TravelMatrix {

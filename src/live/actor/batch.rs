@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::engine::{OrderId, RiderId};
 use crate::live::records::LiveRecord;
-use crate::live::{LiveError, OrderReply, RestaurantReply, RiderProfile};
+use crate::live::{LiveError, OrderReply, Restaurant, RestaurantReply, RiderProfile};
 use crate::wire::protocol::ServerMessage;
 
 /// A reply that waits for the batch's journal write.
@@ -39,8 +39,8 @@ pub(super) struct Batch {
     pub(super) deferred: Vec<Deferred>,
     /// Operators' restaurant PUTs, answered after the journal write.
     pub(super) restaurant_replies: Vec<DeferredRestaurant>,
-    /// A restaurant changed: the read model's list is redrawn.
-    pub(super) restaurants_changed: bool,
+    /// Restaurants that changed, for the read model.
+    pub(super) restaurants_changed: Vec<Restaurant>,
     /// Operators' rider-record PUTs, answered after the journal write.
     pub(super) rider_replies: Vec<DeferredRider>,
     /// Riders' records that changed, for the read model.

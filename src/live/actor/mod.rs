@@ -185,7 +185,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         actor.resend_crm();
     }
     actor.batch.touched_orders = actor.orders.keys().copied().collect();
-    actor.batch.restaurants_changed = true;
+    actor.batch.restaurants_changed = actor.restaurants.all().to_vec();
     actor.batch.riders_changed = actor.rider_profiles.all().cloned().collect();
     actor.refresh_view();
     actor.view.put_console(actor.console_json().into());

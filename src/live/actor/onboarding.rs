@@ -57,7 +57,7 @@ impl Actor {
             index,
             restaurant: restaurant.clone(),
         });
-        self.batch.restaurants_changed = true;
+        self.batch.restaurants_changed.push(restaurant.clone());
         Ok(RestaurantReply {
             restaurant,
             created: before.is_none(),

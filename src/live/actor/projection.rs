@@ -16,8 +16,9 @@ impl Actor {
             .filter_map(|id| self.card(*id))
             .collect();
         self.view.put_cards(cards);
-        if std::mem::take(&mut self.batch.restaurants_changed) {
-            self.view.put_restaurants(self.restaurants.all().to_vec());
+        let restaurants = std::mem::take(&mut self.batch.restaurants_changed);
+        if !restaurants.is_empty() {
+            self.view.put_restaurants(restaurants);
         }
         let riders = std::mem::take(&mut self.batch.riders_changed);
         if !riders.is_empty() {
