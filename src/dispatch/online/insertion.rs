@@ -10,7 +10,7 @@ mod edit;
 
 use edit::Edit;
 
-use super::timing::{TripStart, time_trip};
+use super::timing::{TripStart, time_trip, time_trip_with};
 use super::{OrderView, Plan, PlannedTrip, RiderView, RollingParams, Secs, Snapshot, TripTiming};
 use crate::map::{TravelTime, by_vehicle};
 
@@ -166,7 +166,8 @@ impl<T: TravelTime> Ctx<'_, T> {
             free_secs: q.tail_secs,
         };
         let customers = std::iter::once(&ov.customer);
-        let t = time_trip(
+        let mut dropoff_secs = 0;
+        let t = time_trip_with(
             &by_vehicle(self.travel, rider.vehicle),
             start,
             self.s.now_secs,
@@ -174,11 +175,12 @@ impl<T: TravelTime> Ctx<'_, T> {
             ov.ready_secs,
             customers,
             &self.s.service,
+            |drop| dropoff_secs = drop,
         );
         if t.pickup_secs > rider.off_secs {
             return None;
         }
-        let click_to_door = (t.dropoff_secs[0] - ov.placed_secs) as f64;
+        let click_to_door = (dropoff_secs - ov.placed_secs) as f64;
         Some(click_to_door + self.weight * (t.free_secs - t.depart_secs) as f64)
     }
 }

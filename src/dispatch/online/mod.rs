@@ -214,18 +214,57 @@ pub fn plan<T: TravelTime>(snapshot: &Snapshot<T::Place>, travel: &T, policy: &P
         Policy::Rolling(params) => {
             let allowed = candidates::allowed(snapshot, travel);
             let allowed = allowed.as_deref();
-            let mut plan = insertion::plan(snapshot, travel, params, allowed);
-            if latest_pickup_delay_secs(snapshot, &plan) > params.scarce_late_secs {
-                let scarce = RollingParams {
-                    rider_time_weight: params.scarce_rider_time_weight,
-                    ..*params
-                };
-                plan = insertion::plan(snapshot, travel, &scarce, allowed);
-            }
+            let scarce = RollingParams {
+                rider_time_weight: params.scarce_rider_time_weight,
+                ..*params
+            };
+            let is_late = |plan: &Plan| latest_pickup_delay_secs(snapshot, plan) > params.scarce_late_secs;
+            let mut plan = if likely_scarce(snapshot, params) {
+                // Both plans at once on the pool: the same choice as in
+                // turn, in the time of one when a core is free.
+                let (plan, plan_scarce) = rayon::join(
+                    || insertion::plan(snapshot, travel, params, allowed),
+                    || insertion::plan(snapshot, travel, &scarce, allowed),
+                );
+                if is_late(&plan) { plan_scarce } else { plan }
+            } else {
+                let plan = insertion::plan(snapshot, travel, params, allowed);
+                if is_late(&plan) {
+                    insertion::plan(snapshot, travel, &scarce, allowed)
+                } else {
+                    plan
+                }
+            };
             plan.repositions = reposition::plan(snapshot, travel, &plan, params);
             plan
         }
     }
+}
+
+/// Open orders from which planning twice is likely: this many, with one
+/// whose food has already waited past `scarce_late_secs` (no plan can
+/// pick it up before now).
+const SCARCE_LIKELY_OPEN_MIN: usize = 64;
+
+/// Whether the plan will probably be redone for scarce riders: decides
+/// only whether both plans run at once, never which one is kept.
+fn likely_scarce<P>(s: &Snapshot<P>, params: &RollingParams) -> bool {
+    let mut on_trip = vec![false; s.orders.len()];
+    for c in s.riders.iter().filter_map(|r| r.committed.as_ref()) {
+        for &o in &c.orders {
+            if let Some(t) = on_trip.get_mut(o) {
+                *t = true;
+            }
+        }
+    }
+    let mut open = s
+        .orders
+        .iter()
+        .zip(&on_trip)
+        .filter(|(_, t)| !**t)
+        .map(|(o, _)| o);
+    s.orders.len() - on_trip.iter().filter(|t| **t).count() >= SCARCE_LIKELY_OPEN_MIN
+        && open.any(|o| o.ready_secs + params.scarce_late_secs < s.now_secs)
 }
 
 /// How long the food of the plan's worst order waits for its rider.
