@@ -374,3 +374,55 @@ pub fn plan_with_cache<T: TravelTime>(
     };
     Ok(plan(&indexed, &matrix, policy))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(open: usize, overdue_secs: Secs, committed: bool) -> Snapshot<u32> {
+        let now = 10_000;
+        let orders = (0..open)
+            .map(|k| OrderView {
+                id: k as u64,
+                restaurant: 0,
+                customer: 1,
+                placed_secs: now - 600,
+                ready_secs: if k == 0 { now - overdue_secs } else { now },
+            })
+            .collect();
+        let rider = RiderView {
+            id: 0,
+            free_place: 0,
+            free_secs: now,
+            off_secs: now + 3600,
+            committed: committed.then(|| CommittedTrip {
+                restaurant: 0,
+                arrive_secs: now,
+                orders: vec![0],
+            }),
+            vehicle: Vehicle::default(),
+            capacity_orders: None,
+        };
+        Snapshot {
+            now_secs: now,
+            restaurants: vec![0],
+            orders,
+            riders: vec![rider],
+            service: ServiceSecs::split(240, 240),
+            demand: vec![0.0],
+            candidates: None,
+        }
+    }
+
+    #[test]
+    fn both_plans_run_at_once_only_when_food_already_waits_too_long() {
+        let p = RollingParams::default();
+        let late = p.scarce_late_secs + 1;
+        let min = SCARCE_LIKELY_OPEN_MIN;
+        assert!(likely_scarce(&snapshot(min, late, false), &p));
+        assert!(!likely_scarce(&snapshot(min, p.scarce_late_secs, false), &p));
+        assert!(!likely_scarce(&snapshot(min - 1, late, false), &p));
+        // The overdue order is already on its rider's trip: not open.
+        assert!(!likely_scarce(&snapshot(min + 1, late, true), &p));
+    }
+}
