@@ -494,11 +494,25 @@ fn a_plan_made_off_thread_never_resurrects_what_changed_meanwhile() {
     }
 }
 
+/// A rider with nothing committed, free at `free_secs` and on shift until
+/// three hours after `now`.
+fn idle_rider<P>(id: u64, free_place: P, free_secs: i64, now: i64) -> waimai::dispatch::online::RiderView<P> {
+    waimai::dispatch::online::RiderView {
+        id,
+        free_place,
+        free_secs,
+        off_secs: now + 3 * 3600,
+        committed: None,
+        vehicle: Default::default(),
+        capacity_orders: None,
+    }
+}
+
 #[test]
 fn planning_on_a_road_matrix_equals_planning_on_single_legs() {
     // Monaco: restaurants, customers and riders on real roads; the plan made
     // on one many-to-many matrix must be the plan made leg by leg.
-    use waimai::dispatch::online::{OrderView, RiderView, Snapshot, plan, plan_with_matrix};
+    use waimai::dispatch::online::{OrderView, Snapshot, plan, plan_with_matrix};
     let net = &common::EBIKE[1];
     let pts = &net.graph().points;
     let snap = |k: usize| net.snap(pts[(k * 7919) % pts.len()]).unwrap();
@@ -516,15 +530,7 @@ fn planning_on_a_road_matrix_equals_planning_on_single_legs() {
             })
             .collect(),
         riders: (0..5)
-            .map(|k| RiderView {
-                id: k as u64,
-                free_place: snap(500 + k),
-                free_secs: now + 300 * (k as i64 % 2),
-                off_secs: now + 3 * 3600,
-                committed: None,
-                vehicle: Default::default(),
-                capacity_orders: None,
-            })
+            .map(|k| idle_rider(k as u64, snap(500 + k), now + 300 * (k as i64 % 2), now))
             .collect(),
         service: ServiceSecs::split(240, 120),
         demand: vec![1.0; 4],
@@ -663,7 +669,7 @@ fn travel_times_kept_across_ticks_plan_as_fresh_ones_do() {
     // moves and the hour turns: a plan made with the kept travel times is
     // the plan made leg by leg, and some pairs are kept.
     use rand::SeedableRng;
-    use waimai::dispatch::online::{OrderView, RiderView, Snapshot, TravelCache, plan, plan_with_cache};
+    use waimai::dispatch::online::{OrderView, Snapshot, TravelCache, plan, plan_with_cache};
     let net = &common::EBIKE[1];
     let pts = &net.graph().points;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -710,15 +716,7 @@ fn travel_times_kept_across_ticks_plan_as_fresh_ones_do() {
             riders: riders
                 .iter()
                 .enumerate()
-                .map(|(k, p)| RiderView {
-                    id: k as u64,
-                    free_place: *p,
-                    free_secs: now,
-                    off_secs: now + 3 * 3600,
-                    committed: None,
-                    vehicle: Default::default(),
-                    capacity_orders: None,
-                })
+                .map(|(k, p)| idle_rider(k as u64, *p, now, now))
                 .collect(),
             service: ServiceSecs::split(240, 120),
             demand: vec![1.0; 4],

@@ -249,21 +249,21 @@ const SCARCE_LIKELY_OPEN_MIN: usize = 64;
 /// Whether the plan will probably be redone for scarce riders: decides
 /// only whether both plans run at once, never which one is kept.
 fn likely_scarce<P>(s: &Snapshot<P>, params: &RollingParams) -> bool {
-    let mut on_trip = vec![false; s.orders.len()];
+    let mut open = vec![true; s.orders.len()];
     for c in s.riders.iter().filter_map(|r| r.committed.as_ref()) {
         for &o in &c.orders {
-            if let Some(t) = on_trip.get_mut(o) {
-                *t = true;
+            if let Some(t) = open.get_mut(o) {
+                *t = false;
             }
         }
     }
     let mut open = s
         .orders
         .iter()
-        .zip(&on_trip)
-        .filter(|(_, t)| !**t)
+        .zip(open)
+        .filter(|(_, open)| *open)
         .map(|(o, _)| o);
-    s.orders.len() - on_trip.iter().filter(|t| **t).count() >= SCARCE_LIKELY_OPEN_MIN
+    open.clone().count() >= SCARCE_LIKELY_OPEN_MIN
         && open.any(|o| o.ready_secs + params.scarce_late_secs < s.now_secs)
 }
 

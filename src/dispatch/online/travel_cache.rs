@@ -22,6 +22,21 @@ pub(super) enum Key {
     Rider(u64),
 }
 
+impl Key {
+    fn is_restaurant(&self) -> bool {
+        matches!(self, Key::Restaurant(_))
+    }
+
+    fn is_rider(&self) -> bool {
+        matches!(self, Key::Rider(_))
+    }
+}
+
+/// `keys` split into places' keys and riders' keys.
+fn split_riders(keys: &[Key]) -> (Vec<Key>, Vec<Key>) {
+    keys.iter().partition(|k| !k.is_rider())
+}
+
 /// One origin's times to every destination slot.
 struct Row<P> {
     place: P,
@@ -47,6 +62,119 @@ impl<P> Default for VehicleCache<P> {
             free: Vec::new(),
             rows: HashMap::new(),
         }
+    }
+}
+
+impl<P: Clone + PartialEq> VehicleCache<P> {
+    /// Drops the columns and rows of places that left the snapshot or
+    /// moved.
+    fn evict(&mut self, sources: &[(Key, &P)], dests: &[(Key, &P)]) {
+        let live_dests: HashMap<Key, &P> = dests.iter().map(|(k, p)| (*k, *p)).collect();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let gone = slot
+                .as_ref()
+                .is_some_and(|(k, p)| live_dests.get(k).is_none_or(|q| *q != p));
+            if gone && let Some((k, _)) = slot.take() {
+                self.slot_of.remove(&k);
+                self.free.push(i);
+            }
+        }
+        let live_sources: HashMap<Key, &P> = sources.iter().map(|(k, p)| (*k, *p)).collect();
+        self.rows
+            .retain(|k, row| live_sources.get(k).is_some_and(|p| **p == row.place));
+    }
+
+    /// Gives new destinations slots (free ones first) and widens every
+    /// row to them; returns the new ones.
+    fn assign_slots(&mut self, dests: &[(Key, &P)]) -> Vec<(Key, usize, P)> {
+        let mut new_dests = Vec::new();
+        for (k, p) in dests {
+            if self.slot_of.contains_key(k) {
+                continue;
+            }
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.slots.push(None);
+                self.slots.len() - 1
+            });
+            self.slots[slot] = Some((*k, (*p).clone()));
+            self.slot_of.insert(*k, slot);
+            new_dests.push((*k, slot, (*p).clone()));
+        }
+        let width = self.slots.len();
+        for row in self.rows.values_mut() {
+            row.ms.resize(width, u32::MAX);
+            row.meters.resize(width, u32::MAX);
+        }
+        new_dests
+    }
+
+    /// Sources' keys, those with a kept row and those given a new one.
+    fn rows_for(&mut self, sources: &[(Key, &P)]) -> (Vec<Key>, Vec<Key>) {
+        let width = self.slots.len();
+        let (mut kept, mut fresh) = (Vec::new(), Vec::new());
+        for (k, p) in sources {
+            if self.rows.contains_key(k) {
+                kept.push(*k);
+                continue;
+            }
+            let row = Row {
+                place: (*p).clone(),
+                ms: vec![u32::MAX; width],
+                meters: vec![u32::MAX; width],
+            };
+            self.rows.insert(*k, row);
+            fresh.push(*k);
+        }
+        (kept, fresh)
+    }
+
+    /// Asks `travel` for the rows of `keys` to the slots `to`; returns the
+    /// pairs computed.
+    fn fill<T: TravelTime<Place = P>>(
+        &mut self,
+        travel: &T,
+        keys: &[Key],
+        to: &[(usize, P)],
+        depart_secs_of_day: u32,
+    ) -> Result<u64, MapError> {
+        if keys.is_empty() || to.is_empty() {
+            return Ok(0);
+        }
+        let from: Vec<P> = keys.iter().map(|k| self.rows[k].place.clone()).collect();
+        let to_places: Vec<P> = to.iter().map(|(_, p)| p.clone()).collect();
+        let m = travel.matrix(&from, &to_places, depart_secs_of_day)?;
+        for (i, k) in keys.iter().enumerate() {
+            let Some(row) = self.rows.get_mut(k) else {
+                continue;
+            };
+            for (j, (slot, _)) in to.iter().enumerate() {
+                let leg = m.leg(i, j);
+                row.ms[*slot] = leg.duration_ms;
+                row.meters[*slot] = leg.meters;
+            }
+        }
+        Ok((from.len() * to.len()) as u64)
+    }
+
+    /// The tick's matrix, in the callers' order; a rider's cell to a
+    /// customer is never read and says so (unreachable).
+    fn assemble(&self, sources: &[(Key, &P)], dests: &[(Key, usize, P)]) -> TravelMatrix {
+        let mut out = TravelMatrix {
+            rows: sources.len(),
+            cols: dests.len(),
+            duration_ms: Vec::with_capacity(sources.len() * dests.len()),
+            meters: Vec::with_capacity(sources.len() * dests.len()),
+        };
+        for (k, _) in sources {
+            let row = &self.rows[k];
+            for (dk, c, _) in dests {
+                let read = !k.is_rider() || dk.is_restaurant();
+                debug_assert!(!read || row.ms[*c] != u32::MAX, "a pair was never computed");
+                out.duration_ms.push(if read { row.ms[*c] } else { u32::MAX });
+                out.meters.push(if read { row.meters[*c] } else { u32::MAX });
+            }
+        }
+        out
     }
 }
 
@@ -93,126 +221,38 @@ impl<P: Clone + PartialEq> TravelCache<P> {
         depart_secs_of_day: u32,
     ) -> Result<MatrixTravel, MapError> {
         let cache = self.by_vehicle.entry(vehicle).or_default();
-        let by = by_vehicle(travel, vehicle);
-        // Evict what left the snapshot or moved.
-        let live_dests: HashMap<Key, &P> = dests.iter().map(|(k, p)| (*k, *p)).collect();
-        for (i, slot) in cache.slots.iter_mut().enumerate() {
-            let gone = slot
-                .as_ref()
-                .is_some_and(|(k, p)| live_dests.get(k).is_none_or(|q| *q != p));
-            if gone && let Some((k, _)) = slot.take() {
-                cache.slot_of.remove(&k);
-                cache.free.push(i);
-            }
-        }
-        let live_sources: HashMap<Key, &P> = sources.iter().map(|(k, p)| (*k, *p)).collect();
-        cache
-            .rows
-            .retain(|k, row| live_sources.get(k).is_some_and(|p| **p == row.place));
-        // New destinations get slots; kept rows learn their columns.
-        let mut new_dests = Vec::new();
-        for (k, p) in dests {
-            if cache.slot_of.contains_key(k) {
-                continue;
-            }
-            let slot = match cache.free.pop() {
-                Some(s) => s,
-                None => {
-                    cache.slots.push(None);
-                    cache.slots.len() - 1
-                }
-            };
-            cache.slots[slot] = Some((*k, (*p).clone()));
-            cache.slot_of.insert(*k, slot);
-            new_dests.push((*k, slot, *p));
-        }
-        let width = cache.slots.len();
-        for row in cache.rows.values_mut() {
-            row.ms.resize(width, u32::MAX);
-            row.meters.resize(width, u32::MAX);
-        }
-        // New and moved origins get rows, filled below like kept ones.
-        let (kept, fresh): (Vec<Key>, Vec<Key>) = sources
+        cache.evict(sources, dests);
+        let new_dests = cache.assign_slots(dests);
+        let keyed_all: Vec<(Key, usize, P)> = dests
             .iter()
-            .map(|(k, _)| *k)
-            .partition(|k| cache.rows.contains_key(k));
-        let is_fresh: HashSet<Key> = fresh.iter().copied().collect();
-        for (k, p) in sources.iter().filter(|(k, _)| is_fresh.contains(k)) {
-            let row = Row {
-                place: (*p).clone(),
-                ms: vec![u32::MAX; width],
-                meters: vec![u32::MAX; width],
-            };
-            cache.rows.insert(*k, row);
-        }
-        let all_dests: Vec<(Key, usize, &P)> =
-            dests.iter().map(|(k, p)| (*k, cache.slot_of[k], *p)).collect();
-        let restaurants = |d: &[(Key, usize, &P)]| -> Vec<(usize, P)> {
-            d.iter()
-                .filter(|(k, _, _)| matches!(k, Key::Restaurant(_)))
-                .map(|(_, s, p)| (*s, (*p).clone()))
-                .collect()
-        };
-        let every = |d: &[(Key, usize, &P)]| -> Vec<(usize, P)> {
-            d.iter().map(|(_, s, p)| (*s, (*p).clone())).collect()
-        };
-        let is_rider = |k: &Key| matches!(k, Key::Rider(_));
-        let split = |keys: &[Key]| -> (Vec<Key>, Vec<Key>) { keys.iter().partition(|k| !is_rider(k)) };
-        let (kept_places, kept_riders) = split(&kept);
-        let restaurant_cols = |d: &[(Key, usize, &P)]| {
-            d.iter()
-                .filter(|(k, _, _)| matches!(k, Key::Restaurant(_)))
-                .count()
-        };
-        // A rider's row holds restaurant columns only.
-        self.reused_pairs += (kept_places.len() * (dests.len() - new_dests.len())
-            + kept_riders.len() * (restaurant_cols(&all_dests) - restaurant_cols(&new_dests)))
-            as u64;
-        let (fresh_places, fresh_riders) = split(&fresh);
+            .map(|(k, p)| (*k, cache.slot_of[k], (*p).clone()))
+            .collect();
+        let (kept, fresh) = cache.rows_for(sources);
         // Riders only ever ride to restaurants (a trip starts there), so
         // their rows hold restaurant columns only.
-        let groups = [
-            (kept_places, every(&new_dests)),
-            (kept_riders, restaurants(&new_dests)),
-            (fresh_places, every(&all_dests)),
-            (fresh_riders, restaurants(&all_dests)),
-        ];
-        for (keys, to) in groups {
-            if keys.is_empty() || to.is_empty() {
-                continue;
-            }
-            let from: Vec<P> = keys.iter().map(|k| cache.rows[k].place.clone()).collect();
-            let to_places: Vec<P> = to.iter().map(|(_, p)| p.clone()).collect();
-            let m = by.matrix(&from, &to_places, depart_secs_of_day)?;
-            self.computed_pairs += (from.len() * to.len()) as u64;
-            for (i, k) in keys.iter().enumerate() {
-                let Some(row) = cache.rows.get_mut(k) else {
-                    continue;
-                };
-                for (j, (slot, _)) in to.iter().enumerate() {
-                    let leg = m.leg(i, j);
-                    row.ms[*slot] = leg.duration_ms;
-                    row.meters[*slot] = leg.meters;
-                }
-            }
-        }
-        // The tick's matrix, in the callers' order; a rider's cell to a
-        // customer is never read and says so (unreachable).
-        let mut out = TravelMatrix {
-            rows: sources.len(),
-            cols: dests.len(),
-            duration_ms: Vec::with_capacity(sources.len() * dests.len()),
-            meters: Vec::with_capacity(sources.len() * dests.len()),
+        let columns = |d: &[(Key, usize, P)], restaurants_only: bool| -> Vec<(usize, P)> {
+            d.iter()
+                .filter(|(k, _, _)| !restaurants_only || k.is_restaurant())
+                .map(|(_, s, p)| (*s, p.clone()))
+                .collect()
         };
-        for (k, _) in sources {
-            let row = &cache.rows[k];
-            for (dk, c, _) in &all_dests {
-                let read = !is_rider(k) || matches!(dk, Key::Restaurant(_));
-                debug_assert!(!read || row.ms[*c] != u32::MAX, "a pair was never computed");
-                out.duration_ms.push(if read { row.ms[*c] } else { u32::MAX });
-                out.meters.push(if read { row.meters[*c] } else { u32::MAX });
-            }
+        let (new_every, all_dests) = (columns(&new_dests, false), columns(&keyed_all, false));
+        let (new_restaurants, all_restaurants) = (columns(&new_dests, true), columns(&keyed_all, true));
+        let (kept_places, kept_riders) = split_riders(&kept);
+        let (fresh_places, fresh_riders) = split_riders(&fresh);
+        self.reused_pairs += (kept_places.len() * (all_dests.len() - new_every.len())
+            + kept_riders.len() * (all_restaurants.len() - new_restaurants.len()))
+            as u64;
+        let by = by_vehicle(travel, vehicle);
+        for (keys, to) in [
+            (kept_places, new_every),
+            (kept_riders, new_restaurants),
+            (fresh_places, all_dests),
+            (fresh_riders, all_restaurants),
+        ] {
+            self.computed_pairs += cache.fill(&by, &keys, &to, depart_secs_of_day)?;
         }
+        let out = cache.assemble(sources, &keyed_all);
         let planar = sources.iter().map(|(_, p)| travel.planar_meters(p)).collect();
         Ok(MatrixTravel::from_parts(out, planar))
     }
