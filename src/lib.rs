@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod fleet;
 pub mod index;
+pub mod kv;
 pub mod live;
 pub mod map;
 pub mod sim;

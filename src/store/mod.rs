@@ -3,7 +3,7 @@
 //! exactly the state it had (see ARCHITECTURE.md, "Durability").
 //!
 //! Owns: file formats and crash recovery, and the same journal in a Redis
-//! list. May call: nothing in the crate but the shared checksum; callers
+//! list. May call: `kv` (Redis connections) and the shared checksum; callers
 //! pass their own record types.
 
 mod journal;
@@ -29,6 +29,8 @@ pub enum StoreError {
         line: usize,
         reason: String,
     },
+    #[error("redis_url {url:?}: {reason}")]
+    BadUrl { url: String, reason: String },
     #[error("redis journal {key}: {source}")]
     Redis { key: String, source: redis::RedisError },
     #[error("redis journal {key}, entry {index}: damaged record ({reason}); not replayed past it")]

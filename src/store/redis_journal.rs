@@ -3,17 +3,20 @@
 //! format), appended with a single `RPUSH` per batch (atomic: all of a
 //! batch's records or none). It is as durable as the server's AOF
 //! setting: with `appendonly yes` and `appendfsync always`, a record is on
-//! disk before `append` returns, like the file journal.
+//! disk before `append` returns, like the file journal. On a Redis
+//! Cluster (`redis+cluster://` seeds, see `kv`) the list lives on the
+//! master of its key's slot.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
 use super::journal::{decode, encode};
+use crate::kv::{Batch, KvError, Link};
 
 /// An open journal in a Redis list.
 pub struct RedisJournal {
-    connection: redis::Connection,
+    connection: Link,
     key: String,
     records: u64,
 }
@@ -27,14 +30,13 @@ impl RedisJournal {
             key: key.to_string(),
             source: e,
         };
-        let client = redis::Client::open(url).map_err(err)?;
-        let mut connection = client.get_connection().map_err(err)?;
-        let lines: Vec<Vec<u8>> = redis::cmd("LRANGE")
-            .arg(key)
-            .arg(0)
-            .arg(-1)
-            .query(&mut connection)
-            .map_err(err)?;
+        let mut connection = Link::open(url).map_err(|e| match e {
+            KvError::Redis { source, .. } => err(source),
+            KvError::BadUrl { url, reason } => StoreError::BadUrl { url, reason },
+        })?;
+        let mut read = Batch::new();
+        read.cmd("LRANGE").arg(key).arg(0).arg(-1);
+        let (lines,): (Vec<Vec<u8>>,) = connection.run(&read).map_err(err)?;
         let mut records = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let record = decode(line).map_err(|reason| StoreError::CorruptEntry {
@@ -61,14 +63,12 @@ impl RedisJournal {
             .iter()
             .map(encode)
             .collect::<Result<Vec<String>, StoreError>>()?;
-        let _: i64 = redis::cmd("RPUSH")
-            .arg(&self.key)
-            .arg(lines)
-            .query(&mut self.connection)
-            .map_err(|e| StoreError::Redis {
-                key: self.key.clone(),
-                source: e,
-            })?;
+        let mut push = Batch::new();
+        push.cmd("RPUSH").arg(&self.key).arg(lines).ignore();
+        let () = self.connection.run(&push).map_err(|e| StoreError::Redis {
+            key: self.key.clone(),
+            source: e,
+        })?;
         self.records += records.len() as u64;
         Ok(())
     }

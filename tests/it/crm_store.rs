@@ -1,6 +1,8 @@
 //! The CRM storage conformance suite: every case runs against the
-//! embedded redb store and a real Redis (its own redis-server with AOF, on
-//! a free port), through the same `Crm` service the engine uses.
+//! embedded redb store, a real Redis (its own redis-server with AOF, on
+//! a free port) and a local Redis Cluster (3 masters, 3 replicas, from
+//! scripts/ensure-redis-cluster), through the same `Crm` service the
+//! engine uses.
 
 use crate::common;
 
@@ -42,6 +44,8 @@ struct Backend {
     name: &'static str,
     store: Arc<dyn CrmStore>,
     reopen: Box<dyn Fn() -> Arc<dyn CrmStore>>,
+    /// Where a Redis backend keeps its data: URL and key prefix.
+    at: Option<(String, String)>,
     _redis: Option<TestRedis>,
 }
 
@@ -53,7 +57,12 @@ fn backends(test: &str) -> Vec<Backend> {
     let redis = TestRedis::start(test);
     let (url, prefix) = (redis.url.clone(), redis.prefix.clone());
     let store: Arc<dyn CrmStore> = Arc::new(RedisStore::open(&url, &prefix).unwrap());
+    let redis_at = Some((url.clone(), prefix.clone()));
     let embedded_again = embedded.clone();
+    let cluster = common::redis::cluster_url();
+    let cluster_prefix = format!("waimai-test:cluster-{test}:{}", std::process::id());
+    let on_cluster: Arc<dyn CrmStore> = Arc::new(RedisStore::open(&cluster, &cluster_prefix).unwrap());
+    let cluster_at = Some((cluster.clone(), cluster_prefix.clone()));
     vec![
         Backend {
             name: "embedded",
@@ -61,13 +70,22 @@ fn backends(test: &str) -> Vec<Backend> {
             // redb allows one open handle per file: the same handle stands
             // for the reopened process (the file is what persists).
             reopen: Box::new(move || embedded_again.clone()),
+            at: None,
             _redis: None,
         },
         Backend {
             name: "redis",
             store,
             reopen: Box::new(move || Arc::new(RedisStore::open(&url, &prefix).unwrap())),
+            at: redis_at,
             _redis: Some(redis),
+        },
+        Backend {
+            name: "cluster",
+            store: on_cluster,
+            reopen: Box::new(move || Arc::new(RedisStore::open(&cluster, &cluster_prefix).unwrap())),
+            at: cluster_at,
+            _redis: None,
         },
     ]
 }
@@ -979,8 +997,8 @@ fn a_backup_restores_every_record_and_a_damaged_one_restores_nothing() {
 
 /// An empty store of the same kind as `b`'s.
 fn fresh_store(b: &Backend, name: &str) -> Arc<dyn CrmStore> {
-    match &b._redis {
-        Some(redis) => Arc::new(RedisStore::open(&redis.url, &format!("{}:{name}", redis.prefix)).unwrap()),
+    match &b.at {
+        Some((url, prefix)) => Arc::new(RedisStore::open(url, &format!("{prefix}:{name}")).unwrap()),
         None => {
             let dir = std::env::temp_dir().join(format!("waimai-crm-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);

@@ -1,7 +1,9 @@
-//! One conformance suite for both journal stores: the file (embedded
-//! default) and a list on a real Redis (127.0.0.1:6379, started by
-//! scripts/ensure-redis).
+//! One conformance suite for the journal stores: the file (embedded
+//! default), a list on a real Redis (127.0.0.1:6379, started by
+//! scripts/ensure-redis) and a list on a local Redis Cluster (started by
+//! scripts/ensure-redis-cluster).
 
+use crate::common::redis::{cluster_url, raw_connection};
 use waimai::store::{Log, LogLocation, StoreError};
 
 fn locations(name: &str) -> Vec<LogLocation> {
@@ -20,14 +22,11 @@ fn locations(name: &str) -> Vec<LogLocation> {
             url: "redis://127.0.0.1:6379".into(),
             key: format!("waimai:test:{unique}"),
         },
+        LogLocation::Redis {
+            url: cluster_url(),
+            key: format!("waimai:{{journal:{unique}}}"),
+        },
     ]
-}
-
-fn redis() -> redis::Connection {
-    redis::Client::open("redis://127.0.0.1:6379")
-        .unwrap()
-        .get_connection()
-        .expect("Redis on 127.0.0.1:6379 (scripts/ensure-redis starts one)")
 }
 
 #[test]
@@ -61,14 +60,14 @@ fn a_damaged_record_is_an_error_not_a_silent_loss() {
                 let text = std::fs::read_to_string(p).unwrap().replacen(" 20", " 21", 1);
                 std::fs::write(p, text).unwrap();
             }
-            LogLocation::Redis { key, .. } => {
-                let mut c = redis();
-                let line: String = redis::cmd("LINDEX").arg(key).arg(1).query(&mut c).unwrap();
+            LogLocation::Redis { url, key } => {
+                let mut c = raw_connection(url);
+                let line: String = redis::cmd("LINDEX").arg(key).arg(1).query(&mut *c).unwrap();
                 let _: () = redis::cmd("LSET")
                     .arg(key)
                     .arg(1)
                     .arg(line.replacen(" 20", " 21", 1))
-                    .query(&mut c)
+                    .query(&mut *c)
                     .unwrap();
             }
         }

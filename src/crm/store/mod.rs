@@ -40,6 +40,8 @@ pub enum StoreError {
         url: String,
         source: std::sync::Arc<redis::RedisError>,
     },
+    #[error("redis_url {url:?}: {reason}")]
+    BadUrl { url: String, reason: String },
     #[error("embedded CRM store {path}: {source}")]
     Embedded { path: String, source: BackendError },
     #[error("stored CRM data is damaged ({what}): {reason}")]

@@ -109,3 +109,34 @@ impl Drop for TestRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The seed URL of the local Redis Cluster (3 masters, 3 replicas) that
+/// `scripts/ensure-redis-cluster` starts, or reuses when it already runs;
+/// tests share it, each under keys of its own.
+pub fn cluster_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ensure-redis-cluster");
+        let out = Command::new(script)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/ensure-redis-cluster runs");
+        assert!(out.status.success(), "scripts/ensure-redis-cluster failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
+    .clone()
+}
+
+/// A raw connection to `url` (one server or a cluster), for tests that
+/// read or damage data behind the store's back.
+pub fn raw_connection(url: &str) -> Box<dyn redis::ConnectionLike> {
+    match waimai::kv::Target::parse(url).unwrap() {
+        waimai::kv::Target::Single(u) => Box::new(redis::Client::open(u).unwrap().get_connection().unwrap()),
+        waimai::kv::Target::Cluster(seeds) => Box::new(
+            redis::cluster::ClusterClient::new(seeds)
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        ),
+    }
+}

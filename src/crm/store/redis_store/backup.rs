@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Keys read per round trip when dumping.
+const DUMP_PAGE_KEYS: usize = 1000;
+
 impl BackupStore for RedisStore {
     fn backend(&self) -> &'static str {
         "redis"
@@ -9,26 +12,15 @@ impl BackupStore for RedisStore {
 
     fn dump(&self, out: &mut dyn FnMut(Record) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let own = format!("{}:", self.prefix);
-        let mut cursor = 0u64;
-        loop {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", glob_escape(&own)))
-                .arg("COUNT")
-                .arg(1000);
-            let ((next, keys),): ((u64, Vec<String>),) = self.run(&pipe)?;
-            let mut types = redis::pipe();
-            for k in &keys {
+        let pattern = format!("{}*", glob_escape(&own));
+        let all = self.with_link(|link| link.scan(&pattern))?;
+        for keys in all.chunks(DUMP_PAGE_KEYS) {
+            let mut types = Batch::new();
+            for k in keys {
                 types.cmd("TYPE").arg(k);
             }
-            let kinds: Vec<String> = if keys.is_empty() {
-                Vec::new()
-            } else {
-                self.run(&types)?
-            };
-            let mut fetch = redis::pipe();
+            let kinds: Vec<String> = self.run(&types)?;
+            let mut fetch = Batch::new();
             for (k, kind) in keys.iter().zip(&kinds) {
                 match kind.as_str() {
                     "string" => fetch.cmd("GET").arg(k),
@@ -40,11 +32,7 @@ impl BackupStore for RedisStore {
                     _ => fetch.cmd("ECHO").arg(""),
                 };
             }
-            let values: Vec<Value> = if keys.is_empty() {
-                Vec::new()
-            } else {
-                self.run(&fetch)?
-            };
+            let values: Vec<Value> = self.run(&fetch)?;
             for ((k, kind), v) in keys.iter().zip(&kinds).zip(values) {
                 let Some(value) = record_value(kind, v) else {
                     continue;
@@ -55,33 +43,13 @@ impl BackupStore for RedisStore {
                     value,
                 })?;
             }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
         }
+        Ok(())
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
         let pattern = format!("{}*", glob_escape(&format!("{}:", self.prefix)));
-        let mut cursor = 0u64;
-        loop {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(10_000);
-            let ((next, keys),): ((u64, Vec<String>),) = self.run(&pipe)?;
-            if !keys.is_empty() {
-                return Ok(false);
-            }
-            if next == 0 {
-                return Ok(true);
-            }
-            cursor = next;
-        }
+        Ok(self.with_link(|link| link.scan(&pattern))?.is_empty())
     }
 
     fn restore(&self, records: &[Record]) -> Result<(), StoreError> {
@@ -92,7 +60,7 @@ impl BackupStore for RedisStore {
             what: format!("backup record {}", r.key),
             reason: why.to_string(),
         };
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         for r in records {
             let key = format!(
                 "{}:{}",

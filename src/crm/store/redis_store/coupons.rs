@@ -4,7 +4,7 @@ use super::*;
 
 impl CouponStore for RedisStore {
     fn reserve_total(&self, template: &str, cap: u64) -> Result<bool, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("EVALSHA")
             .arg(&self.reserve_sha)
             .arg(1)
@@ -15,21 +15,21 @@ impl CouponStore for RedisStore {
     }
 
     fn release_total(&self, template: &str) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("DECR").arg(self.total_key(template)).ignore();
         let () = self.run(&pipe)?;
         Ok(())
     }
 
     fn total_used(&self, template: &str) -> Result<u64, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("GET").arg(self.total_key(template));
         let (n,): (Option<u64>,) = self.run(&pipe)?;
         Ok(n.unwrap_or(0))
     }
 
     fn put_template(&self, template: &CouponTemplate) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HSET")
             .arg(self.templates_key())
             .arg(&template.id)
@@ -40,7 +40,7 @@ impl CouponStore for RedisStore {
     }
 
     fn templates(&self) -> Result<Vec<CouponTemplate>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HVALS").arg(self.templates_key());
         let (texts,): (Vec<String>,) = self.run(&pipe)?;
         let mut all = texts

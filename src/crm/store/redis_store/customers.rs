@@ -7,7 +7,7 @@ impl CustomerStore for RedisStore {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         for (customer, key) in requests {
             let [meta, idem, profile, account, wallet, _] = self.customer_keys(customer);
             pipe.cmd("EVALSHA")
@@ -56,7 +56,7 @@ impl CustomerStore for RedisStore {
         if commits.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         for c in commits {
             let docs = &c.docs;
             pipe.cmd("EVALSHA")
@@ -86,7 +86,7 @@ impl CustomerStore for RedisStore {
                 }
             })
             .collect();
-        let mut hints = redis::pipe();
+        let mut hints = Batch::new();
         let mut any = false;
         for (c, done) in commits.iter().zip(&committed) {
             if matches!(done, Committed::Done(_)) {
@@ -112,7 +112,7 @@ impl CustomerStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("LRANGE")
             .arg(self.key(customer, "ledger"))
             .arg(offset)
@@ -122,7 +122,7 @@ impl CustomerStore for RedisStore {
     }
 
     fn customers_of(&self, merchant: &str, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("SMEMBERS").arg(self.merchant_key(merchant));
         let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
         ids.sort();
@@ -131,7 +131,7 @@ impl CustomerStore for RedisStore {
     }
 
     fn born_on(&self, label: &str, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("SMEMBERS").arg(self.birthday_key(label));
         let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
         ids.sort();
@@ -140,7 +140,7 @@ impl CustomerStore for RedisStore {
     }
 
     fn expiring(&self, secs: i64, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("ZRANGEBYSCORE")
             .arg(self.expiry_key())
             .arg("-inf")
@@ -156,7 +156,7 @@ impl CustomerStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("ZRANGE")
             .arg(self.reviews_by_time_key())
             .arg(from_secs)
@@ -169,7 +169,7 @@ impl CustomerStore for RedisStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HMGET").arg(self.reviews_key()).arg(&ids);
         let (texts,): (Vec<Option<String>>,) = self.run(&pipe)?;
         texts.iter().flatten().map(|t| parse_doc("review", t)).collect()

@@ -6,7 +6,7 @@ impl MarketingStore for RedisStore {
     fn scan_facts(&self, visit: &FactsVisitor) -> Result<(), StoreError> {
         use rayon::prelude::*;
         (0..FACT_SHARDS).into_par_iter().try_for_each(|shard| {
-            let mut pipe = redis::pipe();
+            let mut pipe = Batch::new();
             // Values carry their customer id: half the strings to parse.
             pipe.cmd("HVALS").arg(self.facts_key(shard));
             let (values,): (Vec<String>,) = self.run(&pipe)?;
@@ -30,7 +30,7 @@ impl MarketingStore for RedisStore {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         for c in customers {
             pipe.cmd("HGET").arg(self.facts_key(fact_shard(c))).arg(*c);
         }
@@ -47,7 +47,7 @@ impl MarketingStore for RedisStore {
     }
 
     fn put_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HSET")
             .arg(self.campaigns_key())
             .arg(&campaign.spec.id)
@@ -57,14 +57,14 @@ impl MarketingStore for RedisStore {
     }
 
     fn campaign(&self, id: &str) -> Result<Option<Campaign>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HGET").arg(self.campaigns_key()).arg(id);
         let (text,): (Option<String>,) = self.run(&pipe)?;
         text.map(|t| parse_doc(&format!("campaign {id}"), &t)).transpose()
     }
 
     fn campaigns(&self, merchant: &str) -> Result<Vec<Campaign>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HGETALL").arg(self.campaigns_key());
         let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
         let mut all: Vec<Campaign> = pairs
@@ -78,7 +78,7 @@ impl MarketingStore for RedisStore {
 
     fn put_members(&self, campaign: &str, members: &[(String, Member)]) -> Result<(), StoreError> {
         for chunk in members.chunks(10_000) {
-            let mut pipe = redis::pipe();
+            let mut pipe = Batch::new();
             pipe.cmd("HSET").arg(self.campaign_key(campaign, "members"));
             for (customer, m) in chunk {
                 pipe.arg(customer).arg(to_json(m));
@@ -90,7 +90,7 @@ impl MarketingStore for RedisStore {
     }
 
     fn clear_members(&self, campaign: &str) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("DEL")
             .arg(self.campaign_key(campaign, "members"))
             .ignore();
@@ -98,7 +98,7 @@ impl MarketingStore for RedisStore {
     }
 
     fn members(&self, campaign: &str) -> Result<Vec<(String, Member)>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HGETALL").arg(self.campaign_key(campaign, "members"));
         let (pairs,): (Vec<(String, String)>,) = self.run(&pipe)?;
         let mut members: Vec<(String, Member)> = pairs
@@ -110,7 +110,7 @@ impl MarketingStore for RedisStore {
     }
 
     fn redemptions(&self, campaign: &str) -> Result<u64, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("SCARD").arg(self.campaign_key(campaign, "redeemed"));
         let (n,): (u64,) = self.run(&pipe)?;
         Ok(n)
@@ -119,7 +119,7 @@ impl MarketingStore for RedisStore {
     fn outbox_append(&self, merchant: &str, messages: &[Message]) -> Result<usize, StoreError> {
         let mut added = 0;
         for chunk in messages.chunks(1000) {
-            let mut pipe = redis::pipe();
+            let mut pipe = Batch::new();
             pipe.cmd("EVALSHA")
                 .arg(&self.outbox_sha)
                 .arg(3)
@@ -139,7 +139,7 @@ impl MarketingStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("ZRANGEBYSCORE")
             .arg(self.outbox_key(merchant, "log"))
             .arg(format!("({after_seq}"))
@@ -160,7 +160,7 @@ impl MarketingStore for RedisStore {
     }
 
     fn outbox_ack(&self, merchant: &str, upto_seq: u64) -> Result<u64, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("ZREMRANGEBYSCORE")
             .arg(self.outbox_key(merchant, "log"))
             .arg("-inf")

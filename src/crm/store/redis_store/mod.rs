@@ -44,7 +44,7 @@ mod teams;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use redis::{Connection, Pipeline, Value};
+use redis::Value;
 
 use super::{
     AccessEntry, BackupStore, Commit, Committed, CouponStore, CustomerStore, Docs, FactsVisitor, Loaded,
@@ -58,6 +58,7 @@ use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
 use crate::crm::managers::{AuditEntry, Ownership, Team};
 use crate::crm::marketing::{Campaign, Facts, Member, Message};
+use crate::kv::{Batch, KvError, Link};
 
 /// Shards of the facts hash: read side by side over the pool.
 const FACT_SHARDS: usize = 16;
@@ -130,7 +131,7 @@ const POOL_SIZE: usize = 4;
 pub struct RedisStore {
     url: String,
     prefix: String,
-    pool: Vec<Mutex<Connection>>,
+    pool: Vec<Mutex<Link>>,
     next: AtomicUsize,
     load_sha: String,
     commit_sha: String,
@@ -140,12 +141,12 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` and loads the scripts. Keys start with `prefix`.
+    /// Connects to `url` (one server, or a cluster's seeds: see `kv`) and
+    /// loads the scripts. Keys start with `prefix`.
     pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| err(url, e))?;
         let mut pool = Vec::with_capacity(POOL_SIZE);
         for _ in 0..POOL_SIZE {
-            pool.push(Mutex::new(client.get_connection().map_err(|e| err(url, e))?));
+            pool.push(Mutex::new(Link::open(url).map_err(|e| kv_err(url, e))?));
         }
         let store = RedisStore {
             url: url.to_string(),
@@ -158,22 +159,27 @@ impl RedisStore {
             team_sha: redis::Script::new(TEAM_LUA).get_hash().to_string(),
             outbox_sha: redis::Script::new(OUTBOX_LUA).get_hash().to_string(),
         };
-        let _: Vec<String> = store.run(&script_loads())?;
+        store.with_link(|link| link.load_scripts(&SCRIPTS))?;
         Ok(store)
     }
 
-    /// Runs a pipeline; if the server lost the scripts (a restart), loads
-    /// them and runs it once more.
-    fn run<T: redis::FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, StoreError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
-        let mut conn = self.pool[i].lock().unwrap_or_else(|e| e.into_inner());
-        match pipe.query(&mut *conn) {
+    /// Runs a batch; if the server lost the scripts (a restart, a replica
+    /// promoted), loads them and runs it once more.
+    fn run<T: redis::FromRedisValue>(&self, batch: &Batch) -> Result<T, StoreError> {
+        self.with_link(|link| match link.run(batch) {
             Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
-                let _: Vec<String> = script_loads().query(&mut *conn).map_err(|e| err(&self.url, e))?;
-                pipe.query(&mut *conn).map_err(|e| err(&self.url, e))
+                link.load_scripts(&SCRIPTS)?;
+                link.run(batch)
             }
-            other => other.map_err(|e| err(&self.url, e)),
-        }
+            other => other,
+        })
+    }
+
+    /// Calls `f` with the next connection of the pool.
+    fn with_link<T>(&self, f: impl FnOnce(&mut Link) -> redis::RedisResult<T>) -> Result<T, StoreError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        let mut link = self.pool[i].lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut link).map_err(|e| err(&self.url, e))
     }
 
     fn key(&self, customer: &str, part: &str) -> String {
@@ -245,7 +251,7 @@ impl RedisStore {
         format!("{}:{{templates}}", self.prefix)
     }
 
-    fn add_index(&self, pipe: &mut Pipeline, customer: &str, hint: &IndexHint) {
+    fn add_index(&self, pipe: &mut Batch, customer: &str, hint: &IndexHint) {
         match hint {
             IndexHint::Merchant(m) => {
                 pipe.cmd("SADD").arg(self.merchant_key(m)).arg(customer).ignore();
@@ -303,19 +309,21 @@ impl RedisStore {
     }
 }
 
-/// Loads the scripts (their SHA1s are computed locally).
-fn script_loads() -> Pipeline {
-    let mut pipe = redis::pipe();
-    for lua in [LOAD_LUA, COMMIT_LUA, RESERVE_LUA, TEAM_LUA, OUTBOX_LUA] {
-        pipe.cmd("SCRIPT").arg("LOAD").arg(lua);
-    }
-    pipe
-}
+/// Every script, loaded at start and again when a server lost them
+/// (their SHA1s are computed locally).
+const SCRIPTS: [&str; 5] = [LOAD_LUA, COMMIT_LUA, RESERVE_LUA, TEAM_LUA, OUTBOX_LUA];
 
 fn err(url: &str, e: redis::RedisError) -> StoreError {
     StoreError::Redis {
         url: url.to_string(),
         source: std::sync::Arc::new(e),
+    }
+}
+
+fn kv_err(url: &str, e: KvError) -> StoreError {
+    match e {
+        KvError::Redis { source, .. } => err(url, source),
+        KvError::BadUrl { url, reason } => StoreError::BadUrl { url, reason },
     }
 }
 

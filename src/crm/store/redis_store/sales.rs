@@ -4,7 +4,7 @@ use super::*;
 
 impl SalesStore for RedisStore {
     fn sales(&self, merchant: &str, from_day: i64, to_day: i64) -> Result<Vec<Sale>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         for day in from_day..=to_day {
             pipe.cmd("HVALS").arg(self.sales_key(merchant, day));
         }
@@ -16,7 +16,7 @@ impl SalesStore for RedisStore {
     }
 
     fn demand(&self, from_day: i64, to_day: i64) -> Result<Vec<(String, i64, u64)>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         for day in from_day..=to_day {
             pipe.cmd("HVALS").arg(self.demand_key(day));
         }

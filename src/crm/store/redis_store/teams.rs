@@ -4,7 +4,7 @@ use super::*;
 
 impl TeamStore for RedisStore {
     fn team(&self, merchant: &str) -> Result<(u64, Option<Team>), StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HMGET")
             .arg(self.team_key(merchant, "team"))
             .arg("v")
@@ -23,7 +23,7 @@ impl TeamStore for RedisStore {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("HMGET")
             .arg(self.team_key(merchant, "owners"))
             .arg(customers);
@@ -35,7 +35,7 @@ impl TeamStore for RedisStore {
     }
 
     fn owned_by(&self, merchant: &str, manager: &str, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("SMEMBERS")
             .arg(self.team_key(merchant, &format!("of:{manager}")));
         let (mut ids,): (Vec<String>,) = self.run(&pipe)?;
@@ -64,7 +64,7 @@ impl TeamStore for RedisStore {
             args.push(to_json(o));
         }
         args.extend(change.audit.iter().map(to_json));
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("EVALSHA")
             .arg(&self.team_sha)
             .arg(keys.len())
@@ -78,7 +78,7 @@ impl TeamStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("LRANGE")
             .arg(self.team_key(merchant, "audit"))
             .arg(offset)
@@ -94,7 +94,7 @@ impl TeamStore for RedisStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("RPUSH")
             .arg(self.access_key())
             .arg(entries.iter().map(to_json).collect::<Vec<_>>())
@@ -107,7 +107,7 @@ impl TeamStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut pipe = Batch::new();
         pipe.cmd("LRANGE")
             .arg(self.access_key())
             .arg(offset)
