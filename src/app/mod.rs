@@ -86,6 +86,8 @@ impl Application {
         let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
         let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
         let (restaurants, service) = read_restaurants(&sv.restaurants)?;
+        let journal = journal_location(config, &data_dir);
+        info!(journal = %describe_journal(&journal), crm = %describe_crm(config, &data_dir), "storage");
         let crm = open_crm(config, data_dir).await?;
         let setup = LiveSetup {
             network: network.clone(),
@@ -102,17 +104,7 @@ impl Application {
                 candidates: candidate_rule(config),
                 city: config.city_time()?,
             },
-            log: match (&options.data_dir, sv.store.as_str()) {
-                (None, "redis") => LogLocation::Redis {
-                    url: sv.redis_url.clone(),
-                    key: sv.redis_key.clone(),
-                },
-                (dir, _) => LogLocation::File(
-                    dir.clone()
-                        .unwrap_or_else(|| sv.data_dir.clone())
-                        .join("journal.jsonl"),
-                ),
-            },
+            log: journal.clone(),
             crm: Some(crm.clone()),
             clock: options
                 .clock
@@ -261,5 +253,37 @@ fn candidate_rule(config: &Config) -> crate::engine::CandidateRule {
         riders_min: ix.shortlist.max(1),
         stale_after_secs: Some((ix.stale_after_secs as f64 * speed).ceil() as i64),
         ..Default::default()
+    }
+}
+
+/// Where the journal lives: `[server] store` alone decides; the data
+/// folder (flag or config) only places the file of the embedded store.
+/// (An earlier build quietly journaled to a file whenever `--data-dir` was
+/// given, even with `store = "redis"`.)
+fn journal_location(config: &Config, data_dir: &std::path::Path) -> LogLocation {
+    let sv = &config.server;
+    if sv.store == "redis" {
+        LogLocation::Redis {
+            url: sv.redis_url.clone(),
+            key: sv.redis_key.clone(),
+        }
+    } else {
+        LogLocation::File(data_dir.join("journal.jsonl"))
+    }
+}
+
+fn describe_journal(at: &LogLocation) -> String {
+    match at {
+        LogLocation::File(path) => format!("file {}", path.display()),
+        LogLocation::Redis { url, key } => format!("redis list {key} at {url}"),
+    }
+}
+
+fn describe_crm(config: &Config, data_dir: &std::path::Path) -> String {
+    let crm = &config.crm;
+    if crm.store == "redis" {
+        format!("redis keys {}:* at {}", crm.redis_prefix, crm.redis_url)
+    } else {
+        format!("redb file {}", data_dir.join("crm.redb").display())
     }
 }

@@ -22,7 +22,9 @@ pub struct ServeArgs {
     /// Listen address (overrides `[server] listen`), e.g. 127.0.0.1:0.
     #[arg(long)]
     pub listen: Option<String>,
-    /// Journal folder (overrides `[server] data_dir`).
+    /// Data folder (overrides `[server] data_dir`): the journal file when
+    /// `[server] store` is "embedded", the CRM's redb file and key, the
+    /// token secret. Where the journal lives is `[server] store`'s alone.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Logs as JSON lines instead of text.

@@ -440,6 +440,30 @@ async fn orders_survive_a_restart_with_the_redis_store() {
     let _: () = redis::cmd("DEL").arg(&key).query(&mut c).unwrap();
 }
 
+/// `--data-dir` places the data folder; with `[server] store = "redis"`
+/// the journal still goes to Redis, never quietly to a file there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_flag_does_not_move_a_redis_journal_into_a_file() {
+    let key = format!("waimai:test:serve-dir:{}:{}", std::process::id(), rand_suffix());
+    let mut config = server_config();
+    config.server.store = "redis".into();
+    config.server.redis_key = key.clone();
+    let dir = tempdir("redis-with-data-dir");
+    let server = spawn_with(&config, Some(&dir)).await;
+    let merchant = token(&server, Role::Merchant("r2".into()));
+    let (status, card, _) = post(&server, &merchant, "/v1/orders", order_body(), None).await;
+    assert_eq!(status, 201, "{card}");
+    server.stop().await;
+    let mut c = redis::Client::open(config.server.redis_url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let records: u64 = redis::cmd("LLEN").arg(&key).query(&mut c).unwrap();
+    assert!(records >= 1, "the order is journaled in Redis");
+    assert!(!dir.join("journal.jsonl").exists(), "no journal file beside it");
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut c).unwrap();
+}
+
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
