@@ -6,14 +6,15 @@
 //! On a cluster every command is routed by its key's hash slot; the redis
 //! crate follows MOVED and ASK redirects and reconnects after a node
 //! restart or a failover, up to [`CLUSTER_RETRIES`] times with a bounded
-//! back-off, before a command fails. A batch is pipelined on one server;
-//! on a cluster its commands go one by one (their keys may live on
-//! different nodes), so a batch is never atomic on either: atomic changes
-//! are Lua scripts whose keys share one hash tag.
+//! back-off, before a command fails. A batch is pipelined on one server,
+//! and on a cluster pipelined per master (see `cluster`); it is never
+//! atomic on either: atomic changes are Lua scripts whose keys share one
+//! hash tag.
 //!
 //! Owns: URL parsing, connections, batches. May call: nothing in the crate.
 
 mod batch;
+mod cluster;
 
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ use redis::{Connection, ConnectionLike, FromRedisValue, Value};
 use thiserror::Error;
 
 pub use batch::Batch;
+use cluster::ClusterLink;
+pub use cluster::slot;
 
 /// Attempts of one command on a cluster (redirects, reconnects) before it fails.
 pub const CLUSTER_RETRIES: u32 = 8;
@@ -87,7 +90,7 @@ impl Target {
 /// One open connection (on a cluster: to every node it needs).
 pub enum Link {
     Single(Connection),
-    Cluster(Box<ClusterConnection>),
+    Cluster(Box<ClusterLink>),
 }
 
 impl Link {
@@ -110,7 +113,8 @@ impl Link {
                     .response_timeout(Duration::from_secs(5))
                     .build()
                     .map_err(fail)?;
-                Ok(Link::Cluster(Box::new(client.get_connection().map_err(fail)?)))
+                let conn = client.get_connection().map_err(fail)?;
+                Ok(Link::Cluster(Box::new(ClusterLink::new(conn).map_err(fail)?)))
             }
         }
     }
@@ -120,13 +124,13 @@ impl Link {
         match self {
             Link::Single(c) => batch.pipeline().query(c),
             Link::Cluster(c) => {
-                let mut replies = Vec::with_capacity(batch.len());
-                for (cmd, ignored) in batch.commands() {
-                    let value = c.req_command(cmd)?;
-                    if !ignored {
-                        replies.push(value);
-                    }
-                }
+                let replies = c
+                    .run(batch)?
+                    .into_iter()
+                    .zip(batch.commands())
+                    .filter(|(_, (_, ignored))| !ignored)
+                    .map(|(v, _)| v)
+                    .collect();
                 redis::from_owned_redis_value(Value::Array(replies))
             }
         }
@@ -148,7 +152,7 @@ impl Link {
         match self {
             Link::Single(c) => scan_node(c, pattern, &mut keys)?,
             Link::Cluster(c) => {
-                for (host, port) in masters(c)? {
+                for (host, port) in masters(&mut c.client)? {
                     let mut node = redis::Client::open(format!("redis://{host}:{port}"))?.get_connection()?;
                     scan_node(&mut node, pattern, &mut keys)?;
                 }
@@ -162,7 +166,7 @@ impl Link {
     fn req(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
         match self {
             Link::Single(c) => c.req_command(cmd),
-            Link::Cluster(c) => c.req_command(cmd),
+            Link::Cluster(c) => c.client.req_command(cmd),
         }
     }
 }

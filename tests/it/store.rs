@@ -91,3 +91,26 @@ fn an_unreachable_redis_is_a_clear_error() {
         Ok(_) => panic!("connected to nothing"),
     }
 }
+
+/// Our slot of a key (batches on a cluster are grouped by it) is the slot
+/// the cluster itself gives it.
+#[test]
+fn key_slots_agree_with_the_cluster() {
+    let mut c = raw_connection(&cluster_url());
+    for key in [
+        "foo",
+        "waimai:crm:{c:42}:meta",
+        "{journal:z1}",
+        "a{}b",
+        "x{}{y}",
+        "{",
+        "naïve",
+    ] {
+        let theirs: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut *c)
+            .unwrap();
+        assert_eq!(waimai::kv::slot(key.as_bytes()), theirs, "{key}");
+    }
+}

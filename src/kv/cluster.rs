@@ -1,0 +1,197 @@
+//! A batch on a Redis Cluster: its commands grouped by the node that holds
+//! their key's slot, each group one pipelined round trip on a connection
+//! of our own to that node. A command the node does not own any more
+//! (MOVED, ASK, TRYAGAIN, CLUSTERDOWN: not executed) goes again through the
+//! redis crate's cluster client, which follows the redirect and retries
+//! within bounds, and the slot map is read again. A node that cannot be
+//! reached fails the batch: which of its commands ran is unknown, and
+//! only the caller knows whether running them twice is harmless.
+
+use std::collections::{BTreeMap, HashMap};
+
+use redis::cluster::ClusterConnection;
+use redis::{Cmd, Connection, ConnectionLike, RedisResult, Value};
+
+use super::Batch;
+
+/// Hash slots of a cluster.
+const SLOTS: u16 = 16_384;
+
+/// A cluster connection with a slot map and a connection per master.
+pub struct ClusterLink {
+    pub(super) client: ClusterConnection,
+    /// `(first slot, last slot, "host:port")` of every master.
+    slots: Vec<(u16, u16, String)>,
+    nodes: HashMap<String, Connection>,
+}
+
+impl ClusterLink {
+    pub fn new(mut client: ClusterConnection) -> RedisResult<Self> {
+        let slots = slot_map(&mut client)?;
+        Ok(Self {
+            client,
+            slots,
+            nodes: HashMap::new(),
+        })
+    }
+
+    /// Runs every command of `batch`; replies in the batch's order.
+    pub fn run(&mut self, batch: &Batch) -> RedisResult<Vec<Value>> {
+        let commands: Vec<&Cmd> = batch.commands().map(|(c, _)| c).collect();
+        let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, cmd) in commands.iter().enumerate() {
+            let node = key_of(cmd)
+                .and_then(|k| self.node_of(slot(k)))
+                .map(str::to_string);
+            match node {
+                Some(node) => groups.entry(node).or_default().push(i),
+                None => replies[i] = Some(self.client.req_command(cmd)?),
+            }
+        }
+        let mut stale = false;
+        for (node, group) in groups {
+            let mut pipe = redis::pipe();
+            for &i in &group {
+                pipe.add_command(commands[i].clone());
+            }
+            let values = self
+                .node(&node)?
+                .req_packed_commands(&pipe.get_packed_pipeline(), 0, group.len());
+            let values = match values {
+                Ok(v) => v,
+                Err(e) => {
+                    self.nodes.remove(&node);
+                    let _ = self.refresh();
+                    return Err(e);
+                }
+            };
+            for (&i, value) in group.iter().zip(values) {
+                replies[i] = Some(match value {
+                    Value::ServerError(e) if redirected(e.code()) => {
+                        stale = true;
+                        self.client.req_command(commands[i])?
+                    }
+                    other => other,
+                });
+            }
+        }
+        if stale {
+            self.refresh()?;
+        }
+        replies
+            .into_iter()
+            .map(|r| r.unwrap_or(Value::Nil).extract_error())
+            .collect()
+    }
+
+    fn node_of(&self, slot: u16) -> Option<&str> {
+        self.slots
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&slot))
+            .map(|(_, _, node)| node.as_str())
+    }
+
+    fn node(&mut self, addr: &str) -> RedisResult<&mut Connection> {
+        if !self.nodes.contains_key(addr) {
+            let conn = redis::Client::open(format!("redis://{addr}"))?.get_connection()?;
+            self.nodes.insert(addr.to_string(), conn);
+        }
+        self.nodes
+            .get_mut(addr)
+            .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::IoError, "node connection lost")))
+    }
+
+    fn refresh(&mut self) -> RedisResult<()> {
+        self.slots = slot_map(&mut self.client)?;
+        let live: Vec<String> = self.slots.iter().map(|(_, _, n)| n.clone()).collect();
+        self.nodes.retain(|addr, _| live.contains(addr));
+        Ok(())
+    }
+}
+
+/// Replies that mean "not executed here": ask the cluster client.
+fn redirected(code: &str) -> bool {
+    matches!(code, "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN")
+}
+
+/// The key a command is routed by, if it has one.
+fn key_of(cmd: &Cmd) -> Option<&[u8]> {
+    let arg = |i: usize| match cmd.args_iter().nth(i) {
+        Some(redis::Arg::Simple(a)) => Some(a),
+        _ => None,
+    };
+    let name = arg(0)?.to_ascii_uppercase();
+    match name.as_slice() {
+        b"EVAL" | b"EVALSHA" => {
+            let keys: usize = std::str::from_utf8(arg(2)?).ok()?.parse().ok()?;
+            if keys == 0 { None } else { arg(3) }
+        }
+        b"ECHO" | b"PING" | b"SCRIPT" | b"CLUSTER" | b"INFO" | b"SCAN" => None,
+        _ => arg(1),
+    }
+}
+
+/// The hash slot of `key`: CRC16 (XMODEM) of its hash tag, or of the whole
+/// key when it has none.
+pub fn slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) % SLOTS
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc = 0u16;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// Masters by slot range, from CLUSTER SLOTS.
+fn slot_map(client: &mut ClusterConnection) -> RedisResult<Vec<(u16, u16, String)>> {
+    let ranges: Vec<Value> = redis::cmd("CLUSTER").arg("SLOTS").query(client)?;
+    let mut slots = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let Value::Array(parts) = range else { continue };
+        let (Some(Value::Int(lo)), Some(Value::Int(hi)), Some(Value::Array(master))) =
+            (parts.first(), parts.get(1), parts.get(2))
+        else {
+            continue;
+        };
+        let host = match master.first() {
+            Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+            Some(Value::SimpleString(s)) => s.clone(),
+            _ => continue,
+        };
+        let Some(Value::Int(port)) = master.get(1) else {
+            continue;
+        };
+        slots.push((*lo as u16, *hi as u16, format!("{host}:{port}")));
+    }
+    Ok(slots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_the_cluster_specification() {
+        // The CRC16 check value of XMODEM, and a key's tag decides its slot.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"waimai:{c:42}:meta"), slot(b"c:42"));
+        assert_eq!(slot(b"a{}b"), crc16(b"a{}b") % SLOTS);
+    }
+}
