@@ -92,7 +92,16 @@ impl ClusterLink {
             .map(|(_, _, node)| node.as_str())
     }
 
-    fn node(&mut self, addr: &str) -> RedisResult<&mut Connection> {
+    /// `host:port` of every master, from the slot map.
+    pub fn masters(&self) -> Vec<String> {
+        let mut masters: Vec<String> = self.slots.iter().map(|(_, _, n)| n.clone()).collect();
+        masters.sort();
+        masters.dedup();
+        masters
+    }
+
+    /// Our own connection to the node at `addr`, opened on first use.
+    pub fn node(&mut self, addr: &str) -> RedisResult<&mut Connection> {
         if !self.nodes.contains_key(addr) {
             let conn = redis::Client::open(format!("redis://{addr}"))?.get_connection()?;
             self.nodes.insert(addr.to_string(), conn);

@@ -18,7 +18,7 @@ mod cluster;
 
 use std::time::Duration;
 
-use redis::cluster::{ClusterClientBuilder, ClusterConnection};
+use redis::cluster::ClusterClientBuilder;
 use redis::{Connection, ConnectionLike, FromRedisValue, Value};
 use thiserror::Error;
 
@@ -152,9 +152,8 @@ impl Link {
         match self {
             Link::Single(c) => scan_node(c, pattern, &mut keys)?,
             Link::Cluster(c) => {
-                for (host, port) in masters(&mut c.client)? {
-                    let mut node = redis::Client::open(format!("redis://{host}:{port}"))?.get_connection()?;
-                    scan_node(&mut node, pattern, &mut keys)?;
+                for addr in c.masters() {
+                    scan_node(c.node(&addr)?, pattern, &mut keys)?;
                 }
             }
         }
@@ -189,24 +188,6 @@ fn scan_node(c: &mut dyn ConnectionLike, pattern: &str, keys: &mut Vec<String>) 
         }
         cursor = next;
     }
-}
-
-/// `(host, port)` of every master of the cluster, from CLUSTER NODES.
-fn masters(c: &mut ClusterConnection) -> redis::RedisResult<Vec<(String, u16)>> {
-    let text: String = redis::cmd("CLUSTER").arg("NODES").query(c)?;
-    Ok(text
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let flags = fields.get(2)?;
-            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") {
-                return None;
-            }
-            let addr = fields.get(1)?.split('@').next()?;
-            let (host, port) = addr.rsplit_once(':')?;
-            Some((host.to_string(), port.parse().ok()?))
-        })
-        .collect())
 }
 
 #[cfg(test)]
