@@ -110,6 +110,9 @@ impl From<LiveError> for ApiError {
                 Self::new(StatusCode::FORBIDDEN, "forbidden", Some("restaurant"), message)
             }
             LiveError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", None, message),
+            LiveError::NotReplicated(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_replicated", None, message)
+            }
             LiveError::Engine(EngineError::InvalidTransition { .. }) => {
                 Self::new(StatusCode::CONFLICT, "invalid_state", Some("id"), message)
             }

@@ -266,6 +266,10 @@ fn journal_location(config: &Config, data_dir: &std::path::Path) -> LogLocation 
         LogLocation::Redis {
             url: sv.redis_url.clone(),
             key: sv.redis_key.clone(),
+            acks: crate::kv::Acks {
+                replicas: sv.redis_wait_replicas,
+                timeout_ms: sv.redis_wait_ms,
+            },
         }
     } else {
         LogLocation::File(data_dir.join("journal.jsonl"))
@@ -275,7 +279,12 @@ fn journal_location(config: &Config, data_dir: &std::path::Path) -> LogLocation 
 fn describe_journal(at: &LogLocation) -> String {
     match at {
         LogLocation::File(path) => format!("file {}", path.display()),
-        LogLocation::Redis { url, key } => format!("redis list {key} at {url}"),
+        LogLocation::Redis { url, key, acks } => {
+            format!(
+                "redis list {key} at {url}, acknowledged by {} replica(s)",
+                acks.replicas
+            )
+        }
     }
 }
 

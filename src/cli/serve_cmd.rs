@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tracing::info;
+use tracing::{error, info};
 
 use super::CliError;
 use crate::app::{AppError, Application, StartOptions, secret};
@@ -204,10 +204,18 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            _ = wait_for_signal() => {}
-            _ = deadline => {}
-            _ = progress => {}
+        let halted = tokio::select! {
+            _ = wait_for_signal() => None,
+            _ = deadline => None,
+            _ = progress => None,
+            why = server.live.halted() => Some(why),
+        };
+        if let Some(why) = halted {
+            // Exit so a supervisor restarts the process from the journal.
+            error!(reason = %why, "the engine stopped");
+            let _ = stop_fleet.send(true);
+            server.stop().await;
+            return Err(CliError::Serve(format!("the engine stopped: {why}")));
         }
         info!("shutting down");
         let _ = stop_fleet.send(true);

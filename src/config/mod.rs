@@ -65,6 +65,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub redis_url: String,
     pub redis_key: String,
+    /// A journal append is acknowledged once this many replicas hold it.
+    pub redis_wait_replicas: u32,
+    pub redis_wait_ms: u64,
     pub tick_secs: u64,
     pub clock_speed: f64,
     pub secret: String,
@@ -171,6 +174,11 @@ impl Config {
         }
         if sv.store != "embedded" && sv.store != "redis" {
             return invalid(format!("server.store {:?}: \"embedded\" or \"redis\"", sv.store));
+        }
+        if sv.redis_wait_replicas > 0 && sv.redis_wait_ms == 0 {
+            return invalid(
+                "server.redis_wait_ms must be positive when server.redis_wait_replicas is".into(),
+            );
         }
         if sv.secret.len() < 16 {
             return invalid("server.secret must be at least 16 characters".into());

@@ -14,6 +14,11 @@ pub struct CrmConfig {
     pub redis_url: String,
     /// Prefix of every Redis key, so several deployments share a server.
     pub redis_prefix: String,
+    /// A write is acknowledged once this many replicas hold it (`WAIT`);
+    /// 0: the master's reply is enough.
+    pub redis_wait_replicas: u32,
+    /// How long a write waits for them before it fails (HTTP 503).
+    pub redis_wait_ms: u64,
     /// Keys sealing personal fields at rest, `id:base64-of-32-bytes,...`,
     /// the first current (see `crm::crypto`). Set it from the environment
     /// (`WAIMAI_CRM__ENCRYPTION_KEYS`), never in a file in the repo. Empty:
@@ -108,6 +113,9 @@ impl CrmConfig {
         }
         if self.store != "embedded" && self.store != "redis" {
             return Err(format!("crm.store {:?}: \"embedded\" or \"redis\"", self.store));
+        }
+        if self.redis_wait_replicas > 0 && self.redis_wait_ms == 0 {
+            return Err("crm.redis_wait_ms must be positive when crm.redis_wait_replicas is".into());
         }
         if self.redis_prefix.contains(['{', '}']) {
             return Err("crm.redis_prefix must not contain braces (they are the hash tag)".into());

@@ -4,6 +4,34 @@
 
 use redis::{Cmd, Pipeline, ToRedisArgs};
 
+/// Commands that never write, so a batch of them waits for no replica.
+const READS: [&str; 24] = [
+    "GET",
+    "MGET",
+    "EXISTS",
+    "TYPE",
+    "DUMP",
+    "TTL",
+    "PTTL",
+    "STRLEN",
+    "HGET",
+    "HMGET",
+    "HGETALL",
+    "HLEN",
+    "HEXISTS",
+    "LRANGE",
+    "LLEN",
+    "LINDEX",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SCARD",
+    "ZRANGE",
+    "ZRANGEBYSCORE",
+    "ZREVRANGE",
+    "ZSCORE",
+    "ZCARD",
+];
+
 /// Commands to run together; replies of `ignore`d ones are dropped.
 #[derive(Default)]
 pub struct Batch {
@@ -53,6 +81,11 @@ impl Batch {
         self.ignored.is_empty()
     }
 
+    /// Whether any command may write.
+    pub fn writes(&self) -> bool {
+        self.pipe.cmd_iter().any(|c| !only_reads(c))
+    }
+
     pub(super) fn pipeline(&self) -> &Pipeline {
         &self.pipe
     }
@@ -60,4 +93,12 @@ impl Batch {
     pub(super) fn commands(&self) -> impl Iterator<Item = (&Cmd, bool)> {
         self.pipe.cmd_iter().zip(self.ignored.iter().copied())
     }
+}
+
+/// Whether `cmd` only reads (an unknown command may write).
+pub(super) fn only_reads(cmd: &Cmd) -> bool {
+    let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
+        return false;
+    };
+    READS.iter().any(|r| r.as_bytes().eq_ignore_ascii_case(name))
 }

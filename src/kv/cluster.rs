@@ -7,12 +7,13 @@
 //! reached fails the batch: which of its commands ran is unknown, and
 //! only the caller knows whether running them twice is harmless.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use redis::cluster::ClusterConnection;
 use redis::{Cmd, Connection, ConnectionLike, RedisResult, Value};
 
 use super::Batch;
+use super::batch::only_reads;
 
 /// Hash slots of a cluster.
 const SLOTS: u16 = 16_384;
@@ -23,6 +24,13 @@ pub struct ClusterLink {
     /// `(first slot, last slot, "host:port")` of every master.
     slots: Vec<(u16, u16, String)>,
     nodes: HashMap<String, Connection>,
+    /// Nodes our own connections wrote to since the last `wait`.
+    written: BTreeSet<String>,
+    /// Whether the cluster client wrote (a redirected write) since then.
+    client_written: bool,
+    /// Commands run again after a redirect, and the last redirect.
+    pub redirects: u64,
+    pub last_redirect: Option<String>,
 }
 
 impl ClusterLink {
@@ -32,6 +40,10 @@ impl ClusterLink {
             client,
             slots,
             nodes: HashMap::new(),
+            written: BTreeSet::new(),
+            client_written: false,
+            redirects: 0,
+            last_redirect: None,
         })
     }
 
@@ -46,11 +58,17 @@ impl ClusterLink {
                 .map(str::to_string);
             match node {
                 Some(node) => groups.entry(node).or_default().push(i),
-                None => replies[i] = Some(self.client.req_command(cmd)?),
+                None => {
+                    self.client_written |= !only_reads(cmd);
+                    replies[i] = Some(self.client.req_command(cmd)?);
+                }
             }
         }
         let mut stale = false;
         for (node, group) in groups {
+            if group.iter().any(|&i| !only_reads(commands[i])) {
+                self.written.insert(node.clone());
+            }
             let mut pipe = redis::pipe();
             for &i in &group {
                 pipe.add_command(commands[i].clone());
@@ -70,6 +88,9 @@ impl ClusterLink {
                 replies[i] = Some(match value {
                     Value::ServerError(e) if redirected(e.code()) => {
                         stale = true;
+                        self.redirects += 1;
+                        self.last_redirect = Some(format!("{} {}", e.code(), e.details().unwrap_or("")));
+                        self.client_written |= !only_reads(commands[i]);
                         self.client.req_command(commands[i])?
                     }
                     other => other,
@@ -83,6 +104,29 @@ impl ClusterLink {
             .into_iter()
             .map(|r| r.unwrap_or(Value::Nil).extract_error())
             .collect()
+    }
+
+    /// `WAIT replicas timeout_ms` on every connection that wrote since the
+    /// last call; the fewest replicas any of them confirmed.
+    pub fn wait(&mut self, replicas: u32, timeout_ms: u64) -> RedisResult<u32> {
+        let mut acked = u32::MAX;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(timeout_ms);
+        for node in std::mem::take(&mut self.written) {
+            let n: u32 = match self.node(&node).and_then(|c| wait.query(c)) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.nodes.remove(&node);
+                    return Err(e);
+                }
+            };
+            acked = acked.min(n);
+        }
+        if std::mem::take(&mut self.client_written) {
+            // Routed to every master; the reply is the smallest count.
+            acked = acked.min(wait.query(&mut self.client)?);
+        }
+        Ok(if acked == u32::MAX { replicas } else { acked })
     }
 
     fn node_of(&self, slot: u16) -> Option<&str> {
@@ -109,6 +153,12 @@ impl ClusterLink {
         self.nodes
             .get_mut(addr)
             .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::IoError, "node connection lost")))
+    }
+
+    /// Forgets every node connection and reads the slot map again.
+    pub fn reset(&mut self) {
+        self.nodes.clear();
+        let _ = self.refresh();
     }
 
     fn refresh(&mut self) -> RedisResult<()> {

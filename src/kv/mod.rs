@@ -11,7 +11,14 @@
 //! atomic on either: atomic changes are Lua scripts whose keys share one
 //! hash tag.
 //!
-//! Owns: URL parsing, connections, batches. May call: nothing in the crate.
+//! A write is acknowledged to the caller only once `Acks::replicas`
+//! replicas hold it as well (`WAIT`, sent on the connection that wrote,
+//! after every batch with a write); when they do not confirm within
+//! `Acks::timeout_ms` the batch fails with [`KvError::NotReplicated`]: it
+//! did run on the master, but a failover could lose it.
+//!
+//! Owns: URL parsing, connections, batches, replica acknowledgement. May
+//! call: nothing in the crate.
 
 mod batch;
 mod cluster;
@@ -40,6 +47,46 @@ pub enum KvError {
     BadUrl { url: String, reason: String },
     #[error("redis at {url}: {source}")]
     Redis { url: String, source: redis::RedisError },
+    #[error(
+        "redis at {url}: {acked} of {wanted} replica(s) confirmed a write within {timeout_ms} ms; \
+         it is on the master but a failover could lose it"
+    )]
+    NotReplicated {
+        url: String,
+        acked: u32,
+        wanted: u32,
+        timeout_ms: u64,
+    },
+}
+
+impl KvError {
+    /// The server's error, if the failure is one.
+    pub fn redis(&self) -> Option<&redis::RedisError> {
+        match self {
+            KvError::Redis { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// How many replicas must hold a write before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Acks {
+    /// 0: the master's reply is enough (no `WAIT`).
+    pub replicas: u32,
+    /// How long `WAIT` may block before the write fails as not replicated.
+    pub timeout_ms: u64,
+}
+
+/// What one connection has seen of the cluster, for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Commands a node refused as not its own (MOVED, ASK, ...), run again.
+    pub redirects: u64,
+    /// The last such reply, e.g. `MOVED 3999 127.0.0.1:7002`.
+    pub last_redirect: Option<String>,
+    /// Writes that no replica confirmed in time.
+    pub wait_timeouts: u64,
 }
 
 /// Where the state lives.
@@ -88,22 +135,29 @@ impl Target {
 }
 
 /// One open connection (on a cluster: to every node it needs).
-pub enum Link {
+pub struct Link {
+    url: String,
+    acks: Acks,
+    conn: Conn,
+    stats: LinkStats,
+}
+
+enum Conn {
     Single(Connection),
     Cluster(Box<ClusterLink>),
 }
 
 impl Link {
-    /// Connects to `url`.
-    pub fn open(url: &str) -> Result<Self, KvError> {
+    /// Connects to `url`; writes wait for `acks`.
+    pub fn open(url: &str, acks: Acks) -> Result<Self, KvError> {
         let fail = |source| KvError::Redis {
             url: url.to_string(),
             source,
         };
-        match Target::parse(url)? {
+        let conn = match Target::parse(url)? {
             Target::Single(u) => {
                 let client = redis::Client::open(u.as_str()).map_err(fail)?;
-                Ok(Link::Single(client.get_connection().map_err(fail)?))
+                Conn::Single(client.get_connection().map_err(fail)?)
             }
             Target::Cluster(seeds) => {
                 let client = ClusterClientBuilder::new(seeds)
@@ -114,58 +168,138 @@ impl Link {
                     .build()
                     .map_err(fail)?;
                 let conn = client.get_connection().map_err(fail)?;
-                Ok(Link::Cluster(Box::new(ClusterLink::new(conn).map_err(fail)?)))
+                Conn::Cluster(Box::new(ClusterLink::new(conn).map_err(fail)?))
             }
-        }
+        };
+        Ok(Link {
+            url: url.to_string(),
+            acks,
+            conn,
+            stats: LinkStats::default(),
+        })
     }
 
     /// Runs `batch` and returns its unignored replies as `T` (an array).
-    pub fn run<T: FromRedisValue>(&mut self, batch: &Batch) -> redis::RedisResult<T> {
-        match self {
-            Link::Single(c) => batch.pipeline().query(c),
-            Link::Cluster(c) => {
-                let replies = c
-                    .run(batch)?
+    /// A batch with a write returns only once `acks` replicas hold it.
+    pub fn run<T: FromRedisValue>(&mut self, batch: &Batch) -> Result<T, KvError> {
+        let values = match &mut self.conn {
+            Conn::Single(c) => batch.pipeline().query(c).map_err(|e| self.fail(e))?,
+            Conn::Cluster(c) => {
+                let replies = c.run(batch).map_err(|e| KvError::Redis {
+                    url: self.url.clone(),
+                    source: e,
+                });
+                self.stats.redirects = c.redirects;
+                self.stats.last_redirect.clone_from(&c.last_redirect);
+                let replies = replies?
                     .into_iter()
                     .zip(batch.commands())
                     .filter(|(_, (_, ignored))| !ignored)
                     .map(|(v, _)| v)
                     .collect();
-                redis::from_owned_redis_value(Value::Array(replies))
+                redis::from_owned_redis_value(Value::Array(replies)).map_err(|e| self.fail(e))?
             }
+        };
+        if batch.writes() {
+            self.confirm()?;
         }
+        Ok(values)
+    }
+
+    /// Waits until `acks` replicas hold every write this link made.
+    pub fn confirm(&mut self) -> Result<(), KvError> {
+        let Acks { replicas, timeout_ms } = self.acks;
+        if replicas == 0 {
+            return Ok(());
+        }
+        let acked = match &mut self.conn {
+            Conn::Single(c) => {
+                let n: u32 = redis::cmd("WAIT")
+                    .arg(replicas)
+                    .arg(timeout_ms)
+                    .query(c)
+                    .map_err(|e| KvError::Redis {
+                        url: self.url.clone(),
+                        source: e,
+                    })?;
+                n
+            }
+            Conn::Cluster(c) => c.wait(replicas, timeout_ms).map_err(|e| KvError::Redis {
+                url: self.url.clone(),
+                source: e,
+            })?,
+        };
+        if acked < replicas {
+            self.stats.wait_timeouts += 1;
+            return Err(KvError::NotReplicated {
+                url: self.url.clone(),
+                acked,
+                wanted: replicas,
+                timeout_ms,
+            });
+        }
+        Ok(())
     }
 
     /// Loads Lua scripts on every server that may run them (every master
     /// of a cluster), so `EVALSHA` finds them.
-    pub fn load_scripts(&mut self, scripts: &[&str]) -> redis::RedisResult<()> {
+    pub fn load_scripts(&mut self, scripts: &[&str]) -> Result<(), KvError> {
         for lua in scripts {
             // On a cluster SCRIPT LOAD is routed to every master.
-            let _: Value = self.req(redis::cmd("SCRIPT").arg("LOAD").arg(*lua))?;
+            let cmd = redis::cmd("SCRIPT").arg("LOAD").arg(*lua).clone();
+            let _: Value = match &mut self.conn {
+                Conn::Single(c) => c.req_command(&cmd),
+                Conn::Cluster(c) => c.client.req_command(&cmd),
+            }
+            .map_err(|e| self.fail(e))?;
         }
         Ok(())
     }
 
     /// Every key matching `pattern` (a SCAN MATCH glob), on every master.
-    pub fn scan(&mut self, pattern: &str) -> redis::RedisResult<Vec<String>> {
+    pub fn scan(&mut self, pattern: &str) -> Result<Vec<String>, KvError> {
         let mut keys = Vec::new();
-        match self {
-            Link::Single(c) => scan_node(c, pattern, &mut keys)?,
-            Link::Cluster(c) => {
-                for addr in c.masters() {
-                    scan_node(c.node(&addr)?, pattern, &mut keys)?;
-                }
-            }
-        }
+        let scanned = match &mut self.conn {
+            Conn::Single(c) => scan_node(c, pattern, &mut keys),
+            Conn::Cluster(c) => c
+                .masters()
+                .iter()
+                .try_for_each(|addr| scan_node(c.node(addr)?, pattern, &mut keys)),
+        };
+        scanned.map_err(|e| self.fail(e))?;
         keys.sort();
         keys.dedup();
         Ok(keys)
     }
 
-    fn req(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
-        match self {
-            Link::Single(c) => c.req_command(cmd),
-            Link::Cluster(c) => c.client.req_command(cmd),
+    /// Drops connections that may be broken (after a server restart or a
+    /// failover), so the next command connects again; on a cluster the
+    /// slot map is read again as well. Failing to reconnect now is not an
+    /// error: the next command reports it.
+    pub fn reset(&mut self) {
+        match &mut self.conn {
+            Conn::Single(c) => {
+                if let Some(fresh) = Target::parse(&self.url)
+                    .ok()
+                    .and_then(|_| redis::Client::open(self.url.as_str()).ok())
+                    .and_then(|client| client.get_connection().ok())
+                {
+                    *c = fresh;
+                }
+            }
+            Conn::Cluster(c) => c.reset(),
+        }
+    }
+
+    /// What this link has seen of redirects and replica confirmations.
+    pub fn stats(&self) -> &LinkStats {
+        &self.stats
+    }
+
+    fn fail(&self, source: redis::RedisError) -> KvError {
+        KvError::Redis {
+            url: self.url.clone(),
+            source,
         }
     }
 }

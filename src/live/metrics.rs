@@ -63,6 +63,8 @@ pub struct Metrics {
     pub ws_errors_sent: AtomicU64,
     pub http_requests: AtomicU64,
     pub journal_records: AtomicU64,
+    /// Journal appends no replica confirmed in time (`WAIT` timeouts).
+    pub journal_unconfirmed: AtomicU64,
     /// Travel-time pairs the road network computed for ticks, and pairs
     /// served from the cache kept across ticks.
     pub travel_pairs_computed: AtomicU64,
@@ -95,6 +97,7 @@ impl Default for Metrics {
             ws_errors_sent: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
             journal_records: AtomicU64::new(0),
+            journal_unconfirmed: AtomicU64::new(0),
             travel_pairs_computed: AtomicU64::new(0),
             travel_pairs_reused: AtomicU64::new(0),
             crm_applied: AtomicU64::new(0),
@@ -155,6 +158,11 @@ impl Metrics {
                 "waimai_journal_records_total",
                 "Records fsynced to the journal.",
                 &self.journal_records,
+            ),
+            (
+                "waimai_journal_unconfirmed_total",
+                "Journal appends no replica confirmed within redis_wait_ms (answered 503).",
+                &self.journal_unconfirmed,
             ),
             (
                 "waimai_travel_pairs_computed_total",

@@ -101,6 +101,10 @@ pub enum LiveError {
     Busy,
     #[error("the engine has stopped")]
     Stopped,
+    /// Journaled on the master, not yet confirmed by a replica: retry
+    /// with the same idempotency key.
+    #[error("not acknowledged: {0}")]
+    NotReplicated(String),
     #[error("cannot start the {name} thread(s): {source}")]
     Thread {
         name: &'static str,
@@ -213,9 +217,26 @@ pub struct LiveHandle {
     view: Arc<View>,
     metrics: Arc<Metrics>,
     clock: Clock,
+    halted: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl LiveHandle {
+    /// Why the engine stopped on its own, once it has (it never restarts
+    /// itself: the process exits and rebuilds from the journal).
+    pub async fn halted(&self) -> String {
+        let mut rx = self.halted.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The actor is gone without a reason: it was shut down.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Why the engine stopped on its own, if it has.
+    pub fn halt_reason(&self) -> Option<String> {
+        self.halted.borrow().clone()
+    }
+
     /// The read model (order cards, console state), readable without the
     /// actor.
     pub fn view(&self) -> &Arc<View> {

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::kv::{Acks, KvError};
+
 pub use journal::Journal;
 pub use redis_journal::RedisJournal;
 
@@ -29,10 +31,16 @@ pub enum StoreError {
         line: usize,
         reason: String,
     },
-    #[error("redis_url {url:?}: {reason}")]
-    BadUrl { url: String, reason: String },
     #[error("redis journal {key}: {source}")]
-    Redis { key: String, source: redis::RedisError },
+    Redis { key: String, source: KvError },
+    /// The append is on the master; no replica confirmed it in time.
+    #[error("redis journal {key}: {source}")]
+    NotReplicated { key: String, source: KvError },
+    #[error(
+        "redis journal {key} holds {found} records where this process wrote {expected}: \
+         records were lost in a failover or another process writes to it; restart to rebuild from it"
+    )]
+    Diverged { key: String, expected: u64, found: u64 },
     #[error("redis journal {key}, entry {index}: damaged record ({reason}); not replayed past it")]
     CorruptEntry {
         key: String,
@@ -51,7 +59,7 @@ pub enum Log {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogLocation {
     File(PathBuf),
-    Redis { url: String, key: String },
+    Redis { url: String, key: String, acks: Acks },
 }
 
 impl Log {
@@ -62,8 +70,8 @@ impl Log {
                 let (j, r) = Journal::open(path)?;
                 (Log::File(j), r)
             }
-            LogLocation::Redis { url, key } => {
-                let (j, r) = RedisJournal::open(url, key)?;
+            LogLocation::Redis { url, key, acks } => {
+                let (j, r) = RedisJournal::open(url, key, *acks)?;
                 (Log::Redis(j), r)
             }
         })
@@ -75,6 +83,21 @@ impl Log {
             Log::File(j) => j.append(records),
             Log::Redis(j) => j.append(records),
         }
+    }
+
+    /// Waits again until replicas hold every append (a file journal is
+    /// already on disk).
+    pub fn confirm(&mut self) -> Result<(), StoreError> {
+        match self {
+            Log::File(_) => Ok(()),
+            Log::Redis(j) => j.confirm(),
+        }
+    }
+
+    /// Whether the error is only that replicas did not confirm in time:
+    /// the records are in the log, their acknowledgement must wait.
+    pub fn unconfirmed(e: &StoreError) -> bool {
+        matches!(e, StoreError::NotReplicated { .. })
     }
 
     /// How many records the log holds.

@@ -9,6 +9,7 @@ mod analytics_api;
 mod architecture;
 mod campaigns_api;
 mod candidates;
+mod cluster;
 mod console;
 mod crm_api;
 mod crm_cli;

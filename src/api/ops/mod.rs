@@ -9,8 +9,12 @@ use axum::response::{IntoResponse, Response};
 use crate::api::state::AppState;
 
 /// Liveness and a one-line picture.
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "Serving")))]
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Serving"), (status = 503, description = "The engine stopped (a journal it cannot write); the process exits")))]
 pub async fn health(State(state): State<AppState>) -> Response {
+    if let Some(reason) = state.live.halt_reason() {
+        let body = serde_json::json!({"status": "stopped", "reason": reason});
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
     let counts = state.live.view().counts();
     let connected = state
         .live

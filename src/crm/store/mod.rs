@@ -42,6 +42,9 @@ pub enum StoreError {
     },
     #[error("redis_url {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    /// The write ran on the master, but no replica confirmed it in time.
+    #[error("{0}")]
+    NotReplicated(String),
     #[error("embedded CRM store {path}: {source}")]
     Embedded { path: String, source: BackendError },
     #[error("stored CRM data is damaged ({what}): {reason}")]
@@ -258,7 +261,11 @@ pub fn open_configured(
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn CrmStore>, StoreError> {
     Ok(if cfg.store == "redis" {
-        std::sync::Arc::new(RedisStore::open(&cfg.redis_url, &cfg.redis_prefix)?)
+        let acks = crate::kv::Acks {
+            replicas: cfg.redis_wait_replicas,
+            timeout_ms: cfg.redis_wait_ms,
+        };
+        std::sync::Arc::new(RedisStore::open_with(&cfg.redis_url, &cfg.redis_prefix, acks)?)
     } else {
         std::sync::Arc::new(EmbeddedStore::open(&data_dir.join("crm.redb"))?)
     })

@@ -60,6 +60,22 @@ pub(super) struct Batch {
 }
 
 impl Batch {
+    /// The journal holds the batch but no replica confirmed it: every
+    /// waiting request hears so (503); the rest is kept for the commit
+    /// that confirms.
+    pub(super) fn refuse(&mut self, why: &str) {
+        let no = || LiveError::NotReplicated(why.to_string());
+        for (reply, _) in self.deferred.drain(..) {
+            let _ = reply.send(Err(no()));
+        }
+        for (reply, _) in self.restaurant_replies.drain(..) {
+            let _ = reply.send(Err(no()));
+        }
+        for (reply, _) in self.rider_replies.drain(..) {
+            let _ = reply.send(Err(no()));
+        }
+    }
+
     /// The journal failed: every waiting merchant hears that the engine
     /// stopped, and nothing else of the batch leaves the actor.
     pub(super) fn abandon(&mut self) {

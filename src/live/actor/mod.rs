@@ -19,10 +19,11 @@ mod tick;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::crm_feed::CrmFeed;
 use super::metrics::Metrics;
@@ -77,6 +78,12 @@ struct Actor {
     crm_feed: Option<CrmFeed>,
     /// What the current batch changed, for the commit.
     batch: Batch,
+    /// Journaled records no replica has confirmed yet: what they decided
+    /// is held back (replies refused, riders not told) until one does.
+    unconfirmed: bool,
+    /// Why the engine stopped on its own (a journal it cannot write), for
+    /// the process to exit and a supervisor to restart it from the journal.
+    halted: tokio::sync::watch::Sender<Option<String>>,
 }
 
 pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveError> {
@@ -149,6 +156,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     };
     let view = Arc::new(View::new(options.city.clone()));
     let metrics = Arc::new(Metrics::default());
+    let (halted, halted_rx) = tokio::sync::watch::channel(None);
     let mut actor = Actor {
         next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
         orders: replayed.orders,
@@ -175,6 +183,8 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
         options,
         crm_feed: None,
         batch: Batch::default(),
+        unconfirmed: false,
+        halted: halted.clone(),
     };
     if let Some(crm) = crm {
         let feed = CrmFeed::start(crm, metrics.clone(), clock.clone()).map_err(|e| LiveError::Thread {
@@ -202,6 +212,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
             view,
             metrics,
             clock,
+            halted: halted_rx,
         },
         restored,
     ))
@@ -313,23 +324,50 @@ impl Actor {
     }
 
     /// Journals the batch, then answers and tells riders. False if the
-    /// journal failed (the actor must stop).
+    /// journal failed (the actor must stop). When the records are on the
+    /// log but replicas did not confirm them, the requests waiting on
+    /// them are refused (503; a retry with the same idempotency key gets
+    /// the order) and the rest of the batch waits for a later commit that
+    /// confirms.
     fn commit(&mut self) -> bool {
-        if !self.batch.records.is_empty() {
-            let started = Instant::now();
-            if let Err(e) = self.journal.append(&self.batch.records) {
-                error!(error = %e, "journal append failed");
-                self.batch.abandon();
-                return false;
-            }
+        let started = Instant::now();
+        let written = if !self.batch.records.is_empty() {
+            self.journal.append(&self.batch.records)
+        } else if self.unconfirmed {
+            self.journal.confirm()
+        } else {
+            Ok(())
+        };
+        let appended = std::mem::take(&mut self.batch.records).len() as u64;
+        if appended > 0 {
             self.metrics
                 .journal_append
                 .observe_micros(started.elapsed().as_micros() as u64);
-            self.metrics.journal_records.fetch_add(
-                self.batch.records.len() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            self.batch.records.clear();
+        }
+        match written {
+            Ok(()) => {
+                self.metrics
+                    .journal_records
+                    .fetch_add(appended, Ordering::Relaxed);
+                self.unconfirmed = false;
+            }
+            Err(e) if Log::unconfirmed(&e) => {
+                warn!(error = %e, "journal append not confirmed by a replica: requests refused, decisions held");
+                self.metrics
+                    .journal_records
+                    .fetch_add(appended, Ordering::Relaxed);
+                self.metrics.journal_unconfirmed.fetch_add(1, Ordering::Relaxed);
+                self.unconfirmed = true;
+                self.batch.refuse(&e.to_string());
+                return true;
+            }
+            Err(e) => {
+                error!(error = %e, "journal append failed");
+                self.halted
+                    .send_replace(Some(format!("journal append failed: {e}")));
+                self.batch.abandon();
+                return false;
+            }
         }
         if let Some(feed) = &self.crm_feed {
             for request in self.batch.crm_out.drain(..) {

@@ -140,3 +140,76 @@ pub fn raw_connection(url: &str) -> Box<dyn redis::ConnectionLike> {
         ),
     }
 }
+
+/// The replica of the master that holds `key` on the cluster at `url`,
+/// stopped (SIGSTOP) until dropped: it neither acknowledges nor fails,
+/// like a replica on a machine that hangs.
+pub struct PausedReplica {
+    pid: u32,
+}
+
+impl PausedReplica {
+    pub fn of_key(url: &str, key: &str) -> Self {
+        let addr = replica_of(url, key);
+        let mut c = redis::Client::open(format!("redis://{addr}"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+        let pid = info
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("INFO server names process_id");
+        signal(pid, "-STOP");
+        PausedReplica { pid }
+    }
+}
+
+impl Drop for PausedReplica {
+    fn drop(&mut self) {
+        signal(self.pid, "-CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// `host:port` of a replica of the master holding `key`'s slot.
+pub fn replica_of(url: &str, key: &str) -> String {
+    let mut c = raw_connection(url);
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut *c)
+        .unwrap();
+    let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut *c).unwrap();
+    for range in ranges {
+        let redis::Value::Array(parts) = range else {
+            continue;
+        };
+        let (Some(redis::Value::Int(lo)), Some(redis::Value::Int(hi))) = (parts.first(), parts.get(1)) else {
+            continue;
+        };
+        if !(*lo..=*hi).contains(&slot) {
+            continue;
+        }
+        if let Some(redis::Value::Array(node)) = parts.get(3) {
+            let host = match node.first() {
+                Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                other => panic!("replica host {other:?}"),
+            };
+            let Some(redis::Value::Int(port)) = node.get(1) else {
+                panic!("replica port")
+            };
+            return format!("{host}:{port}");
+        }
+    }
+    panic!("no replica holds the slot of {key}")
+}

@@ -58,7 +58,7 @@ use crate::crm::feedback::Review;
 use crate::crm::loyalty::Entry;
 use crate::crm::managers::{AuditEntry, Ownership, Team};
 use crate::crm::marketing::{Campaign, Facts, Member, Message};
-use crate::kv::{Batch, KvError, Link};
+use crate::kv::{Acks, Batch, KvError, Link};
 
 /// Shards of the facts hash: read side by side over the pool.
 const FACT_SHARDS: usize = 16;
@@ -129,7 +129,6 @@ const POOL_SIZE: usize = 4;
 
 /// CRM state in Redis.
 pub struct RedisStore {
-    url: String,
     prefix: String,
     pool: Vec<Mutex<Link>>,
     next: AtomicUsize,
@@ -142,14 +141,19 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// Connects to `url` (one server, or a cluster's seeds: see `kv`) and
-    /// loads the scripts. Keys start with `prefix`.
+    /// loads the scripts. Keys start with `prefix`. Writes are acknowledged
+    /// by the master alone.
     pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, prefix, Acks::default())
+    }
+
+    /// Like `open`, and a write returns only once `acks` replicas hold it.
+    pub fn open_with(url: &str, prefix: &str, acks: Acks) -> Result<Self, StoreError> {
         let mut pool = Vec::with_capacity(POOL_SIZE);
         for _ in 0..POOL_SIZE {
-            pool.push(Mutex::new(Link::open(url).map_err(|e| kv_err(url, e))?));
+            pool.push(Mutex::new(Link::open(url, acks).map_err(kv_err)?));
         }
         let store = RedisStore {
-            url: url.to_string(),
             prefix: prefix.to_string(),
             pool,
             next: AtomicUsize::new(0),
@@ -167,7 +171,10 @@ impl RedisStore {
     /// promoted), loads them and runs it once more.
     fn run<T: redis::FromRedisValue>(&self, batch: &Batch) -> Result<T, StoreError> {
         self.with_link(|link| match link.run(batch) {
-            Err(e) if e.kind() == redis::ErrorKind::NoScriptError => {
+            Err(e)
+                if e.redis()
+                    .is_some_and(|r| r.kind() == redis::ErrorKind::NoScriptError) =>
+            {
                 link.load_scripts(&SCRIPTS)?;
                 link.run(batch)
             }
@@ -176,10 +183,10 @@ impl RedisStore {
     }
 
     /// Calls `f` with the next connection of the pool.
-    fn with_link<T>(&self, f: impl FnOnce(&mut Link) -> redis::RedisResult<T>) -> Result<T, StoreError> {
+    fn with_link<T>(&self, f: impl FnOnce(&mut Link) -> Result<T, KvError>) -> Result<T, StoreError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
         let mut link = self.pool[i].lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut link).map_err(|e| err(&self.url, e))
+        f(&mut link).map_err(kv_err)
     }
 
     fn key(&self, customer: &str, part: &str) -> String {
@@ -320,10 +327,11 @@ fn err(url: &str, e: redis::RedisError) -> StoreError {
     }
 }
 
-fn kv_err(url: &str, e: KvError) -> StoreError {
+fn kv_err(e: KvError) -> StoreError {
     match e {
-        KvError::Redis { source, .. } => err(url, source),
+        KvError::Redis { url, source } => err(&url, source),
         KvError::BadUrl { url, reason } => StoreError::BadUrl { url, reason },
+        KvError::NotReplicated { .. } => StoreError::NotReplicated(e.to_string()),
     }
 }
 
