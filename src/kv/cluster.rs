@@ -66,9 +66,6 @@ impl ClusterLink {
         }
         let mut stale = false;
         for (node, group) in groups {
-            if group.iter().any(|&i| !only_reads(commands[i])) {
-                self.written.insert(node.clone());
-            }
             let mut pipe = redis::pipe();
             for &i in &group {
                 pipe.add_command(commands[i].clone());
@@ -85,12 +82,17 @@ impl ClusterLink {
                 }
             };
             for (&i, value) in group.iter().zip(values) {
+                let writes = !only_reads(commands[i]);
+                if writes && !matches!(&value, Value::ServerError(e) if redirected(e.code())) {
+                    // Ran here: WAIT on this connection covers it.
+                    self.written.insert(node.clone());
+                }
                 replies[i] = Some(match value {
                     Value::ServerError(e) if redirected(e.code()) => {
                         stale = true;
                         self.redirects += 1;
                         self.last_redirect = Some(format!("{} {}", e.code(), e.details().unwrap_or("")));
-                        self.client_written |= !only_reads(commands[i]);
+                        self.client_written |= writes;
                         self.client.req_command(commands[i])?
                     }
                     other => other,

@@ -9,23 +9,13 @@
 use crate::common;
 use crate::common::process::Served;
 
-use std::collections::HashMap;
+use crate::common::load::*;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use waimai::engine::RiderId;
-use waimai::sim::fixture::{Fixture, Line};
 use waimai::wire::auth::{Role, Tokens};
-
-const RIDERS: u64 = 10;
-
-/// The operator's secret, as production gives one (a loopback server would
-/// otherwise make its own in the data dir).
-const SECRET: &str = "durability-test-secret-of-at-least-32-bytes";
 
 /// Starts the binary on `dir` with `tick_secs` between dispatch ticks.
 fn start(dir: &Path, tick_secs: u64) -> Served {
@@ -37,113 +27,6 @@ fn start(dir: &Path, tick_secs: u64) -> Served {
             ("WAIMAI_SERVER__SECRET", SECRET),
         ],
     )
-}
-
-/// The first RIDERS restaurants of the fixture (riders wait at them).
-fn restaurants() -> Vec<(String, f64, f64)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/monaco-lunch.jsonl");
-    let fixture = Fixture::read(&path).unwrap();
-    fixture
-        .lines
-        .iter()
-        .filter_map(|(_, l)| match l {
-            Line::Restaurant { id, lat, lng } => Some((id.clone(), *lat, *lng)),
-            _ => None,
-        })
-        .take(RIDERS as usize)
-        .collect()
-}
-
-/// What clients were told before a kill: acknowledged orders (id →
-/// restaurant) and orders sent to riders (id → rider).
-#[derive(Default)]
-struct Told {
-    acked: HashMap<u64, String>,
-    to_rider: HashMap<u64, u64>,
-    last_seq: HashMap<u64, u64>,
-}
-
-async fn post_orders(addr: String, tokens: Tokens, round: usize, told: Arc<Mutex<Told>>) {
-    let client = reqwest::Client::new();
-    let rs = restaurants();
-    for n in 0.. {
-        // About 50 orders a second: a busy lunch for six riders.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (r, lat, lng) = &rs[n % rs.len()];
-        let token = tokens.issue(&Role::Merchant(r.clone())).unwrap();
-        let body = json!({"restaurant": r, "customer": {"lat": lat - 0.004, "lng": lng + 0.002}, "ready_in_secs": 0});
-        let res = client
-            .post(format!("http://{addr}/v1/orders"))
-            .bearer_auth(token)
-            .header("Idempotency-Key", format!("round{round}-{n}"))
-            .json(&body)
-            .send()
-            .await;
-        let Ok(res) = res else { return };
-        if res.status().is_success()
-            && let Ok(card) = res.json::<Value>().await
-        {
-            told.lock()
-                .unwrap()
-                .acked
-                .insert(card["id"].as_u64().unwrap(), r.clone());
-        }
-    }
-}
-
-async fn ride(addr: String, tokens: Tokens, rider: u64, at: (f64, f64), told: Arc<Mutex<Told>>) {
-    let token = tokens.issue(&Role::Rider(RiderId(rider))).unwrap();
-    let last = told.lock().unwrap().last_seq.get(&rider).copied().unwrap_or(0);
-    let url = format!("ws://{addr}/v1/riders/ws?token={token}&last_seq={last}");
-    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else {
-        return;
-    };
-    let send = |v: Value| Message::Text(v.to_string().into());
-    let _ = ws
-        .send(send(
-            json!({"v": 1, "type": "location", "lat": at.0, "lng": at.1, "at_ms": 0}),
-        ))
-        .await;
-    let _ = ws
-        .send(send(json!({"v": 1, "type": "status", "status": "online"})))
-        .await;
-    while let Some(Ok(frame)) = ws.next().await {
-        let Message::Text(t) = frame else { continue };
-        let m: Value = serde_json::from_str(&t).unwrap();
-        let seq = m["seq"].as_u64().unwrap();
-        {
-            let mut told = told.lock().unwrap();
-            if seq <= told.last_seq.get(&rider).copied().unwrap_or(0) {
-                continue;
-            }
-            told.last_seq.insert(rider, seq);
-            if m["type"] == "assignment" || m["type"] == "route_update" {
-                for s in m["stops"].as_array().unwrap() {
-                    let order: u64 = s["order"].as_str().unwrap().parse().unwrap();
-                    told.to_rider.insert(order, rider);
-                }
-            }
-        }
-        let _ = ws.send(send(json!({"v": 1, "type": "ack", "seq": seq}))).await;
-        // Odd riders pick up and deliver at once, to keep orders flowing;
-        // even ones keep their trips assigned (on the way to the kitchen).
-        if rider.is_multiple_of(2) {
-            continue;
-        }
-        let stops = m["stops"].as_array().cloned().unwrap_or_default();
-        if let Some(p) = stops.iter().find(|s| s["kind"] == "pickup") {
-            let _ = ws
-                .send(send(json!({"v": 1, "type": "picked_up", "order": p["order"]})))
-                .await;
-        }
-        if stops.iter().all(|s| s["kind"] == "dropoff") {
-            for s in &stops {
-                let _ = ws
-                    .send(send(json!({"v": 1, "type": "delivered", "order": s["order"]})))
-                    .await;
-            }
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,42 +94,4 @@ async fn start_on(dir: &Path, tick_secs: u64) -> Served {
     tokio::task::spawn_blocking(move || start(&dir, tick_secs))
         .await
         .unwrap()
-}
-
-/// Checks every acknowledged order and every order sent to a rider;
-/// returns how many of each.
-async fn verify(addr: &str, operator: &str, told: &Mutex<Told>) -> (usize, usize) {
-    let (acked, to_rider) = {
-        let t = told.lock().unwrap();
-        (t.acked.clone(), t.to_rider.clone())
-    };
-    let client = reqwest::Client::new();
-    for (id, restaurant) in &acked {
-        let res = client
-            .get(format!("http://{addr}/v1/orders/{id}"))
-            .bearer_auth(operator)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200, "acknowledged order {id} lost");
-        let card: Value = res.json().await.unwrap();
-        assert_eq!(card["restaurant"], restaurant.as_str());
-    }
-    for (id, rider) in &to_rider {
-        let card: Value = client
-            .get(format!("http://{addr}/v1/orders/{id}"))
-            .bearer_auth(operator)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_ne!(
-            card["state"], "open",
-            "order {id} was sent to rider {rider} but is open again"
-        );
-        assert_eq!(card["rider"].as_u64(), Some(*rider), "order {id}: {card}");
-    }
-    (acked.len(), to_rider.len())
 }

@@ -17,6 +17,7 @@ mod crm_model;
 mod crm_store;
 mod dispatch;
 mod durability;
+mod failover;
 mod feedback_api;
 mod map_file_and_cli;
 mod map_routing;

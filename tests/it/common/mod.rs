@@ -2,6 +2,7 @@
 //! serves as the independent oracle for contraction-hierarchy queries.
 #![allow(dead_code)]
 
+pub mod load;
 pub mod mdrp;
 pub mod pdptw;
 pub mod process;

@@ -150,17 +150,7 @@ pub struct PausedReplica {
 
 impl PausedReplica {
     pub fn of_key(url: &str, key: &str) -> Self {
-        let addr = replica_of(url, key);
-        let mut c = redis::Client::open(format!("redis://{addr}"))
-            .unwrap()
-            .get_connection()
-            .unwrap();
-        let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
-        let pid = info
-            .lines()
-            .find_map(|l| l.strip_prefix("process_id:"))
-            .and_then(|p| p.trim().parse().ok())
-            .expect("INFO server names process_id");
+        let pid = pid_of(&replica_of(url, key));
         signal(pid, "-STOP");
         PausedReplica { pid }
     }
@@ -184,12 +174,47 @@ fn signal(pid: u32, sig: &str) {
 /// `host:port` of a replica of the master holding `key`'s slot.
 pub fn replica_of(url: &str, key: &str) -> String {
     let mut c = raw_connection(url);
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(key)
-        .query(&mut *c)
-        .unwrap();
-    let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut *c).unwrap();
+    slot_nodes(&mut *c, key).1.expect("a replica holds the slot")
+}
+
+/// `host:port` of the master holding `key`'s slot.
+pub fn master_of(url: &str, key: &str) -> String {
+    let mut c = raw_connection(url);
+    slot_nodes(&mut *c, key).0
+}
+
+/// The pid of the Redis at `addr`.
+pub fn pid_of(addr: &str) -> u32 {
+    let mut c = node(addr).expect("the node answers");
+    let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server names process_id")
+}
+
+/// A plain connection to one node.
+pub fn node(addr: &str) -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(format!("redis://{addr}"))?.get_connection_with_timeout(Duration::from_secs(2))
+}
+
+/// The master and a replica of `key`'s slot, as the node `c` sees them.
+pub fn slot_nodes(c: &mut dyn redis::ConnectionLike, key: &str) -> (String, Option<String>) {
+    let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(c).unwrap();
+    let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(c).unwrap();
+    let addr = |v: Option<&redis::Value>| {
+        let Some(redis::Value::Array(node)) = v else {
+            return None;
+        };
+        let host = match node.first() {
+            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => return None,
+        };
+        let Some(redis::Value::Int(port)) = node.get(1) else {
+            return None;
+        };
+        Some(format!("{host}:{port}"))
+    };
     for range in ranges {
         let redis::Value::Array(parts) = range else {
             continue;
@@ -197,19 +222,69 @@ pub fn replica_of(url: &str, key: &str) -> String {
         let (Some(redis::Value::Int(lo)), Some(redis::Value::Int(hi))) = (parts.first(), parts.get(1)) else {
             continue;
         };
-        if !(*lo..=*hi).contains(&slot) {
-            continue;
-        }
-        if let Some(redis::Value::Array(node)) = parts.get(3) {
-            let host = match node.first() {
-                Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-                other => panic!("replica host {other:?}"),
-            };
-            let Some(redis::Value::Int(port)) = node.get(1) else {
-                panic!("replica port")
-            };
-            return format!("{host}:{port}");
+        if (*lo..=*hi).contains(&slot) {
+            return (addr(parts.get(2)).expect("a master"), addr(parts.get(3)));
         }
     }
-    panic!("no replica holds the slot of {key}")
+    panic!("no node holds the slot of {key}")
+}
+
+/// A Redis Cluster of a test's own (3 masters, 3 replicas, started by
+/// scripts/ensure-redis-cluster in a folder of its own), for tests that
+/// kill its nodes; stopped when dropped.
+pub struct OwnCluster {
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl OwnCluster {
+    pub fn start(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("waimai-cluster-{name}-{}", std::process::id()));
+        let out = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/ensure-redis-cluster"
+        ))
+        .env("WAIMAI_CLUSTER_DIR", &dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/ensure-redis-cluster runs");
+        assert!(out.status.success(), "scripts/ensure-redis-cluster failed");
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        OwnCluster { url, dir }
+    }
+
+    /// `host:port` of every node.
+    pub fn nodes(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("ports"))
+            .unwrap()
+            .lines()
+            .map(|p| format!("127.0.0.1:{}", p.trim()))
+            .collect()
+    }
+
+    /// Starts the node at `addr` again from its config file.
+    pub fn restart(&self, addr: &str) {
+        let port = addr.rsplit(':').next().unwrap();
+        let ok = Command::new("redis-server")
+            .arg(self.dir.join(port).join("redis.conf"))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "redis-server {addr} restarts");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/ensure-redis-cluster"
+        ))
+        .arg("stop")
+        .env("WAIMAI_CLUSTER_DIR", &self.dir)
+        .status();
+    }
+}
+
+pub fn kill_9(pid: u32) {
+    signal(pid, "-KILL");
 }

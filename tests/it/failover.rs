@@ -1,0 +1,183 @@
+//! A master of the Redis Cluster dies under load: merchants post orders,
+//! riders take and deliver them, and the master that holds the zone's
+//! journal slot is killed (SIGKILL). A replica is promoted, the dead node
+//! comes back as a replica, and the same process goes on serving; then the
+//! process itself is killed and restarted on the journal. Nothing
+//! acknowledged may be lost: every order answered 2xx exists, and every
+//! order a rider was sent is still that rider's.
+//!
+//! Rounds: `FAILOVER_ROUNDS` (default 2). Each prints the time from the
+//! master's SIGKILL to the first new order answered 2xx.
+
+use crate::common;
+use crate::common::load::*;
+use crate::common::process::Served;
+use crate::common::redis::{OwnCluster, kill_9, node, pid_of, slot_nodes};
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use waimai::wire::auth::{Role, Tokens};
+
+const JOURNAL_KEY: &str = "waimai:{journal:failover}";
+
+fn start(dir: &Path, cluster: &str, tick_secs: u64) -> Served {
+    let tick = tick_secs.to_string();
+    common::process::serve_binary(
+        dir,
+        &[
+            ("WAIMAI_SERVER__TICK_SECS", &tick),
+            ("WAIMAI_SERVER__SECRET", SECRET),
+            ("WAIMAI_SERVER__STORE", "redis"),
+            ("WAIMAI_SERVER__REDIS_URL", cluster),
+            ("WAIMAI_SERVER__REDIS_KEY", JOURNAL_KEY),
+            ("WAIMAI_SERVER__REDIS_WAIT_REPLICAS", "1"),
+            ("WAIMAI_SERVER__REDIS_WAIT_MS", "1000"),
+        ],
+    )
+}
+
+async fn start_on(dir: &Path, cluster: &str, tick_secs: u64) -> Served {
+    let (dir, cluster) = (dir.to_path_buf(), cluster.to_string());
+    tokio::task::spawn_blocking(move || start(&dir, &cluster, tick_secs))
+        .await
+        .unwrap()
+}
+
+/// The journal slot's master as a live node other than `dead` sees it.
+fn journal_master(cluster: &OwnCluster, dead: &str) -> Option<String> {
+    cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.as_str() != dead)
+        .find_map(|n| node(n).ok())
+        .map(|mut c| slot_nodes(&mut c, JOURNAL_KEY).0)
+}
+
+/// Kills the journal's master; returns its address.
+fn kill_journal_master(cluster: &OwnCluster) -> String {
+    let dead = journal_master(cluster, "").expect("a master");
+    kill_9(pid_of(&dead));
+    dead
+}
+
+/// Waits until another node holds the journal's slot, and starts the dead
+/// master again (it rejoins as a replica).
+async fn promote_and_restart(cluster: &OwnCluster, dead: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while journal_master(cluster, dead).is_none_or(|m| m == dead) {
+        if Instant::now() > deadline {
+            let view = cluster
+                .nodes()
+                .iter()
+                .filter(|n| n.as_str() != dead)
+                .find_map(|n| node(n).ok())
+                .and_then(|mut c| redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut c).ok());
+            panic!("no replica of {dead} was promoted; the cluster says:\n{view:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.restart(dead);
+}
+
+/// Posts one order every 50 ms until one is answered 2xx; how long that took.
+async fn first_served(addr: &str, tokens: &Tokens, round: usize, told: &Mutex<Told>) -> Duration {
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    let (r, lat, lng) = restaurants().swap_remove(0);
+    let token = tokens.issue(&Role::Merchant(r.clone())).unwrap();
+    for n in 0.. {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not serving a minute after the failover"
+        );
+        let body = json!({"restaurant": r, "customer": {"lat": lat - 0.004, "lng": lng + 0.002}, "ready_in_secs": 0});
+        let res = client
+            .post(format!("http://{addr}/v1/orders"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("probe{round}-{n}"))
+            .timeout(Duration::from_secs(30))
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(res) = res
+            && res.status().is_success()
+        {
+            let card: serde_json::Value = res.json().await.unwrap();
+            told.lock()
+                .unwrap()
+                .acked
+                .insert(card["id"].as_u64().unwrap(), r.clone());
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_acknowledged_is_lost_when_the_journal_master_dies() {
+    let rounds: usize = std::env::var("FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let cluster = OwnCluster::start("failover");
+    let dir = common::serve::tempdir("failover");
+    let tokens = Tokens::new(SECRET);
+    let operator = tokens.issue(&Role::Operator).unwrap();
+    let told = Arc::new(Mutex::new(Told::default()));
+    let rs = restaurants();
+    let mut served_after = Vec::new();
+    for round in 0..rounds {
+        let mut server = start_on(&dir, &cluster.url, 1).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(post_orders(
+            server.addr.clone(),
+            tokens.clone(),
+            round,
+            told.clone(),
+        ));
+        for (i, (_, lat, lng)) in rs.iter().enumerate() {
+            tasks.spawn(ride(
+                server.addr.clone(),
+                tokens.clone(),
+                i as u64 + 1,
+                (*lat, *lng),
+                told.clone(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let dead = kill_journal_master(&cluster);
+        let probe = {
+            let (addr, tokens, told) = (server.addr.clone(), tokens.clone(), told.clone());
+            tokio::spawn(async move { first_served(&addr, &tokens, round, &told).await })
+        };
+        promote_and_restart(&cluster, &dead).await;
+        served_after.push(probe.await.unwrap());
+        // The same process goes on serving the load, then dies itself.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert!(server.child.try_wait().unwrap().is_none(), "the server exited");
+        server.child.kill().expect("kill -9");
+        let _ = server.child.wait();
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let check = start_on(&dir, &cluster.url, 3600).await;
+        verify(&check.addr, &operator, &told).await;
+        check.kill_9();
+    }
+    let (orders, sent) = {
+        let t = told.lock().unwrap();
+        (t.acked.len(), t.to_rider.len())
+    };
+    served_after.sort();
+    println!(
+        "{rounds} failovers: {orders} acknowledged orders, {sent} sent to riders, none lost; \
+         SIGKILL of the journal's master to a new order served: {:?} (p50 {:?})",
+        served_after,
+        served_after[served_after.len() / 2]
+    );
+    assert!(orders > rounds * 5, "the load placed only {orders} orders");
+    assert!(sent > 0, "riders were sent no order");
+}
