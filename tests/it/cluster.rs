@@ -4,13 +4,7 @@
 use crate::common::redis::{PausedReplica, cluster_url};
 use crate::common::serve::*;
 
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{nanos}", std::process::id())
-}
+use crate::common::redis::unique;
 
 /// With `redis_wait_replicas = 1`, an order whose journal record no
 /// replica confirms is answered 503 (not 201: a failover could lose it);

@@ -39,7 +39,6 @@ async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
     let tokens = Tokens::new(SECRET);
     let operator = tokens.issue(&Role::Operator).unwrap();
     let told = Arc::new(Mutex::new(Told::default()));
-    let rs = restaurants();
     let mut delivered_total = 0;
     for round in 0..rounds {
         // Everything told before the previous kill is still there, as the
@@ -50,22 +49,7 @@ async fn nothing_acknowledged_is_lost_across_kill_9_restarts() {
         check.child.kill().unwrap();
         let _ = check.child.wait();
         let mut server = start_on(&dir, 1).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(post_orders(
-            server.addr.clone(),
-            tokens.clone(),
-            round,
-            told.clone(),
-        ));
-        for (i, (_, lat, lng)) in rs.iter().enumerate() {
-            tasks.spawn(ride(
-                server.addr.clone(),
-                tokens.clone(),
-                i as u64 + 1,
-                (*lat, *lng),
-                told.clone(),
-            ));
-        }
+        let mut tasks = load(&server.addr, &tokens, round, &told);
         // Kill at a moment that varies from round to round.
         tokio::time::sleep(Duration::from_millis(1500 + (round as u64 * 577) % 1500)).await;
         server.child.kill().expect("kill -9");

@@ -128,26 +128,10 @@ async fn nothing_acknowledged_is_lost_when_the_journal_master_dies() {
     let tokens = Tokens::new(SECRET);
     let operator = tokens.issue(&Role::Operator).unwrap();
     let told = Arc::new(Mutex::new(Told::default()));
-    let rs = restaurants();
     let mut served_after = Vec::new();
     for round in 0..rounds {
         let mut server = start_on(&dir, &cluster.url, 1).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(post_orders(
-            server.addr.clone(),
-            tokens.clone(),
-            round,
-            told.clone(),
-        ));
-        for (i, (_, lat, lng)) in rs.iter().enumerate() {
-            tasks.spawn(ride(
-                server.addr.clone(),
-                tokens.clone(),
-                i as u64 + 1,
-                (*lat, *lng),
-                told.clone(),
-            ));
-        }
+        let mut tasks = load(&server.addr, &tokens, round, &told);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let dead = kill_journal_master(&cluster);
         let probe = {

@@ -126,11 +126,7 @@ fn key_slots_agree_with_the_cluster() {
 }
 
 fn unique_key(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("waimai:{{journal:{name}-{}-{nanos}}}", std::process::id())
+    format!("waimai:{{journal:{}}}", crate::common::redis::unique(name))
 }
 
 /// A replica that does not answer makes an append fail as not replicated

@@ -44,6 +44,23 @@ pub struct Told {
     pub last_seq: HashMap<u64, u64>,
 }
 
+/// Merchants posting and every rider riding against the server at `addr`,
+/// until the tasks are aborted.
+pub fn load(addr: &str, tokens: &Tokens, round: usize, told: &Arc<Mutex<Told>>) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(post_orders(addr.to_string(), tokens.clone(), round, told.clone()));
+    for (i, (_, lat, lng)) in restaurants().iter().enumerate() {
+        tasks.spawn(ride(
+            addr.to_string(),
+            tokens.clone(),
+            i as u64 + 1,
+            (*lat, *lng),
+            told.clone(),
+        ));
+    }
+    tasks
+}
+
 pub async fn post_orders(addr: String, tokens: Tokens, round: usize, told: Arc<Mutex<Told>>) {
     let client = reqwest::Client::new();
     let rs = restaurants();

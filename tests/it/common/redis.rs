@@ -288,3 +288,13 @@ impl Drop for OwnCluster {
 pub fn kill_9(pid: u32) {
     signal(pid, "-KILL");
 }
+
+/// `name` made unique to this process and moment, for keys no other test
+/// uses.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
