@@ -79,8 +79,12 @@ pub struct Acks {
 }
 
 /// What one connection has seen of the cluster, for operators.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LinkStats {
+    /// "single" or "cluster".
+    pub mode: &'static str,
+    /// `host:port` of every master in the slot map (on one server: none).
+    pub masters: Vec<String>,
     /// Commands a node refused as not its own (MOVED, ASK, ...), run again.
     pub redirects: u64,
     /// The last such reply, e.g. `MOVED 3999 127.0.0.1:7002`.
@@ -171,12 +175,18 @@ impl Link {
                 Conn::Cluster(Box::new(ClusterLink::new(conn).map_err(fail)?))
             }
         };
-        Ok(Link {
+        let mut link = Link {
             url: url.to_string(),
             acks,
             conn,
             stats: LinkStats::default(),
-        })
+        };
+        link.stats.mode = "single";
+        if let Conn::Cluster(c) = &link.conn {
+            link.stats.mode = "cluster";
+            link.stats.masters = c.masters();
+        }
+        Ok(link)
     }
 
     /// Runs `batch` and returns its unignored replies as `T` (an array).
@@ -191,6 +201,7 @@ impl Link {
                 });
                 self.stats.redirects = c.redirects;
                 self.stats.last_redirect.clone_from(&c.last_redirect);
+                self.stats.masters = c.masters();
                 let replies = replies?
                     .into_iter()
                     .zip(batch.commands())

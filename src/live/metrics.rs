@@ -65,6 +65,9 @@ pub struct Metrics {
     pub journal_records: AtomicU64,
     /// Journal appends no replica confirmed in time (`WAIT` timeouts).
     pub journal_unconfirmed: AtomicU64,
+    /// What the journal's Redis connection has seen (None: a file),
+    /// refreshed after every commit.
+    pub journal_link: std::sync::Mutex<Option<crate::store::LinkStats>>,
     /// Travel-time pairs the road network computed for ticks, and pairs
     /// served from the cache kept across ticks.
     pub travel_pairs_computed: AtomicU64,
@@ -98,6 +101,7 @@ impl Default for Metrics {
             http_requests: AtomicU64::new(0),
             journal_records: AtomicU64::new(0),
             journal_unconfirmed: AtomicU64::new(0),
+            journal_link: std::sync::Mutex::new(None),
             travel_pairs_computed: AtomicU64::new(0),
             travel_pairs_reused: AtomicU64::new(0),
             crm_applied: AtomicU64::new(0),
@@ -125,11 +129,29 @@ impl Metrics {
         for (state, n) in orders {
             let _ = writeln!(out, "waimai_orders{{state=\"{state}\"}} {n}");
         }
-        let gauges = [(
-            "waimai_riders_connected",
-            "Rider WebSockets open.",
-            self.riders_connected.load(Relaxed) as u64,
-        )];
+        let link = self
+            .journal_link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (masters, redirects) = link.map_or((0, 0), |l| (l.masters.len() as u64, l.redirects));
+        let gauges = [
+            (
+                "waimai_riders_connected",
+                "Rider WebSockets open.",
+                self.riders_connected.load(Relaxed) as u64,
+            ),
+            (
+                "waimai_journal_redis_masters",
+                "Masters of the journal's Redis Cluster in the slot map (0: one server or a file).",
+                masters,
+            ),
+            (
+                "waimai_journal_redis_redirects",
+                "Journal commands a cluster node redirected (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) and that ran again.",
+                redirects,
+            ),
+        ];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use crate::kv::LinkStats;
 use crate::kv::{Acks, KvError};
 
 pub use journal::Journal;
@@ -52,7 +53,7 @@ pub enum StoreError {
 /// Where the journal lives: a file (the embedded default) or a Redis list.
 pub enum Log {
     File(Journal),
-    Redis(RedisJournal),
+    Redis(Box<RedisJournal>),
 }
 
 /// How to open a [`Log`].
@@ -72,7 +73,7 @@ impl Log {
             }
             LogLocation::Redis { url, key, acks } => {
                 let (j, r) = RedisJournal::open(url, key, *acks)?;
-                (Log::Redis(j), r)
+                (Log::Redis(Box::new(j)), r)
             }
         })
     }
@@ -91,6 +92,14 @@ impl Log {
         match self {
             Log::File(_) => Ok(()),
             Log::Redis(j) => j.confirm(),
+        }
+    }
+
+    /// What the log's Redis connection has seen (None: a file).
+    pub fn link_stats(&self) -> Option<&LinkStats> {
+        match self {
+            Log::File(_) => None,
+            Log::Redis(j) => Some(j.link_stats()),
         }
     }
 

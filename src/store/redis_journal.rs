@@ -163,6 +163,11 @@ impl RedisJournal {
         }
     }
 
+    /// What the connection has seen of redirects and replicas.
+    pub fn link_stats(&self) -> &crate::kv::LinkStats {
+        self.connection.stats()
+    }
+
     /// How many records the journal holds.
     pub fn len(&self) -> u64 {
         self.records

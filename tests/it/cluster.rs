@@ -32,6 +32,26 @@ async fn an_order_no_replica_confirms_is_refused_and_its_retry_finds_it() {
     assert_eq!(refused.0, 503, "{:?}", refused.1);
     assert_eq!(refused.1["error"]["code"], "not_replicated", "{:?}", refused.1);
     assert_eq!(metric(&server, "waimai_journal_unconfirmed_total").await, 1);
+    // Operators see the cluster as the journal's connection sees it.
+    let health: serde_json::Value = reqwest::get(crate::common::serve::url(&server, "/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let journal = &health["journal"];
+    assert_eq!(
+        (&journal["store"], &journal["redis"]["mode"]),
+        (&"redis".into(), &"cluster".into()),
+        "{health}"
+    );
+    assert_eq!(
+        journal["redis"]["masters"].as_array().map(Vec::len),
+        Some(3),
+        "{health}"
+    );
+    assert_eq!(journal["redis"]["wait_timeouts"], 1, "{health}");
+    assert_eq!(metric(&server, "waimai_journal_redis_masters").await, 3);
 
     let (status, retried, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("w-2")).await;
     assert_eq!(status, 200, "{retried}");

@@ -25,8 +25,30 @@ pub async fn health(State(state): State<AppState>) -> Response {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.into()))
         .collect();
-    axum::Json(serde_json::json!({"status": "ok", "orders": orders, "riders_connected": connected}))
-        .into_response()
+    let metrics = state.live.metrics();
+    let journal = metrics
+        .journal_link
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let unconfirmed = metrics
+        .journal_unconfirmed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let journal = match journal {
+        None => serde_json::json!({"store": "file"}),
+        Some(link) => serde_json::json!({
+            "store": "redis",
+            "redis": link,
+            "unconfirmed_appends": unconfirmed,
+        }),
+    };
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "orders": orders,
+        "riders_connected": connected,
+        "journal": journal,
+    }))
+    .into_response()
 }
 
 /// Prometheus metrics.

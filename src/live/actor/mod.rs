@@ -156,6 +156,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     };
     let view = Arc::new(View::new(options.city.clone()));
     let metrics = Arc::new(Metrics::default());
+    *metrics.journal_link.lock().unwrap_or_else(|e| e.into_inner()) = journal.link_stats().cloned();
     let (halted, halted_rx) = tokio::sync::watch::channel(None);
     let mut actor = Actor {
         next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
@@ -343,6 +344,13 @@ impl Actor {
             self.metrics
                 .journal_append
                 .observe_micros(started.elapsed().as_micros() as u64);
+        }
+        if let Some(stats) = self.journal.link_stats() {
+            *self
+                .metrics
+                .journal_link
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(stats.clone());
         }
         match written {
             Ok(()) => {
