@@ -18,6 +18,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub field: Option<String>,
     pub message: String,
+    /// Where to ask instead (a 307's `Location`).
+    pub location: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -30,7 +32,9 @@ pub struct ErrorDetail {
     /// `invalid_field` (400: the schema forbids it), `refused` (422:
     /// well-formed, but the fields together or the server's data refuse
     /// it), `unauthorized`, `forbidden`, `not_found`, `conflict`,
-    /// `invalid_state`, `busy`, `unavailable`.
+    /// `invalid_state`, `busy`, `unavailable`, `not_replicated` (503: not
+    /// yet on a replica, retry with the same key), `other_zone` (307:
+    /// another zone's process owns it, see `Location`).
     pub code: &'static str,
     pub field: Option<String>,
     pub message: String,
@@ -48,7 +52,16 @@ impl ApiError {
             code,
             field: field.map(str::to_owned),
             message: message.into(),
+            location: None,
         }
+    }
+
+    /// Another zone's process owns what `field` names: ask it at
+    /// `location` (307 keeps the method and the body).
+    pub fn elsewhere(field: &str, location: String, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::TEMPORARY_REDIRECT, "other_zone", Some(field), message);
+        e.location = Some(location);
+        e
     }
 
     /// A field the client got wrong.
@@ -81,7 +94,13 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(location) = self.location
+            && let Ok(value) = axum::http::HeaderValue::from_str(&location)
+        {
+            response.headers_mut().insert(axum::http::header::LOCATION, value);
+        }
+        response
     }
 }
 

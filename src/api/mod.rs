@@ -22,6 +22,7 @@ mod ops;
 mod params;
 mod router;
 mod state;
+pub mod zones;
 
 pub use ops::openapi::ApiDoc;
 pub use router::router;

@@ -37,6 +37,8 @@ pub struct AppState {
     pub crm: Arc<crate::crm::Crm>,
     /// Negative reviews on their way to merchants' sockets.
     pub alerts: Alerts,
+    /// The city's zones, when it is split (None: this process serves all).
+    pub zones: Option<Arc<super::zones::ZoneMap>>,
 }
 
 impl AppState {
@@ -60,6 +62,31 @@ impl AppState {
             geometry: geometry_json(network).into(),
             crm,
             alerts,
+            zones: None,
+        }
+    }
+
+    /// This process serves one zone of `zones`.
+    pub fn with_zones(mut self, zones: Option<super::zones::ZoneMap>) -> Self {
+        self.zones = zones.map(Arc::new);
+        self
+    }
+
+    /// Ok when this process owns `restaurant` (or the city has no zones);
+    /// else a 307 to the zone that does.
+    pub fn zone_restaurant(&self, restaurant: &str, field: &str, path: &str) -> Result<(), ApiError> {
+        match &self.zones {
+            Some(zones) => zones.restaurant(restaurant, field, path),
+            None => Ok(()),
+        }
+    }
+
+    /// Ok when this process gave `order`'s id; else a 307 to the zone
+    /// that did.
+    pub fn zone_order(&self, order: u64, path: &str) -> Result<(), ApiError> {
+        match &self.zones {
+            Some(zones) => zones.order(order, path),
+            None => Ok(()),
         }
     }
 
@@ -71,12 +98,21 @@ impl AppState {
     /// The caller's role from `Authorization: Bearer`, or from `token`
     /// (query string, for WebSockets and the console).
     pub fn role(&self, headers: &HeaderMap, token: Option<&str>) -> Result<Role, ApiError> {
+        Ok(self.role_in_zone(headers, token)?.0)
+    }
+
+    /// The caller's role and the zone its token is for, if it names one.
+    pub fn role_in_zone(
+        &self,
+        headers: &HeaderMap,
+        token: Option<&str>,
+    ) -> Result<(Role, Option<String>), ApiError> {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let token = bearer.or(token).ok_or(AuthError::Missing)?;
-        Ok(self.tokens.verify(token.trim())?)
+        Ok(self.tokens.verify_in_zone(token.trim())?)
     }
 }
 

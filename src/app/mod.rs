@@ -8,6 +8,7 @@
 
 mod crm_setup;
 pub mod secret;
+mod zones;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub enum AppError {
     Secret(#[from] secret::SecretError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("zone: {0}")]
+    Zone(String),
 }
 
 /// Everything `start` needs beyond the config (tests override these).
@@ -65,6 +68,8 @@ pub struct StartOptions {
     /// The one clock (tests: a manual one); default the wall clock,
     /// `[server] clock_speed` times faster.
     pub clock: Option<Clock>,
+    /// The zone of `[zones]` this process serves (None: the whole city).
+    pub zone: Option<String>,
 }
 
 /// The running server and what tests and the CLI need of it.
@@ -85,8 +90,12 @@ impl Application {
         let data_dir = options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone());
         let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
         let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
-        let (restaurants, service) = read_restaurants(&sv.restaurants)?;
-        let journal = journal_location(config, &data_dir);
+        let zone = zones::plan(config, options.zone.as_deref())?;
+        let (mut restaurants, service) = read_restaurants(&sv.restaurants)?;
+        if let Some(owned) = &zone.owned {
+            restaurants.retain(|r| owned.contains(&r.id));
+        }
+        let journal = journal_location(config, &data_dir, &zone.journal_key);
         info!(journal = %describe_journal(&journal), crm = %describe_crm(config, &data_dir), "storage");
         let crm = open_crm(config, data_dir).await?;
         let setup = LiveSetup {
@@ -103,6 +112,7 @@ impl Application {
                 dropoff_service_secs: service.1,
                 candidates: candidate_rule(config),
                 city: config.city_time()?,
+                first_order: zone.first_order,
             },
             log: journal.clone(),
             crm: Some(crm.clone()),
@@ -133,7 +143,8 @@ impl Application {
             shutdown_rx.clone(),
             network.default_network(),
             crm,
-        );
+        )
+        .with_zones(zone.map);
         spawn_crm_jobs(
             state.crm.clone(),
             live.clock(),
@@ -260,12 +271,12 @@ fn candidate_rule(config: &Config) -> crate::engine::CandidateRule {
 /// folder (flag or config) only places the file of the embedded store.
 /// (An earlier build quietly journaled to a file whenever `--data-dir` was
 /// given, even with `store = "redis"`.)
-fn journal_location(config: &Config, data_dir: &std::path::Path) -> LogLocation {
+fn journal_location(config: &Config, data_dir: &std::path::Path, key: &str) -> LogLocation {
     let sv = &config.server;
     if sv.store == "redis" {
         LogLocation::Redis {
             url: sv.redis_url.clone(),
-            key: sv.redis_key.clone(),
+            key: key.to_string(),
             acks: crate::kv::Acks {
                 replicas: sv.redis_wait_replicas,
                 timeout_ms: sv.redis_wait_ms,

@@ -23,9 +23,27 @@ pub type Secs = i64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RiderId(pub u64);
 
-/// Identifies an order.
+/// Identifies an order. In a city split into zones its top bits are the
+/// zone's id (see [`OrderId::first_of_zone`]), so ids are unique across
+/// zones without asking anyone, and an id names the zone that owns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OrderId(pub u64);
+
+/// Bits of an order id below the zone id: 2^40 orders per zone, and ids
+/// stay below 2^52, exact in a JSON (f64) number.
+const ZONE_SHIFT_BITS: u32 = 40;
+
+impl OrderId {
+    /// The first id zone `zone_id` gives (zone 0: no zones, ids from 1).
+    pub fn first_of_zone(zone_id: u64) -> OrderId {
+        OrderId((zone_id << ZONE_SHIFT_BITS) + 1)
+    }
+
+    /// The zone id this order's id carries (0: none).
+    pub fn zone_id(self) -> u64 {
+        self.0 >> ZONE_SHIFT_BITS
+    }
+}
 
 /// JSON of our own plain data (derived `Serialize`, string map keys, no
 /// serialiser that can refuse): serde_json cannot fail on it, so a failure

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// Stop after this many seconds (default: at SIGTERM or Ctrl-C).
     #[arg(long)]
     pub for_secs: Option<u64>,
+    /// Serve one zone of `[zones]`: its restaurants, riders whose tokens
+    /// name it, its own journal key (docs/cluster.md).
+    #[arg(long)]
+    pub zone: Option<String>,
 }
 
 /// `waimai load` flags.
@@ -88,6 +92,10 @@ pub struct TokenArgs {
     /// loopback server made there.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// A rider's zone of `[zones]`: only that zone's process accepts the
+    /// token.
+    #[arg(long)]
+    pub zone: Option<String>,
 }
 
 /// Prints a token signed with the server's secret: the configured one if
@@ -110,9 +118,31 @@ pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
         TokenRole::Finance => Role::Finance,
     };
     let dir = args.data_dir.as_deref().unwrap_or(&config.server.data_dir);
-    let token = Tokens::new(&secret::for_tools(&config.server.secret, dir)?)
-        .issue(&role)
-        .map_err(|e| bad(e.to_string()))?;
+    let tokens = Tokens::new(&secret::for_tools(&config.server.secret, dir)?);
+    let token = match (&args.zone, &role) {
+        (None, _) => tokens.issue(&role).map_err(|e| bad(e.to_string()))?,
+        (Some(zone), Role::Rider(id)) => {
+            let bad_zone = |reason: String| CliError::BadFlag {
+                flag: "zone",
+                value: zone.clone(),
+                reason,
+            };
+            if !config.zones.contains_key(zone) {
+                let names: Vec<&str> = config.zones.keys().map(String::as_str).collect();
+                return Err(bad_zone(format!("not in [zones] ({})", names.join(", "))));
+            }
+            tokens
+                .issue_rider_in_zone(*id, zone)
+                .map_err(|e| bad_zone(e.to_string()))?
+        }
+        (Some(zone), _) => {
+            return Err(CliError::BadFlag {
+                flag: "zone",
+                value: zone.clone(),
+                reason: "only rider tokens name a zone".into(),
+            });
+        }
+    };
     say(format_args!("{token}"));
     Ok(())
 }
@@ -142,12 +172,18 @@ pub fn serve(args: ServeArgs, config: &Config) -> Result<(), CliError> {
         .map_err(|e| CliError::Serve(e.to_string()))?;
     runtime.block_on(async {
         let options = StartOptions {
+            zone: args.zone.clone(),
             listen: args.listen,
             data_dir,
             clock: None,
         };
         let server = Application::build(config, options).await.map_err(|e| match e {
             AppError::Secret(e) => CliError::Secret(e),
+            AppError::Zone(reason) => CliError::BadFlag {
+                flag: "zone",
+                value: args.zone.clone().unwrap_or_default(),
+                reason,
+            },
             e => CliError::App(e),
         })?;
         let operator = server.tokens.issue(&Role::Operator).unwrap_or_default();

@@ -42,8 +42,24 @@ pub struct Config {
     pub index: IndexConfig,
     pub server: ServerConfig,
     pub crm: crate::crm::CrmConfig,
+    /// Zones of the city by name (none: one process serves all of it).
+    pub zones: BTreeMap<String, ZoneConfig>,
     pub profiles: BTreeMap<String, Profile>,
 }
+
+/// One zone: which process serves it and which restaurants it owns.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// 1 to `ZONE_ID_MAX`, part of every order id the zone gives.
+    pub id: u64,
+    /// Where the zone's process answers (the 307 target).
+    pub url: String,
+    pub restaurants: Vec<String>,
+}
+
+/// Zone ids fit the top bits of an order id (see `base::zone_order_ids`).
+pub const ZONE_ID_MAX: u64 = 4095;
 
 /// The city the engine serves.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -184,6 +200,7 @@ impl Config {
             return invalid("server.secret must be at least 16 characters".into());
         }
         self.crm.check().map_err(ConfigError::Invalid)?;
+        self.check_zones()?;
         self.city_time()?;
         for (name, p) in &self.profiles {
             if let Some((k, v)) = p.highway_kmh.iter().find(|(_, v)| !v.is_finite() || **v <= 0.0) {
@@ -192,6 +209,43 @@ impl Config {
             for r in &p.rush_hours {
                 if r.from_hour >= r.to_hour || r.to_hour > 24 || r.factor.is_nan() || r.factor <= 0.0 {
                     return invalid(format!("profiles.{name}.rush_hours: bad period {r:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Zone names and restaurant ids are plain words, zone ids unique and
+    /// in range, and a restaurant belongs to one zone at most.
+    fn check_zones(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        let mut ids = std::collections::BTreeSet::new();
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, zone) in &self.zones {
+            if !word(name) {
+                return invalid(format!(
+                    "zones.{name}: a zone name is letters, digits, '-' and '_'"
+                ));
+            }
+            if zone.id == 0 || zone.id > ZONE_ID_MAX || !ids.insert(zone.id) {
+                return invalid(format!(
+                    "zones.{name}.id = {}: unique, 1 to {ZONE_ID_MAX}",
+                    zone.id
+                ));
+            }
+            if !zone.url.starts_with("http://") && !zone.url.starts_with("https://") {
+                return invalid(format!("zones.{name}.url {:?}: an http(s) URL", zone.url));
+            }
+            for r in &zone.restaurants {
+                if let Some(other) = owner.insert(r, name) {
+                    return invalid(format!("zones: restaurant {r} is in both {other} and {name}"));
                 }
             }
         }
@@ -218,7 +272,7 @@ fn merge(base: &mut Table, overlay: Table, origin: &str, prefix: &str) -> Result
         match (base.get_mut(&k), v) {
             (Some(Value::Table(b)), Value::Table(o)) => merge(b, o, origin, &key)?,
             (Some(slot), v) => *slot = v,
-            (None, v) if prefix == "profiles" || prefix.starts_with("profiles.") => {
+            (None, v) if ["profiles", "zones"].contains(&prefix) || prefix.starts_with("profiles.") => {
                 base.insert(k, v);
             }
             (None, _) => {

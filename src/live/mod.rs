@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::base::{Clock, Secs};
 use crate::dispatch::online::Policy;
-use crate::engine::{EngineError, RiderId};
+use crate::engine::{EngineError, OrderId, RiderId};
 use crate::map::{LatLng, VehicleNetworks};
 use crate::store::StoreError;
 use crate::wire::protocol::RiderMessage;
@@ -60,6 +60,8 @@ pub struct LiveOptions {
     pub candidates: crate::engine::CandidateRule,
     /// The city's civil time: restaurants' opening hours are local.
     pub city: crate::base::CityTime,
+    /// The id of this process's first order (its zone's, see `OrderId`).
+    pub first_order: OrderId,
 }
 
 /// Who is asking: a merchant sees and touches only its own orders.

@@ -63,8 +63,31 @@ impl Tokens {
         Ok(format!("{claim}.{}", self.sign(&claim)))
     }
 
-    /// The role a token grants, if its signature is right.
+    /// A rider's token for one zone of a split city: only that zone's
+    /// process accepts it (docs/cluster.md). Zone names are letters,
+    /// digits, `-` and `_`.
+    pub fn issue_rider_in_zone(&self, rider: RiderId, zone: &str) -> Result<String, AuthError> {
+        if zone.is_empty()
+            || !zone
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(AuthError::BadSubject(format!(
+                "zone {zone:?}: letters, digits, '-' and '_' only"
+            )));
+        }
+        let claim = format!("rider.{}@{zone}", rider.0);
+        Ok(format!("{claim}.{}", self.sign(&claim)))
+    }
+
+    /// The role a token grants, if its signature is right (a rider's zone,
+    /// if it names one, is left out: see [`Tokens::verify_in_zone`]).
     pub fn verify(&self, token: &str) -> Result<Role, AuthError> {
+        self.verify_in_zone(token).map(|(role, _)| role)
+    }
+
+    /// The role a token grants and the zone it is for, if it names one.
+    pub fn verify_in_zone(&self, token: &str) -> Result<(Role, Option<String>), AuthError> {
         let (claim, signature) = token.rsplit_once('.').ok_or(AuthError::Malformed)?;
         if signature.len() != SIGNATURE_HEX_LEN {
             return Err(AuthError::Malformed);
@@ -73,17 +96,24 @@ impl Tokens {
             return Err(AuthError::BadSignature);
         }
         let (role, subject) = claim.split_once('.').ok_or(AuthError::Malformed)?;
-        match role {
-            "rider" => subject
-                .parse()
-                .map(|id| Role::Rider(RiderId(id)))
-                .map_err(|_| AuthError::BadSubject(format!("rider id {subject:?} is not a number"))),
-            "merchant" => Ok(Role::Merchant(subject.to_string())),
-            "operator" => Ok(Role::Operator),
-            "support" => Ok(Role::Support),
-            "finance" => Ok(Role::Finance),
-            _ => Err(AuthError::Malformed),
-        }
+        let role = match role {
+            "rider" => {
+                let (id, zone) = match subject.split_once('@') {
+                    Some((id, zone)) => (id, Some(zone.to_string())),
+                    None => (subject, None),
+                };
+                let id = id
+                    .parse()
+                    .map_err(|_| AuthError::BadSubject(format!("rider id {id:?} is not a number")))?;
+                return Ok((Role::Rider(RiderId(id)), zone));
+            }
+            "merchant" => Role::Merchant(subject.to_string()),
+            "operator" => Role::Operator,
+            "support" => Role::Support,
+            "finance" => Role::Finance,
+            _ => return Err(AuthError::Malformed),
+        };
+        Ok((role, None))
     }
 
     fn sign(&self, claim: &str) -> String {
@@ -125,6 +155,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zone_riders_token_names_its_zone_and_is_signed_with_it() {
+        let t = Tokens::new("a-secret-of-some-length");
+        let token = t.issue_rider_in_zone(RiderId(7), "north").unwrap();
+        assert_eq!(
+            t.verify_in_zone(&token),
+            Ok((Role::Rider(RiderId(7)), Some("north".into())))
+        );
+        assert_eq!(t.verify(&token), Ok(Role::Rider(RiderId(7))));
+        let forged = token.replacen("@north", "@south", 1);
+        assert_eq!(t.verify_in_zone(&forged), Err(AuthError::BadSignature));
+        assert!(t.issue_rider_in_zone(RiderId(7), "no.dots").is_err());
+        let plain = t.issue(&Role::Rider(RiderId(7))).unwrap();
+        assert_eq!(t.verify_in_zone(&plain), Ok((Role::Rider(RiderId(7)), None)));
+    }
 
     #[test]
     fn issued_tokens_verify_to_their_role() {

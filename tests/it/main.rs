@@ -33,3 +33,4 @@ mod store;
 mod synth_city;
 mod teams_api;
 mod token_secret;
+mod zones;

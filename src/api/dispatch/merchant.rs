@@ -129,6 +129,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &headers)?;
     let req: CreateOrder = parse_json(&body)?;
+    state.zone_restaurant(&req.restaurant, "restaurant", "/v1/orders")?;
     let customer = LatLng::new(req.customer.lat, req.customer.lng).map_err(|e| match &e {
         MapError::InvalidCoordinate { field, .. } => {
             ApiError::invalid(&format!("customer.{field}"), e.to_string())
@@ -167,6 +168,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &headers)?;
     let id = parse_id(&id)?;
+    state.zone_order(id, &format!("/v1/orders/{id}"))?;
     let card = state.live.view().card(&scope, id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -219,6 +221,7 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &headers)?;
     let id = parse_id(&id)?;
+    state.zone_order(id, &format!("/v1/orders/{id}/cancel"))?;
     let req: CancelOrder = if body.is_empty() || body.trim_ascii() == b"null" {
         CancelOrder::default()
     } else {
@@ -241,6 +244,7 @@ pub async fn ready(
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &headers)?;
     let id = parse_id(&id)?;
+    state.zone_order(id, &format!("/v1/orders/{id}/ready"))?;
     let reply = state.live.ready(scope, id).await?;
     Ok(reply_response(reply, false))
 }

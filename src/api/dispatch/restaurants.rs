@@ -91,6 +91,7 @@ pub async fn put(
         return Err(ApiError::forbidden("only operator tokens onboard restaurants"));
     }
     check_path_id(&id)?;
+    state.zone_restaurant(&id, "id", &format!("/v1/restaurants/{id}"))?;
     let req: PutRestaurant = parse_json(&body)?;
     let at = LatLng::new(req.lat, req.lng).map_err(|e| match &e {
         MapError::InvalidCoordinate { field, .. } => ApiError::invalid(field, e.to_string()),

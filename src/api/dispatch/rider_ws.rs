@@ -53,10 +53,21 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let rider = match state.role(&headers, q.token.as_deref())? {
-        Role::Rider(id) => id,
+    let (rider, zone) = match state.role_in_zone(&headers, q.token.as_deref())? {
+        (Role::Rider(id), zone) => (id, zone),
         _ => return Err(ApiError::forbidden("only rider tokens open the rider WebSocket")),
     };
+    // A rider works in one zone per shift: its token names it.
+    let serving = state.zones.as_ref().map(|z| z.own().name.as_str());
+    if zone.as_deref() != serving {
+        let message = match (zone, serving) {
+            (Some(z), Some(s)) => format!("this rider token is for zone {z}; this process serves zone {s}"),
+            (Some(z), None) => format!("this rider token is for zone {z}; this server has no zones"),
+            (None, Some(s)) => format!("this process serves zone {s}: the rider token must name it"),
+            (None, None) => String::new(),
+        };
+        return Err(ApiError::forbidden(message).with_field("token"));
+    }
     // Small buffers (10k sockets) and a bound on what a rider may send.
     let ws = ws
         .read_buffer_size(READ_BUFFER_BYTES)

@@ -159,7 +159,13 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     *metrics.journal_link.lock().unwrap_or_else(|e| e.into_inner()) = journal.link_stats().cloned();
     let (halted, halted_rx) = tokio::sync::watch::channel(None);
     let mut actor = Actor {
-        next_order: replayed.orders.keys().map(|o| o.0 + 1).max().unwrap_or(1),
+        next_order: replayed
+            .orders
+            .keys()
+            .map(|o| o.0 + 1)
+            .max()
+            .unwrap_or(1)
+            .max(options.first_order.0),
         orders: replayed.orders,
         restaurants: directory,
         rider_profiles,

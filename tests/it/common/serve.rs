@@ -39,8 +39,22 @@ pub async fn spawn_with(config: &waimai::config::Config, data_dir: Option<&Path>
         listen: Some("127.0.0.1:0".into()),
         data_dir: data_dir.map(Path::to_path_buf),
         clock: None,
+        zone: None,
     };
     Application::build(config, options).await.expect("server starts")
+}
+
+/// A server for `zone` of `config`'s `[zones]`, listening at `listen`.
+pub async fn spawn_zone(config: &waimai::config::Config, zone: &str, listen: &str) -> Application {
+    let options = StartOptions {
+        listen: Some(listen.into()),
+        data_dir: Some(tempdir(&format!("zone-{zone}"))),
+        clock: None,
+        zone: Some(zone.into()),
+    };
+    Application::build(config, options)
+        .await
+        .expect("zone server starts")
 }
 
 /// A server whose engine time is `clock` (a manual one: it moves when
@@ -50,6 +64,7 @@ pub async fn spawn_at(config: &waimai::config::Config, data_dir: &Path, clock: &
         listen: Some("127.0.0.1:0".into()),
         data_dir: Some(data_dir.to_path_buf()),
         clock: Some(clock.clone()),
+        zone: None,
     };
     Application::build(config, options).await.expect("server starts")
 }
