@@ -88,9 +88,13 @@ impl Application {
         let network = Arc::new(load_vehicles(config)?);
         let sv = &config.server;
         let data_dir = options.data_dir.clone().unwrap_or_else(|| sv.data_dir.clone());
-        let addr = options.listen.clone().unwrap_or_else(|| sv.listen.clone());
-        let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
         let zone = zones::plan(config, options.zone.as_deref())?;
+        let addr = options
+            .listen
+            .clone()
+            .or_else(|| zone.listen.clone())
+            .unwrap_or_else(|| sv.listen.clone());
+        let tokens = Tokens::new(&token_secret(&sv.secret, &addr, &data_dir).await?);
         let (mut restaurants, service) = read_restaurants(&sv.restaurants)?;
         if let Some(owned) = &zone.owned {
             restaurants.retain(|r| owned.contains(&r.id));

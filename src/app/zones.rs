@@ -17,6 +17,9 @@ pub(super) struct ZonePlan {
     pub journal_key: String,
     /// Seed restaurants this process may add (None: all).
     pub owned: Option<HashSet<String>>,
+    /// Where the zone table says this process answers (`host:port` of its
+    /// url): the listen address unless `--listen` says otherwise.
+    pub listen: Option<String>,
 }
 
 /// The plan for `zone`, which must be in `[zones]`; no zone serves the
@@ -36,6 +39,7 @@ pub(super) fn plan(config: &Config, zone: Option<&str>) -> Result<ZonePlan, AppE
             first_order: OrderId::first_of_zone(0),
             journal_key: config.server.redis_key.clone(),
             owned: None,
+            listen: None,
         });
     };
     let own = config.zones.get(name).ok_or_else(|| {
@@ -70,5 +74,9 @@ pub(super) fn plan(config: &Config, zone: Option<&str>) -> Result<ZonePlan, AppE
         first_order: OrderId::first_of_zone(own.id),
         journal_key: format!("{}:{{journal:{name}}}", config.server.redis_key),
         owned: Some(own.restaurants.iter().cloned().collect()),
+        listen: own
+            .url
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest).to_string()),
     })
 }
