@@ -114,8 +114,8 @@ impl CrmConfig {
         if self.store != "embedded" && self.store != "redis" {
             return Err(format!("crm.store {:?}: \"embedded\" or \"redis\"", self.store));
         }
-        if self.redis_wait_replicas > 0 && self.redis_wait_ms == 0 {
-            return Err("crm.redis_wait_ms must be positive when crm.redis_wait_replicas is".into());
+        if self.redis_wait_replicas > 0 && !(1..=5_000).contains(&self.redis_wait_ms) {
+            return Err("crm.redis_wait_ms: 1 to 5000 when crm.redis_wait_replicas is positive".into());
         }
         if self.redis_prefix.contains(['{', '}']) {
             return Err("crm.redis_prefix must not contain braces (they are the hash tag)".into());

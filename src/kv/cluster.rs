@@ -8,6 +8,7 @@
 //! only the caller knows whether running them twice is harmless.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
 
 use redis::cluster::ClusterConnection;
 use redis::{Cmd, Connection, ConnectionLike, RedisResult, Value};
@@ -17,6 +18,10 @@ use super::batch::only_reads;
 
 /// Hash slots of a cluster.
 const SLOTS: u16 = 16_384;
+/// Bounds on our own connections to masters (a WAIT blocks at most its
+/// own timeout, well under these).
+const NODE_CONNECT_MS_MAX: u64 = 2_000;
+const NODE_REPLY_MS_MAX: u64 = 10_000;
 
 /// A cluster connection with a slot map and a connection per master.
 pub struct ClusterLink {
@@ -64,23 +69,21 @@ impl ClusterLink {
                 }
             }
         }
-        let mut stale = false;
-        for (node, group) in groups {
-            let mut pipe = redis::pipe();
-            for &i in &group {
-                pipe.add_command(commands[i].clone());
-            }
-            let values = self
-                .node(&node)?
-                .req_packed_commands(&pipe.get_packed_pipeline(), 0, group.len());
-            let values = match values {
-                Ok(v) => v,
-                Err(e) => {
-                    self.nodes.remove(&node);
-                    let _ = self.refresh();
-                    return Err(e);
+        let groups: Vec<(String, Vec<usize>)> = groups.into_iter().collect();
+        let values = match self.exchange(&groups, &commands) {
+            Ok(v) => v,
+            Err(e) => {
+                // Which replies are still unread is unknown: these
+                // connections are not used again.
+                for (node, _) in &groups {
+                    self.nodes.remove(node);
                 }
-            };
+                let _ = self.refresh();
+                return Err(e);
+            }
+        };
+        let mut stale = false;
+        for ((node, group), values) in groups.iter().zip(values) {
             for (&i, value) in group.iter().zip(values) {
                 let writes = !only_reads(commands[i]);
                 if writes && !matches!(&value, Value::ServerError(e) if redirected(e.code())) {
@@ -106,6 +109,34 @@ impl ClusterLink {
             .into_iter()
             .map(|r| r.unwrap_or(Value::Nil).extract_error())
             .collect()
+    }
+
+    /// Sends every master its pipeline, then reads the replies: the
+    /// masters work at once, so a batch costs one round trip, not one per
+    /// master.
+    fn exchange(
+        &mut self,
+        groups: &[(String, Vec<usize>)],
+        commands: &[&Cmd],
+    ) -> RedisResult<Vec<Vec<Value>>> {
+        for (node, group) in groups {
+            let mut pipe = redis::pipe();
+            for &i in group {
+                pipe.add_command(commands[i].clone());
+            }
+            self.node(node)?
+                .send_packed_command(&pipe.get_packed_pipeline())?;
+        }
+        let mut all = Vec::with_capacity(groups.len());
+        for (node, group) in groups {
+            let conn = self.node(node)?;
+            let mut values = Vec::with_capacity(group.len());
+            for _ in group {
+                values.push(conn.recv_response()?);
+            }
+            all.push(values);
+        }
+        Ok(all)
     }
 
     /// `WAIT replicas timeout_ms` on every connection that wrote since the
@@ -149,7 +180,10 @@ impl ClusterLink {
     /// Our own connection to the node at `addr`, opened on first use.
     pub fn node(&mut self, addr: &str) -> RedisResult<&mut Connection> {
         if !self.nodes.contains_key(addr) {
-            let conn = redis::Client::open(format!("redis://{addr}"))?.get_connection()?;
+            let conn = redis::Client::open(format!("redis://{addr}"))?
+                .get_connection_with_timeout(Duration::from_millis(NODE_CONNECT_MS_MAX))?;
+            // A master that hangs fails the batch instead of the process.
+            conn.set_read_timeout(Some(Duration::from_millis(NODE_REPLY_MS_MAX)))?;
             self.nodes.insert(addr.to_string(), conn);
         }
         self.nodes
