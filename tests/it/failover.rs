@@ -23,11 +23,20 @@ use waimai::wire::auth::{Role, Tokens};
 
 const JOURNAL_KEY: &str = "waimai:{journal:failover}";
 
+/// Keys sealing customers' contact details, the same for every start.
+static CRM_KEYS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| waimai::crm::crypto::FieldCipher::generate_spec("failover"));
+
 fn start(dir: &Path, cluster: &str, tick_secs: u64) -> Served {
     let tick = tick_secs.to_string();
     common::process::serve_binary(
         dir,
         &[
+            ("WAIMAI_CRM__STORE", "redis"),
+            ("WAIMAI_CRM__REDIS_URL", cluster),
+            ("WAIMAI_CRM__REDIS_PREFIX", "waimai:failover:crm"),
+            ("WAIMAI_CRM__REDIS_WAIT_REPLICAS", "1"),
+            ("WAIMAI_CRM__ENCRYPTION_KEYS", &CRM_KEYS),
             ("WAIMAI_SERVER__TICK_SECS", &tick),
             ("WAIMAI_SERVER__SECRET", SECRET),
             ("WAIMAI_SERVER__STORE", "redis"),
@@ -129,6 +138,7 @@ async fn nothing_acknowledged_is_lost_when_the_journal_master_dies() {
     let operator = tokens.issue(&Role::Operator).unwrap();
     let told = Arc::new(Mutex::new(Told::default()));
     let mut served_after = Vec::new();
+    let mut points = 0;
     for round in 0..rounds {
         let mut server = start_on(&dir, &cluster.url, 1).await;
         let mut tasks = load(&server.addr, &tokens, round, &told);
@@ -149,6 +159,7 @@ async fn nothing_acknowledged_is_lost_when_the_journal_master_dies() {
         while tasks.join_next().await.is_some() {}
         let check = start_on(&dir, &cluster.url, 3600).await;
         verify(&check.addr, &operator, &told).await;
+        points = verify_points(&check.addr, &operator).await;
         check.kill_9();
     }
     let (orders, sent) = {
@@ -158,10 +169,12 @@ async fn nothing_acknowledged_is_lost_when_the_journal_master_dies() {
     served_after.sort();
     println!(
         "{rounds} failovers: {orders} acknowledged orders, {sent} sent to riders, none lost; \
+         {points} points earned, every ledger adds up to its balance; \
          SIGKILL of the journal's master to a new order served: {:?} (p50 {:?})",
         served_after,
         served_after[served_after.len() / 2]
     );
     assert!(orders > rounds * 5, "the load placed only {orders} orders");
     assert!(sent > 0, "riders were sent no order");
+    assert!(points > 0, "no delivered order earned points");
 }

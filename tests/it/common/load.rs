@@ -15,6 +15,8 @@ use waimai::sim::fixture::{Fixture, Line};
 use waimai::wire::auth::{Role, Tokens};
 
 pub const RIDERS: u64 = 10;
+/// Customers the load's orders are for.
+pub const CUSTOMERS: usize = 10;
 
 /// The operator's secret, as production gives one (a loopback server would
 /// otherwise make its own in the data dir).
@@ -69,7 +71,10 @@ pub async fn post_orders(addr: String, tokens: Tokens, round: usize, told: Arc<M
         tokio::time::sleep(Duration::from_millis(20)).await;
         let (r, lat, lng) = &rs[n % rs.len()];
         let token = tokens.issue(&Role::Merchant(r.clone())).unwrap();
-        let body = json!({"restaurant": r, "customer": {"lat": lat - 0.004, "lng": lng + 0.002}, "ready_in_secs": 0});
+        // Ten regular customers: a delivered order earns them points.
+        let body = json!({"restaurant": r, "customer": {"lat": lat - 0.004, "lng": lng + 0.002}, "ready_in_secs": 0,
+                          "crm": {"customer_id": format!("c{}", n % CUSTOMERS), "order_ref": format!("round{round}-{n}"),
+                                  "amount_cents": 1_000}});
         let res = client
             .post(format!("http://{addr}/v1/orders"))
             .bearer_auth(token)
@@ -180,4 +185,65 @@ pub async fn verify(addr: &str, operator: &str, told: &Mutex<Told>) -> (usize, u
         assert_eq!(card["rider"].as_u64(), Some(*rider), "order {id}: {card}");
     }
     (acked.len(), to_rider.len())
+}
+
+/// Every customer's points ledger adds up to its balance, and no order
+/// earned twice: each delivered order was applied exactly once. Returns
+/// the points earned in all.
+pub async fn verify_points(addr: &str, operator: &str) -> i64 {
+    let client = reqwest::Client::new();
+    let mut earned_total = 0;
+    for c in 0..CUSTOMERS {
+        let customer: Value = client
+            .get(format!("http://{addr}/v1/customers/c{c}"))
+            .bearer_auth(operator)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let Some(balance) = customer["points"].as_i64() else {
+            continue; // never delivered to
+        };
+        let mut sum = 0;
+        let mut earned_by_order = HashMap::new();
+        for page in 0.. {
+            let entries: Vec<Value> = client
+                .get(format!(
+                    "http://{addr}/v1/customers/c{c}/ledger?offset={}&limit=500",
+                    page * 500
+                ))
+                .bearer_auth(operator)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for e in &entries {
+                let points = e["points"].as_i64().unwrap();
+                sum += points;
+                if points > 0
+                    && let Some(order) = e["order"].as_str()
+                {
+                    *earned_by_order.entry(order.to_string()).or_insert(0) += 1;
+                }
+            }
+            if entries.len() < 500 {
+                break;
+            }
+        }
+        assert_eq!(
+            sum, balance,
+            "customer c{c}: ledger {sum} != balance {balance}: {customer}"
+        );
+        let twice: Vec<_> = earned_by_order.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "customer c{c}: orders that earned twice: {twice:?}"
+        );
+        earned_total += balance;
+    }
+    earned_total
 }
