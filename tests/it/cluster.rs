@@ -51,6 +51,7 @@ async fn an_order_no_replica_confirms_is_refused_and_its_retry_finds_it() {
         "{health}"
     );
     assert_eq!(journal["redis"]["wait_timeouts"], 1, "{health}");
+    assert_eq!(health["crm"]["store"], "embedded", "{health}");
     assert_eq!(metric(&server, "waimai_journal_redis_masters").await, 3);
 
     let (status, retried, _) = post(&server, &merchant, "/v1/orders", order_body(), Some("w-2")).await;

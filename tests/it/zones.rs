@@ -189,6 +189,17 @@ async fn two_zones_of_one_city_share_customers_and_redirect_to_each_other() {
         assert_eq!(seen["points"], 50, "the balance from {}: {seen}", server.addr);
         assert_eq!(seen["orders"]["count"], 2, "{seen}");
     }
+    let health: Value = reqwest::get(url(&north, "/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&health["crm"]["store"], &health["crm"]["redis"]["mode"]),
+        (&json!("redis"), &json!("cluster")),
+        "{health}"
+    );
     north.stop().await;
     south.stop().await;
 }

@@ -116,7 +116,7 @@ fn reply_response(reply: OrderReply, created: bool) -> Response {
 /// creates a second order; the same key on a different request is a 409.
 #[utoipa::path(post, path = "/v1/orders", request_body = CreateOrder,
     params(("Idempotency-Key" = Option<String>, Header, description = "1-128 characters; makes retries safe")),
-    responses((status = 201, body = crate::live::CardBody, description = "Created; journaled before this answer"),
+    responses((status = 307, body = crate::api::error::ErrorBody, description = "Another zone's: ask again at Location"), (status = 201, body = crate::live::CardBody, description = "Created; journaled before this answer"),
               (status = 200, body = crate::live::CardBody, description = "A retry: the order created first"),
               (status = 400, body = crate::api::error::ErrorBody), (status = 401, body = crate::api::error::ErrorBody),
               (status = 403, body = crate::api::error::ErrorBody), (status = 409, body = crate::api::error::ErrorBody),
@@ -158,7 +158,7 @@ pub async fn create(
 /// One order: state, rider, pickup and drop-off ETAs with p90. Send the
 /// ETag back in `If-None-Match`: an unchanged order costs a 304.
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = u64, Path, description = "Order id")),
-    responses((status = 200, body = crate::live::CardBody), (status = 304, description = "Unchanged"),
+    responses((status = 307, body = crate::api::error::ErrorBody, description = "Another zone's: ask again at Location"), (status = 200, body = crate::live::CardBody), (status = 304, description = "Unchanged"),
               (status = 404, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
@@ -210,7 +210,7 @@ pub async fn list(
 /// Cancels an order that is not picked up yet; its rider is told.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", request_body = Option<CancelOrder>,
     params(("id" = u64, Path, description = "Order id")),
-    responses((status = 200, body = crate::live::CardBody), (status = 404, body = crate::api::error::ErrorBody),
+    responses((status = 307, body = crate::api::error::ErrorBody, description = "Another zone's: ask again at Location"), (status = 200, body = crate::live::CardBody), (status = 404, body = crate::api::error::ErrorBody),
               (status = 409, body = crate::api::error::ErrorBody, description = "Already picked up, delivered or cancelled")),
     security(("bearer" = [])))]
 pub async fn cancel(
@@ -234,7 +234,7 @@ pub async fn cancel(
 
 /// The food is ready now (earlier or later than announced).
 #[utoipa::path(post, path = "/v1/orders/{id}/ready", params(("id" = u64, Path, description = "Order id")),
-    responses((status = 200, body = crate::live::CardBody), (status = 404, body = crate::api::error::ErrorBody),
+    responses((status = 307, body = crate::api::error::ErrorBody, description = "Another zone's: ask again at Location"), (status = 200, body = crate::live::CardBody), (status = 404, body = crate::api::error::ErrorBody),
               (status = 409, body = crate::api::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ready(

@@ -74,7 +74,7 @@ fn check_path_id(id: &str) -> Result<(), ApiError> {
 /// none of its orders waits for pickup (409 naming `lat`).
 #[utoipa::path(put, path = "/v1/restaurants/{id}", request_body = PutRestaurant,
     params(("id" = crate::api::params::RestaurantId, Path, description = "The restaurant's id")),
-    responses((status = 201, body = RestaurantBody, description = "Onboarded; journaled before this answer"),
+    responses((status = 307, body = crate::api::error::ErrorBody, description = "Another zone's: ask again at Location"), (status = 201, body = RestaurantBody, description = "Onboarded; journaled before this answer"),
               (status = 200, body = RestaurantBody, description = "Changed (or unchanged)"),
               (status = 400, body = crate::api::error::ErrorBody), (status = 401, body = crate::api::error::ErrorBody),
               (status = 403, body = crate::api::error::ErrorBody), (status = 409, body = crate::api::error::ErrorBody),

@@ -42,11 +42,16 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "unconfirmed_appends": unconfirmed,
         }),
     };
+    let crm = match state.crm.store().link_stats() {
+        None => serde_json::json!({"store": "embedded"}),
+        Some(link) => serde_json::json!({"store": "redis", "redis": link}),
+    };
     axum::Json(serde_json::json!({
         "status": "ok",
         "orders": orders,
         "riders_connected": connected,
         "journal": journal,
+        "crm": crm,
     }))
     .into_response()
 }

@@ -237,6 +237,11 @@ pub trait SalesStore {
 pub trait BackupStore {
     /// `redis` or `embedded`: a backup restores into its own kind only.
     fn backend(&self) -> &'static str;
+    /// What the store's Redis connections have seen (redirects, replica
+    /// confirmations), for operators; None on the embedded store.
+    fn link_stats(&self) -> Option<crate::kv::LinkStats> {
+        None
+    }
     /// Hands every stored record to `out` (see [`Record`]).
     fn dump(&self, out: &mut dyn FnMut(Record) -> Result<(), StoreError>) -> Result<(), StoreError>;
     /// Whether the store holds nothing yet (a restore's target must not).

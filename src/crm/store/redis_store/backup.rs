@@ -10,6 +10,10 @@ impl BackupStore for RedisStore {
         "redis"
     }
 
+    fn link_stats(&self) -> Option<crate::kv::LinkStats> {
+        Some(self.pooled_stats())
+    }
+
     fn dump(&self, out: &mut dyn FnMut(Record) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let own = format!("{}:", self.prefix);
         let pattern = format!("{}*", glob_escape(&own));

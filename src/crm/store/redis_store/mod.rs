@@ -182,6 +182,30 @@ impl RedisStore {
         })
     }
 
+    /// The pool's connections' stats, added up; a connection busy with a
+    /// command (maybe a WAIT) is skipped rather than waited for.
+    fn pooled_stats(&self) -> crate::kv::LinkStats {
+        let mut all = crate::kv::LinkStats::default();
+        for link in &self.pool {
+            let link = match link.try_lock() {
+                Ok(link) => link,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            let s = link.stats();
+            all.mode = s.mode;
+            if all.masters.is_empty() {
+                all.masters.clone_from(&s.masters);
+            }
+            all.redirects += s.redirects;
+            all.wait_timeouts += s.wait_timeouts;
+            if s.last_redirect.is_some() {
+                all.last_redirect.clone_from(&s.last_redirect);
+            }
+        }
+        all
+    }
+
     /// Calls `f` with the next connection of the pool.
     fn with_link<T>(&self, f: impl FnOnce(&mut Link) -> Result<T, KvError>) -> Result<T, StoreError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
