@@ -49,6 +49,18 @@ pub(super) fn plan(config: &Config, zone: Option<&str>) -> Result<ZonePlan, AppE
             names.join(", ")
         ))
     })?;
+    // Zones share the CRM and keep their journals where any machine can
+    // rebuild them: a file in one machine's data dir would be neither.
+    for (what, store) in [
+        ("server.store", &config.server.store),
+        ("crm.store", &config.crm.store),
+    ] {
+        if store != "redis" {
+            return Err(AppError::Zone(format!(
+                "--zone {name} needs {what} = \"redis\" (it is {store:?}): zones journal to and share the CRM on Redis"
+            )));
+        }
+    }
     // A token is good in every zone (a merchant's redirect, a rider moving
     // zone between shifts): every zone signs with the same secret.
     if let Some(weak) = super::secret::weakness(&config.server.secret) {

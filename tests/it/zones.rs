@@ -203,3 +203,42 @@ async fn two_zones_of_one_city_share_customers_and_redirect_to_each_other() {
     north.stop().await;
     south.stop().await;
 }
+
+/// `--zone` with a store a zone cannot use, or a zone the table does not
+/// have, is a CLI error (exit 2) naming the flag and the setting.
+#[test]
+fn a_zone_flag_that_contradicts_the_config_exits_2_naming_both() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/zones.toml");
+    let run = |zone: &str, env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_waimai"))
+            .args([
+                "--config",
+                config,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--zone",
+                zone,
+            ])
+            .env(
+                "WAIMAI_SERVER__SECRET",
+                "zones-share-this-secret-of-32-bytes-or-more",
+            )
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("north", &[("WAIMAI_CRM__STORE", "embedded")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--zone") && err.contains("crm.store"), "{err}");
+    let (code, err) = run("west", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("not in [zones]") && err.contains("north, south"),
+        "{err}"
+    );
+}
