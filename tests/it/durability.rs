@@ -24,6 +24,9 @@ fn start(dir: &Path, tick_secs: u64) -> Served {
         dir,
         &[
             ("WAIMAI_SERVER__TICK_SECS", &tick),
+            // Engine time 30x the wall: a round of seconds is minutes of
+            // lunch, so trips are committed, picked up and delivered in it.
+            ("WAIMAI_SERVER__CLOCK_SPEED", "30"),
             ("WAIMAI_SERVER__SECRET", SECRET),
         ],
     )

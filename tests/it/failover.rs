@@ -38,6 +38,8 @@ fn start(dir: &Path, cluster: &str, tick_secs: u64) -> Served {
             ("WAIMAI_CRM__REDIS_WAIT_REPLICAS", "1"),
             ("WAIMAI_CRM__ENCRYPTION_KEYS", &CRM_KEYS),
             ("WAIMAI_SERVER__TICK_SECS", &tick),
+            // Engine time 30x the wall, as in the kill -9 test.
+            ("WAIMAI_SERVER__CLOCK_SPEED", "30"),
             ("WAIMAI_SERVER__SECRET", SECRET),
             ("WAIMAI_SERVER__STORE", "redis"),
             ("WAIMAI_SERVER__REDIS_URL", cluster),

@@ -121,9 +121,11 @@ pub async fn ride(addr: String, tokens: Tokens, rider: u64, at: (f64, f64), told
             }
             told.last_seq.insert(rider, seq);
             if m["type"] == "assignment" || m["type"] == "route_update" {
+                // A stop without an order is a move (repositioning).
                 for s in m["stops"].as_array().unwrap() {
-                    let order: u64 = s["order"].as_str().unwrap().parse().unwrap();
-                    told.to_rider.insert(order, rider);
+                    if let Some(order) = s["order"].as_str().and_then(|o| o.parse().ok()) {
+                        told.to_rider.insert(order, rider);
+                    }
                 }
             }
         }
