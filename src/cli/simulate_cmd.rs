@@ -58,6 +58,18 @@ pub struct SimulateArgs {
     /// the whole day); leg by leg follows each departure's.
     #[arg(long, default_value_t = fixture::MATRIX_PLACES_MAX)]
     pub matrix_places_max: usize,
+    /// `exact`: riders and kitchens exactly as modelled (benchmarks);
+    /// `noisy`: as `[world]` in config says (speeds, hold-ups, late
+    /// kitchens), deterministic per `[world] seed`.
+    #[arg(long, value_enum, default_value_t = WorldKind::Exact)]
+    pub world: WorldKind,
+}
+
+/// Which world a simulation runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorldKind {
+    Exact,
+    Noisy,
 }
 
 /// `waimai fixture ...`
@@ -187,6 +199,7 @@ pub fn run(args: SimulateArgs, config: &Config) -> Result<(), CliError> {
                         riders_min: config.index.shortlist.max(1),
                         ..CandidateRule::default()
                     },
+                    noise: (args.world == WorldKind::Noisy).then_some(config.world),
                     ..SimConfig::new(parse_policy(name, &args.tune)?, args.tick_secs)
                 },
             ))

@@ -2,7 +2,8 @@
 //! optional operator file merged over it, then `WAIMAI_<SECTION>__<KEY>`
 //! environment overrides.
 //!
-//! Owns: parsing and validating settings. May call: `map` (profile types).
+//! Owns: parsing and validating settings. May call: `map` (profile types),
+//! `crm` and `sim` (their settings' types).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub struct Config {
     pub index: IndexConfig,
     pub server: ServerConfig,
     pub crm: crate::crm::CrmConfig,
+    /// The noisy world of `waimai simulate --world noisy`.
+    pub world: crate::sim::noise::NoiseConfig,
     /// Zones of the city by name (none: one process serves all of it).
     pub zones: BTreeMap<String, ZoneConfig>,
     pub profiles: BTreeMap<String, Profile>,
@@ -201,6 +204,7 @@ impl Config {
         }
         self.crm.check().map_err(ConfigError::Invalid)?;
         self.check_zones()?;
+        self.world.check().map_err(ConfigError::Invalid)?;
         self.city_time()?;
         for (name, p) in &self.profiles {
             if let Some((k, v)) = p.highway_kmh.iter().find(|(_, v)| !v.is_finite() || **v <= 0.0) {

@@ -8,6 +8,7 @@
 pub mod fixture;
 pub mod mdrp;
 pub mod metrics;
+pub mod noise;
 pub mod report;
 pub mod runner;
 mod svg;

@@ -21,6 +21,8 @@ pub struct SimConfig {
     /// The candidate rule (`[index] shortlist`); simulated riders are
     /// never stale.
     pub candidates: CandidateRule,
+    /// None: the exact world; Some: a noisy one (`--world noisy`).
+    pub noise: Option<super::noise::NoiseConfig>,
 }
 
 impl SimConfig {
@@ -37,6 +39,17 @@ impl SimConfig {
             policy,
             tick_secs,
             candidates: CandidateRule::default(),
+            noise: None,
+        }
+    }
+
+    /// When the engine takes a bundle as picked up: at its own expected
+    /// time in the exact world, when the world says so in a noisy one.
+    pub fn pickup_rule(&self) -> PickupRule {
+        if self.noise.is_some() {
+            PickupRule::Confirmed
+        } else {
+            PickupRule::Timed
         }
     }
 
@@ -46,6 +59,7 @@ impl SimConfig {
         RunOptions {
             tick_secs: self.tick_secs,
             check_invariants: false,
+            noise: self.noise,
         }
     }
 }
@@ -94,7 +108,7 @@ pub fn prepare_mdrp(inst: &MdrpInstance, config: &SimConfig) -> MdrpSetup {
         EngineConfig {
             policy: config.policy,
             service: inst.service,
-            pickup: PickupRule::Timed,
+            pickup: config.pickup_rule(),
             candidates: config.candidates,
         },
     );

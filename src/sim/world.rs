@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::SimError;
+use super::noise::{Noise, NoiseConfig};
 use crate::base::Secs;
 use crate::dispatch::online::{ServiceSecs, travel_secs};
 use crate::engine::{Command, Engine, Event, OrderId, OrderStatus, Record, RiderId, TickStats};
@@ -62,6 +63,27 @@ pub struct RunOptions {
     pub tick_secs: Secs,
     /// Check the engine's invariants after every event and tick (tests).
     pub check_invariants: bool,
+    /// None: the exact world, riders and kitchens exactly as modelled
+    /// (the engine seals pickups itself, `PickupRule::Timed`). Some: a
+    /// noisy one; the engine must then wait for pickups to be confirmed
+    /// (`PickupRule::Confirmed`), which this world does when a rider is
+    /// really there and the food really ready.
+    pub noise: Option<NoiseConfig>,
+}
+
+/// What the world has scheduled: an event for the engine, or a rider of
+/// a noisy world picking up (valid while its trip is `generation`).
+#[derive(Debug, Clone)]
+enum Pending<P> {
+    Event(Event<P>),
+    PickUp { rider: RiderId, generation: u64 },
+}
+
+/// A noisy world's rider on its way to a restaurant for a trip.
+#[derive(Debug, Clone)]
+struct Heading {
+    arrive_secs: Secs,
+    generation: u64,
 }
 
 /// Timed inputs, sorted by time (stable: equal times keep their order).
@@ -103,6 +125,10 @@ pub fn run<T: TravelTime>(
         pending: BTreeMap::new(),
         seq: 0,
         outcome: Outcome::default(),
+        noise: opts.noise.map(Noise::new),
+        free_at: HashMap::new(),
+        heading: HashMap::new(),
+        ready: HashMap::new(),
     };
     let mut next_input = 0;
     let mut records = Vec::new();
@@ -116,18 +142,40 @@ pub fn run<T: TravelTime>(
                 (Some(a), Some(b)) if b < a => world.pop(),
                 (Some(a), _) => {
                     next_input += 1;
-                    Some((a, inputs[next_input - 1].1.clone()))
+                    Some((a, Pending::Event(inputs[next_input - 1].1.clone())))
                 }
                 (None, Some(_)) => world.pop(),
                 (None, None) => None,
             };
-            let Some((t, event)) = event else { break };
-            records.push(Record::Event {
-                at_secs: t,
-                event: event.clone(),
-            });
-            if let Err(e) = engine.handle(t, event) {
-                world.outcome.refused.push((t, e.to_string()));
+            let Some((t, pending)) = event else { break };
+            match pending {
+                Pending::Event(event) => {
+                    world.placed(t, &event);
+                    records.push(Record::Event {
+                        at_secs: t,
+                        event: event.clone(),
+                    });
+                    if let Err(e) = engine.handle(t, event) {
+                        world.outcome.refused.push((t, e.to_string()));
+                    }
+                }
+                Pending::PickUp { rider, generation } => {
+                    if world
+                        .heading
+                        .get(&rider)
+                        .is_some_and(|h| h.generation == generation)
+                    {
+                        world.heading.remove(&rider);
+                        match engine.pick_up(t, rider) {
+                            Ok(c) => {
+                                world.outcome.decisions.push((t, c.clone()));
+                                records.push(Record::Decision { command: c.clone() });
+                                world.execute(c);
+                            }
+                            Err(e) => world.outcome.refused.push((t, e.to_string())),
+                        }
+                    }
+                }
             }
             if opts.check_invariants {
                 engine.check_invariants().map_err(|e| SimError::Invariant {
@@ -189,27 +237,68 @@ struct World<'a, T: TravelTime> {
     service: ServiceSecs,
     /// Where each rider last went.
     at: HashMap<RiderId, PlaceLabel>,
-    pending: BTreeMap<(Secs, u64), Event<T::Place>>,
+    pending: BTreeMap<(Secs, u64), Pending<T::Place>>,
     seq: u64,
     outcome: Outcome,
+    /// The truth of a noisy world (None: exact).
+    noise: Option<Noise>,
+    /// When each rider really reaches where it last went (noisy world).
+    free_at: HashMap<RiderId, Secs>,
+    /// Riders on their way to a pickup (noisy world).
+    heading: HashMap<RiderId, Heading>,
+    /// When each order's food is really ready: (restaurant, ready secs).
+    ready: HashMap<OrderId, Secs>,
 }
 
 impl<T: TravelTime> World<'_, T> {
-    fn pop(&mut self) -> Option<(Secs, Event<T::Place>)> {
+    fn pop(&mut self) -> Option<(Secs, Pending<T::Place>)> {
         let key = *self.pending.keys().next()?;
         self.pending.remove(&key).map(|e| (key.0, e))
     }
 
-    fn schedule(&mut self, at: Secs, event: Event<T::Place>) {
+    fn schedule(&mut self, at: Secs, pending: Pending<T::Place>) {
         self.seq += 1;
-        self.pending.insert((at, self.seq), event);
+        self.pending.insert((at, self.seq), pending);
     }
 
-    fn go(&mut self, rider: RiderId, depart_secs: Secs, destination: PlaceLabel) {
+    /// A noisy world learns when a new order's food will really be ready.
+    fn placed(&mut self, at: Secs, event: &Event<T::Place>) {
+        if let (Some(noise), Event::OrderPlaced(spec)) = (&mut self.noise, event) {
+            let ready = noise.ready_secs(spec.restaurant, at, spec.ready_secs);
+            self.ready.insert(spec.id, ready);
+        }
+    }
+
+    /// A noisy world's rider picks up when it is there and every order of
+    /// its trip is really ready; a changed trip replaces the pickup.
+    fn head_for_pickup(&mut self, rider: RiderId, arrive_secs: Secs, orders: &[OrderId]) {
+        self.seq += 1;
+        let generation = self.seq;
+        let ready = orders.iter().filter_map(|o| self.ready.get(o)).copied().max();
+        let at = ready.map_or(arrive_secs, |r| r.max(arrive_secs));
+        self.heading.insert(
+            rider,
+            Heading {
+                arrive_secs,
+                generation,
+            },
+        );
+        self.schedule(at, Pending::PickUp { rider, generation });
+    }
+
+    /// Moves `rider` and returns when it really arrives (the model's time
+    /// in an exact world).
+    fn go(&mut self, rider: RiderId, depart_secs: Secs, destination: PlaceLabel) -> Secs {
         let origin = self.at.get(&rider).copied().unwrap_or(PlaceLabel::Start);
-        let travel = match (self.places.of(rider, origin), self.places.of(rider, destination)) {
+        // A noisy rider leaves once it is really where it was going.
+        let depart_secs = depart_secs.max(self.free_at.get(&rider).copied().unwrap_or(Secs::MIN));
+        let model = match (self.places.of(rider, origin), self.places.of(rider, destination)) {
             (Some(a), Some(b)) => travel_secs(self.travel, a, b, depart_secs),
             _ => 0,
+        };
+        let travel = match &mut self.noise {
+            Some(noise) => noise.travel_secs(rider, model),
+            None => model,
         };
         self.outcome.moves.push(Move {
             rider,
@@ -219,9 +308,16 @@ impl<T: TravelTime> World<'_, T> {
             travel_secs: travel,
         });
         self.at.insert(rider, destination);
+        if self.noise.is_some() {
+            self.free_at.insert(rider, depart_secs + travel);
+        }
+        depart_secs + travel
     }
 
     fn execute(&mut self, command: Command) {
+        if self.noise.is_some() {
+            return self.execute_noisy(command);
+        }
         match command {
             Command::Depart {
                 rider,
@@ -234,7 +330,9 @@ impl<T: TravelTime> World<'_, T> {
                 restaurant,
                 depart_secs,
                 ..
-            } => self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant)),
+            } => {
+                self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant));
+            }
             // The rider is already on its way or where it is: no move.
             Command::Join { .. } | Command::Release { .. } => {}
             Command::PickUp {
@@ -246,16 +344,66 @@ impl<T: TravelTime> World<'_, T> {
                 let mut leave = pickup_secs + self.service.pickup_after;
                 for (&o, &drop) in trip.orders.iter().zip(&dropoff_secs) {
                     self.go(rider, leave, PlaceLabel::Customer(o));
-                    self.schedule(drop, Event::Delivered { rider, order: o });
+                    self.schedule(drop, Pending::Event(Event::Delivered { rider, order: o }));
                     leave = drop + self.service.dropoff_after;
                 }
-                self.outcome.assignments.push(Assignment {
-                    decided_secs: trip.decided_secs,
-                    pickup_secs,
-                    rider,
-                    orders: trip.orders,
-                });
+                self.record_pickup(rider, trip, pickup_secs);
             }
         }
+    }
+
+    /// The same decisions in a noisy world: times are the world's own.
+    fn execute_noisy(&mut self, command: Command) {
+        match command {
+            Command::Depart {
+                rider,
+                restaurant,
+                orders,
+                depart_secs,
+                ..
+            } => {
+                let arrive = self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant));
+                self.head_for_pickup(rider, arrive, &orders);
+            }
+            Command::Reposition {
+                rider,
+                restaurant,
+                depart_secs,
+                ..
+            } => {
+                self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant));
+            }
+            Command::Join { rider, orders, .. } => {
+                if let Some(arrive) = self.heading.get(&rider).map(|h| h.arrive_secs) {
+                    self.head_for_pickup(rider, arrive, &orders);
+                }
+            }
+            Command::Release { rider, .. } => {
+                self.heading.remove(&rider);
+            }
+            Command::PickUp {
+                rider,
+                trip,
+                pickup_secs,
+                ..
+            } => {
+                let mut leave = pickup_secs + self.service.pickup_after;
+                for &o in &trip.orders {
+                    let drop = self.go(rider, leave, PlaceLabel::Customer(o));
+                    self.schedule(drop, Pending::Event(Event::Delivered { rider, order: o }));
+                    leave = drop + self.service.dropoff_after;
+                }
+                self.record_pickup(rider, trip, pickup_secs);
+            }
+        }
+    }
+
+    fn record_pickup(&mut self, rider: RiderId, trip: crate::engine::Trip, pickup_secs: Secs) {
+        self.outcome.assignments.push(Assignment {
+            decided_secs: trip.decided_secs,
+            pickup_secs,
+            rider,
+            orders: trip.orders,
+        });
     }
 }

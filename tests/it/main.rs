@@ -21,6 +21,7 @@ mod failover;
 mod feedback_api;
 mod map_file_and_cli;
 mod map_routing;
+mod noisy_world;
 mod privacy;
 mod profiles;
 mod recorded_fixture;

@@ -270,7 +270,7 @@ proptest! {
             }
         }
         let places = Places { restaurants: rests, customers, starts };
-        let opts = RunOptions { tick_secs: 60, check_invariants: true };
+        let opts = RunOptions { tick_secs: 60, check_invariants: true, noise: None };
         let outcome = world::run(engine, &travel, &places, events, opts, &mut |_| ());
         let outcome = outcome.map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(outcome.status.len(), specs.len());
@@ -578,6 +578,7 @@ fn a_journal_replayed_after_a_crash_rebuilds_the_exact_state() {
     let opts = RunOptions {
         tick_secs: 60,
         check_invariants: false,
+        noise: None,
     };
     let travel = inst.travel();
     world::run(
