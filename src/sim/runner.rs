@@ -23,6 +23,8 @@ pub struct SimConfig {
     pub candidates: CandidateRule,
     /// None: the exact world; Some: a noisy one (`--world noisy`).
     pub noise: Option<super::noise::NoiseConfig>,
+    /// Check the engine's invariants after every event and tick (tests).
+    pub check_invariants: bool,
 }
 
 impl SimConfig {
@@ -40,6 +42,7 @@ impl SimConfig {
             tick_secs,
             candidates: CandidateRule::default(),
             noise: None,
+            check_invariants: false,
         }
     }
 
@@ -53,12 +56,11 @@ impl SimConfig {
         }
     }
 
-    /// How the world runs this configuration (invariant checks are for
-    /// tests, which set `RunOptions` themselves).
+    /// How the world runs this configuration.
     pub fn run_options(&self) -> RunOptions {
         RunOptions {
             tick_secs: self.tick_secs,
-            check_invariants: false,
+            check_invariants: self.check_invariants,
             noise: self.noise,
         }
     }
