@@ -37,7 +37,28 @@ pub struct NoiseConfig {
     pub kitchen_bias_sigma_secs: f64,
     /// Each order's own deviation on top, `N(0, sigma)` seconds.
     pub kitchen_noise_sigma_secs: f64,
+    /// Chance that a rider turns an assignment down (it goes offline, its
+    /// orders go back to dispatch, as a live rejection does), and chance
+    /// that it does not answer at all (offline after `no_answer_secs`).
+    pub reject_probability: f64,
+    pub no_answer_probability: f64,
+    pub no_answer_secs: i64,
+    /// Such a rider is back online this long after it dropped out.
+    pub back_online_secs: i64,
 }
+
+/// What a rider does with an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    /// Drops out this many seconds after the assignment.
+    DropOut {
+        after_secs: i64,
+    },
+}
+
+/// How soon a rider who turns an assignment down says so.
+const REJECT_AFTER_SECS: i64 = 15;
 
 impl NoiseConfig {
     /// Why the knobs cannot describe a world, if they cannot.
@@ -52,8 +73,22 @@ impl NoiseConfig {
         if spreads.iter().any(|v| !v.is_finite() || *v < 0.0) || !self.kitchen_bias_mean_secs.is_finite() {
             return Err("world: spreads and means are finite, spreads not negative".into());
         }
-        if !(0.0..=1.0).contains(&self.leg_delay_probability) {
-            return Err("world.leg_delay_probability is between 0 and 1".into());
+        let chances = [
+            self.leg_delay_probability,
+            self.reject_probability,
+            self.no_answer_probability,
+        ];
+        if chances.iter().any(|p| !(0.0..=1.0).contains(p))
+            || self.reject_probability + self.no_answer_probability > 1.0
+        {
+            return Err(
+                "world: leg_delay_probability, reject_probability and no_answer_probability are \
+                        chances (0 to 1; the last two add up to at most 1)"
+                    .into(),
+            );
+        }
+        if self.no_answer_secs <= 0 || self.back_online_secs <= 0 {
+            return Err("world.no_answer_secs and back_online_secs are positive".into());
         }
         Ok(())
     }
@@ -113,6 +148,29 @@ impl Noise {
     }
 }
 
+impl Noise {
+    /// Whether a rider takes the assignment it was just given.
+    pub fn answer(&mut self) -> Answer {
+        let u = self.draws.random::<f64>();
+        if u < self.cfg.reject_probability {
+            Answer::DropOut {
+                after_secs: REJECT_AFTER_SECS,
+            }
+        } else if u < self.cfg.reject_probability + self.cfg.no_answer_probability {
+            Answer::DropOut {
+                after_secs: self.cfg.no_answer_secs,
+            }
+        } else {
+            Answer::Accept
+        }
+    }
+
+    /// How long a rider who dropped out stays away.
+    pub fn back_online_secs(&self) -> i64 {
+        self.cfg.back_online_secs
+    }
+}
+
 /// A generator for one id: the same draws whatever else the run did.
 fn keyed(seed: u64, id: u64, salt: u64) -> StdRng {
     StdRng::seed_from_u64(seed ^ id.wrapping_add(1).wrapping_mul(salt))
@@ -138,6 +196,10 @@ mod tests {
             kitchen_bias_mean_secs: 60.0,
             kitchen_bias_sigma_secs: 120.0,
             kitchen_noise_sigma_secs: 90.0,
+            reject_probability: 0.05,
+            no_answer_probability: 0.02,
+            no_answer_secs: 120,
+            back_online_secs: 600,
         }
     }
 

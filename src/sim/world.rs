@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::SimError;
-use super::noise::{Noise, NoiseConfig};
+use super::noise::{Answer, Noise, NoiseConfig};
 use crate::base::Secs;
 use crate::dispatch::online::{ServiceSecs, travel_secs};
 use crate::engine::{Command, Engine, Event, OrderId, OrderStatus, Record, RiderId, TickStats};
@@ -76,7 +76,14 @@ pub struct RunOptions {
 #[derive(Debug, Clone)]
 enum Pending<P> {
     Event(Event<P>),
-    PickUp { rider: RiderId, generation: u64 },
+    PickUp {
+        rider: RiderId,
+        generation: u64,
+    },
+    /// A rider who dropped out of an assignment comes back online.
+    Back {
+        rider: RiderId,
+    },
 }
 
 /// A noisy world's rider on its way to a restaurant for a trip.
@@ -129,6 +136,7 @@ pub fn run<T: TravelTime>(
         free_at: HashMap::new(),
         heading: HashMap::new(),
         ready: HashMap::new(),
+        shifts: HashMap::new(),
     };
     let mut next_input = 0;
     let mut records = Vec::new();
@@ -157,6 +165,17 @@ pub fn run<T: TravelTime>(
                     });
                     if let Err(e) = engine.handle(t, event) {
                         world.outcome.refused.push((t, e.to_string()));
+                    }
+                }
+                Pending::Back { rider } => {
+                    if let Some(event) = world.back_online(t, rider) {
+                        records.push(Record::Event {
+                            at_secs: t,
+                            event: event.clone(),
+                        });
+                        if let Err(e) = engine.handle(t, event) {
+                            world.outcome.refused.push((t, e.to_string()));
+                        }
                     }
                 }
                 Pending::PickUp { rider, generation } => {
@@ -246,8 +265,10 @@ struct World<'a, T: TravelTime> {
     free_at: HashMap<RiderId, Secs>,
     /// Riders on their way to a pickup (noisy world).
     heading: HashMap<RiderId, Heading>,
-    /// When each order's food is really ready: (restaurant, ready secs).
+    /// When each order's food is really ready.
     ready: HashMap<OrderId, Secs>,
+    /// Each rider's shift, for coming back after dropping out.
+    shifts: HashMap<RiderId, crate::engine::RiderSpec<T::Place>>,
 }
 
 impl<T: TravelTime> World<'_, T> {
@@ -261,12 +282,36 @@ impl<T: TravelTime> World<'_, T> {
         self.pending.insert((at, self.seq), pending);
     }
 
-    /// A noisy world learns when a new order's food will really be ready.
+    /// A noisy world learns when a new order's food will really be ready,
+    /// and each rider's shift.
     fn placed(&mut self, at: Secs, event: &Event<T::Place>) {
-        if let (Some(noise), Event::OrderPlaced(spec)) = (&mut self.noise, event) {
-            let ready = noise.ready_secs(spec.restaurant, at, spec.ready_secs);
-            self.ready.insert(spec.id, ready);
+        let Some(noise) = &mut self.noise else { return };
+        match event {
+            Event::OrderPlaced(spec) => {
+                let ready = noise.ready_secs(spec.restaurant, at, spec.ready_secs);
+                self.ready.insert(spec.id, ready);
+            }
+            Event::RiderOnline(spec) => {
+                self.shifts.entry(spec.id).or_insert_with(|| spec.clone());
+            }
+            _ => {}
         }
+    }
+
+    /// A rider who dropped out starts again where it is, if its shift is
+    /// not over.
+    fn back_online(&mut self, at: Secs, rider: RiderId) -> Option<Event<T::Place>> {
+        let shift = self.shifts.get(&rider)?;
+        if at >= shift.off_secs {
+            return None;
+        }
+        let here = self.at.get(&rider).copied().unwrap_or(PlaceLabel::Start);
+        let start = self.places.of(rider, here)?.clone();
+        Some(Event::RiderOnline(crate::engine::RiderSpec {
+            start,
+            on_secs: at,
+            ..shift.clone()
+        }))
     }
 
     /// A noisy world's rider picks up when it is there and every order of
@@ -362,6 +407,15 @@ impl<T: TravelTime> World<'_, T> {
                 depart_secs,
                 ..
             } => {
+                let answer = self.noise.as_mut().map_or(Answer::Accept, Noise::answer);
+                if let Answer::DropOut { after_secs } = answer {
+                    // It stays where it is; dispatch hears it is gone.
+                    let gone = depart_secs + after_secs;
+                    self.schedule(gone, Pending::Event(Event::RiderOffline { rider }));
+                    let back = self.noise.as_ref().map_or(0, Noise::back_online_secs);
+                    self.schedule(gone + back, Pending::Back { rider });
+                    return;
+                }
                 let arrive = self.go(rider, depart_secs, PlaceLabel::Restaurant(restaurant));
                 self.head_for_pickup(rider, arrive, &orders);
             }
