@@ -28,10 +28,9 @@ pub(super) struct ZonePlan {
 pub(super) fn plan(config: &Config, zone: Option<&str>) -> Result<ZonePlan, AppError> {
     let Some(name) = zone else {
         if !config.zones.is_empty() {
-            let names: Vec<&str> = config.zones.keys().map(String::as_str).collect();
             return Err(AppError::Zone(format!(
                 "the city is split into zones ({}): start with --zone NAME",
-                names.join(", ")
+                config.zone_names()
             )));
         }
         return Ok(ZonePlan {

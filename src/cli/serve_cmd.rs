@@ -128,8 +128,7 @@ pub fn token(args: TokenArgs, config: &Config) -> Result<(), CliError> {
                 reason,
             };
             if !config.zones.contains_key(zone) {
-                let names: Vec<&str> = config.zones.keys().map(String::as_str).collect();
-                return Err(bad_zone(format!("not in [zones] ({})", names.join(", "))));
+                return Err(bad_zone(format!("not in [zones] ({})", config.zone_names())));
             }
             tokens
                 .issue_rider_in_zone(*id, zone)

@@ -221,6 +221,15 @@ impl Config {
 }
 
 impl Config {
+    /// The zones' names, `a, b`, for messages.
+    pub fn zone_names(&self) -> String {
+        self.zones
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Zone names and restaurant ids are plain words, zone ids unique and
     /// in range, and a restaurant belongs to one zone at most.
     fn check_zones(&self) -> Result<(), ConfigError> {

@@ -143,7 +143,8 @@ pub struct Link {
     url: String,
     acks: Acks,
     conn: Conn,
-    stats: LinkStats,
+    /// Writes that no replica confirmed in time.
+    wait_timeouts: u64,
 }
 
 enum Conn {
@@ -159,10 +160,7 @@ impl Link {
             source,
         };
         let conn = match Target::parse(url)? {
-            Target::Single(u) => {
-                let client = redis::Client::open(u.as_str()).map_err(fail)?;
-                Conn::Single(client.get_connection().map_err(fail)?)
-            }
+            Target::Single(u) => Conn::Single(connect(&u).map_err(fail)?),
             Target::Cluster(seeds) => {
                 let client = ClusterClientBuilder::new(seeds)
                     .retries(CLUSTER_RETRIES)
@@ -175,18 +173,12 @@ impl Link {
                 Conn::Cluster(Box::new(ClusterLink::new(conn).map_err(fail)?))
             }
         };
-        let mut link = Link {
+        Ok(Link {
             url: url.to_string(),
             acks,
             conn,
-            stats: LinkStats::default(),
-        };
-        link.stats.mode = "single";
-        if let Conn::Cluster(c) = &link.conn {
-            link.stats.mode = "cluster";
-            link.stats.masters = c.masters();
-        }
-        Ok(link)
+            wait_timeouts: 0,
+        })
     }
 
     /// Runs `batch` and returns its unignored replies as `T` (an array).
@@ -195,14 +187,12 @@ impl Link {
         let values = match &mut self.conn {
             Conn::Single(c) => batch.pipeline().query(c).map_err(|e| self.fail(e))?,
             Conn::Cluster(c) => {
-                let replies = c.run(batch).map_err(|e| KvError::Redis {
-                    url: self.url.clone(),
-                    source: e,
-                });
-                self.stats.redirects = c.redirects;
-                self.stats.last_redirect.clone_from(&c.last_redirect);
-                self.stats.masters = c.masters();
-                let replies = replies?
+                let replies = c
+                    .run(batch)
+                    .map_err(|e| KvError::Redis {
+                        url: self.url.clone(),
+                        source: e,
+                    })?
                     .into_iter()
                     .zip(batch.commands())
                     .filter(|(_, (_, ignored))| !ignored)
@@ -241,7 +231,7 @@ impl Link {
             })?,
         };
         if acked < replicas {
-            self.stats.wait_timeouts += 1;
+            self.wait_timeouts += 1;
             return Err(KvError::NotReplicated {
                 url: self.url.clone(),
                 acked,
@@ -290,11 +280,7 @@ impl Link {
     pub fn reset(&mut self) {
         match &mut self.conn {
             Conn::Single(c) => {
-                if let Some(fresh) = Target::parse(&self.url)
-                    .ok()
-                    .and_then(|_| redis::Client::open(self.url.as_str()).ok())
-                    .and_then(|client| client.get_connection().ok())
-                {
+                if let Ok(fresh) = connect(&self.url) {
                     *c = fresh;
                 }
             }
@@ -303,8 +289,19 @@ impl Link {
     }
 
     /// What this link has seen of redirects and replica confirmations.
-    pub fn stats(&self) -> &LinkStats {
-        &self.stats
+    pub fn stats(&self) -> LinkStats {
+        let mut stats = LinkStats {
+            mode: "single",
+            wait_timeouts: self.wait_timeouts,
+            ..LinkStats::default()
+        };
+        if let Conn::Cluster(c) = &self.conn {
+            stats.mode = "cluster";
+            stats.masters = c.masters();
+            stats.redirects = c.redirects;
+            stats.last_redirect.clone_from(&c.last_redirect);
+        }
+        stats
     }
 
     fn fail(&self, source: redis::RedisError) -> KvError {
@@ -313,6 +310,11 @@ impl Link {
             source,
         }
     }
+}
+
+/// A connection to one server.
+fn connect(url: &str) -> redis::RedisResult<Connection> {
+    redis::Client::open(url)?.get_connection()
 }
 
 /// SCAN over one server, every page.

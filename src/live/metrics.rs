@@ -63,8 +63,6 @@ pub struct Metrics {
     pub ws_errors_sent: AtomicU64,
     pub http_requests: AtomicU64,
     pub journal_records: AtomicU64,
-    /// Journal appends no replica confirmed in time (`WAIT` timeouts).
-    pub journal_unconfirmed: AtomicU64,
     /// What the journal's Redis connection has seen (None: a file),
     /// refreshed after every commit.
     pub journal_link: std::sync::Mutex<Option<crate::store::LinkStats>>,
@@ -100,7 +98,6 @@ impl Default for Metrics {
             ws_errors_sent: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
             journal_records: AtomicU64::new(0),
-            journal_unconfirmed: AtomicU64::new(0),
             journal_link: std::sync::Mutex::new(None),
             travel_pairs_computed: AtomicU64::new(0),
             travel_pairs_reused: AtomicU64::new(0),
@@ -134,7 +131,9 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let (masters, redirects) = link.map_or((0, 0), |l| (l.masters.len() as u64, l.redirects));
+        let (masters, redirects, unconfirmed) = link.map_or((0, 0, 0), |l| {
+            (l.masters.len() as u64, l.redirects, l.wait_timeouts)
+        });
         let gauges = [
             (
                 "waimai_riders_connected",
@@ -182,11 +181,6 @@ impl Metrics {
                 &self.journal_records,
             ),
             (
-                "waimai_journal_unconfirmed_total",
-                "Journal appends no replica confirmed within redis_wait_ms (answered 503).",
-                &self.journal_unconfirmed,
-            ),
-            (
                 "waimai_travel_pairs_computed_total",
                 "Travel-time pairs computed on the road network for ticks.",
                 &self.travel_pairs_computed,
@@ -229,6 +223,12 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
+        let name = "waimai_journal_unconfirmed_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Journal appends no replica confirmed within redis_wait_ms (answered 503).\n\
+             # TYPE {name} counter\n{name} {unconfirmed}"
+        );
         self.dispatch_tick.render(
             "waimai_dispatch_tick_seconds",
             "Planner time per dispatch tick.",

@@ -96,7 +96,7 @@ impl Log {
     }
 
     /// What the log's Redis connection has seen (None: a file).
-    pub fn link_stats(&self) -> Option<&LinkStats> {
+    pub fn link_stats(&self) -> Option<LinkStats> {
         match self {
             Log::File(_) => None,
             Log::Redis(j) => Some(j.link_stats()),

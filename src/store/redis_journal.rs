@@ -164,7 +164,7 @@ impl RedisJournal {
     }
 
     /// What the connection has seen of redirects and replicas.
-    pub fn link_stats(&self) -> &crate::kv::LinkStats {
+    pub fn link_stats(&self) -> crate::kv::LinkStats {
         self.connection.stats()
     }
 

@@ -31,15 +31,12 @@ pub async fn health(State(state): State<AppState>) -> Response {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let unconfirmed = metrics
-        .journal_unconfirmed
-        .load(std::sync::atomic::Ordering::Relaxed);
     let journal = match journal {
         None => serde_json::json!({"store": "file"}),
         Some(link) => serde_json::json!({
             "store": "redis",
+            "unconfirmed_appends": link.wait_timeouts,
             "redis": link,
-            "unconfirmed_appends": unconfirmed,
         }),
     };
     let crm = match state.crm.store().link_stats() {

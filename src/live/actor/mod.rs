@@ -156,7 +156,7 @@ pub(super) fn start(setup: LiveSetup) -> Result<(LiveHandle, Restored), LiveErro
     };
     let view = Arc::new(View::new(options.city.clone()));
     let metrics = Arc::new(Metrics::default());
-    *metrics.journal_link.lock().unwrap_or_else(|e| e.into_inner()) = journal.link_stats().cloned();
+    *metrics.journal_link.lock().unwrap_or_else(|e| e.into_inner()) = journal.link_stats();
     let (halted, halted_rx) = tokio::sync::watch::channel(None);
     let mut actor = Actor {
         next_order: replayed
@@ -338,6 +338,7 @@ impl Actor {
     /// confirms.
     fn commit(&mut self) -> bool {
         let started = Instant::now();
+        let asked_redis = !self.batch.records.is_empty() || self.unconfirmed;
         let written = if !self.batch.records.is_empty() {
             self.journal.append(&self.batch.records)
         } else if self.unconfirmed {
@@ -351,12 +352,12 @@ impl Actor {
                 .journal_append
                 .observe_micros(started.elapsed().as_micros() as u64);
         }
-        if let Some(stats) = self.journal.link_stats() {
+        if asked_redis && let Some(stats) = self.journal.link_stats() {
             *self
                 .metrics
                 .journal_link
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(stats.clone());
+                .unwrap_or_else(|e| e.into_inner()) = Some(stats);
         }
         match written {
             Ok(()) => {
@@ -370,7 +371,6 @@ impl Actor {
                 self.metrics
                     .journal_records
                     .fetch_add(appended, Ordering::Relaxed);
-                self.metrics.journal_unconfirmed.fetch_add(1, Ordering::Relaxed);
                 self.unconfirmed = true;
                 self.batch.refuse(&e.to_string());
                 return true;

@@ -171,15 +171,7 @@ pub async fn verify(addr: &str, operator: &str, told: &Mutex<Told>) -> (usize, u
         assert_eq!(card["restaurant"], restaurant.as_str());
     }
     for (id, rider) in &to_rider {
-        let card: Value = client
-            .get(format!("http://{addr}/v1/orders/{id}"))
-            .bearer_auth(operator)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let card = get_json(&client, &format!("http://{addr}/v1/orders/{id}"), operator).await;
         assert_ne!(
             card["state"], "open",
             "order {id} was sent to rider {rider} but is open again"
@@ -196,33 +188,19 @@ pub async fn verify_points(addr: &str, operator: &str) -> i64 {
     let client = reqwest::Client::new();
     let mut earned_total = 0;
     for c in 0..CUSTOMERS {
-        let customer: Value = client
-            .get(format!("http://{addr}/v1/customers/c{c}"))
-            .bearer_auth(operator)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let customer = get_json(&client, &format!("http://{addr}/v1/customers/c{c}"), operator).await;
         let Some(balance) = customer["points"].as_i64() else {
             continue; // never delivered to
         };
         let mut sum = 0;
         let mut earned_by_order = HashMap::new();
         for page in 0.. {
-            let entries: Vec<Value> = client
-                .get(format!(
-                    "http://{addr}/v1/customers/c{c}/ledger?offset={}&limit=500",
-                    page * 500
-                ))
-                .bearer_auth(operator)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let url = format!(
+                "http://{addr}/v1/customers/c{c}/ledger?offset={}&limit=500",
+                page * 500
+            );
+            let entries: Vec<Value> =
+                serde_json::from_value(get_json(&client, &url, operator).await).unwrap();
             for e in &entries {
                 let points = e["points"].as_i64().unwrap();
                 sum += points;
@@ -248,4 +226,17 @@ pub async fn verify_points(addr: &str, operator: &str) -> i64 {
         earned_total += balance;
     }
     earned_total
+}
+
+/// The JSON body of a GET with `token`.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -195,12 +195,12 @@ impl RedisStore {
             let s = link.stats();
             all.mode = s.mode;
             if all.masters.is_empty() {
-                all.masters.clone_from(&s.masters);
+                all.masters = s.masters;
             }
             all.redirects += s.redirects;
             all.wait_timeouts += s.wait_timeouts;
             if s.last_redirect.is_some() {
-                all.last_redirect.clone_from(&s.last_redirect);
+                all.last_redirect = s.last_redirect;
             }
         }
         all
