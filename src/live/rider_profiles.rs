@@ -15,8 +15,11 @@ pub const CAPACITY_ORDERS_MAX: u32 = 20;
 pub const RIDER_PROFILES_MAX: usize = 200_000;
 const ZONE_LEN_MAX: usize = 64;
 
-/// A rider's record.
+/// A rider's record. Named `Rider` in the OpenAPI document, the resource
+/// `/v1/riders/{id}` names, so that schemathesis links a rider's id only
+/// from riders (under another name it also fed restaurant ids into it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Rider)]
 pub struct RiderProfile {
     pub id: u64,
     /// A vehicle profile name (`ebike`, `scooter`, `walk`, `car`, ...).
