@@ -1,6 +1,10 @@
 //! Road-network hot paths on Monaco: snap, point-to-point, matrices, CH build.
 //!
-//! Run: `cargo bench --bench map`. Besides criterion's means it prints
+//! Run: `cargo bench --bench map`. With `WAIMAI_BENCH_MAP=city.wmap` (a
+//! synthetic city from `waimai map synth`, say) it instead times that map
+//! alone: hierarchy build, point-to-point percentiles and a 1000x1000
+//! matrix, once each (criterion would build a million-junction hierarchy
+//! ten times). Besides criterion's means it prints
 //! per-query latency percentiles and ratios against baselines measured in
 //! the same run (plain Dijkstra; one query per matrix cell), because this
 //! machine is shared and absolute figures drift.
@@ -21,6 +25,38 @@ fn monaco() -> RoadNetwork {
     let c = Config::load_with_env(None, Vec::new()).unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("maps/monaco.osm.pbf");
     RoadNetwork::load(&path, "ebike", c.profile("ebike").unwrap(), c.map.max_snap_meters).unwrap()
+}
+
+/// The map named by `WAIMAI_BENCH_MAP`, timed once: build, p2p, matrix.
+fn report_city(path: &str) {
+    let c = Config::load_with_env(None, Vec::new()).unwrap();
+    let graph = waimai::map::file::read_graph(Path::new(path)).unwrap();
+    let profile = graph.profile.clone();
+    let t = Instant::now();
+    let net = RoadNetwork::load(
+        Path::new(path),
+        &profile,
+        c.profile(&profile).unwrap(),
+        c.map.max_snap_meters,
+    )
+    .unwrap();
+    let load = t.elapsed();
+    let info = net.graph().info();
+    println!(
+        "{path} ({profile}): {} nodes, {} arcs, {} CH arcs; read + hierarchy {:?}",
+        info.nodes,
+        info.arcs,
+        net.hierarchy().arc_count(),
+        load
+    );
+    report_latencies(&net);
+    let a = snapped(&net, &random_points(&net, 1000, 5));
+    let b = snapped(&net, &random_points(&net, 1000, 6));
+    for round in 1..=3 {
+        let t = Instant::now();
+        black_box(net.matrix(&a, &b, 0).unwrap());
+        println!("matrix 1000x1000 (round {round}): {:?}", t.elapsed());
+    }
 }
 
 fn random_points(net: &RoadNetwork, n: usize, seed: u64) -> Vec<LatLng> {
@@ -75,7 +111,7 @@ fn report_latencies(net: &RoadNetwork) {
     let dijkstra = t.elapsed() / 300;
     let mean: Duration = times.iter().sum::<Duration>() / times.len() as u32;
     println!(
-        "p2p leg (20k random pairs, Monaco ebike): p50 {:?} p90 {:?} p99 {:?} max {:?} mean {:?}; plain Dijkstra mean {:?} (x{:.0} slower)",
+        "p2p leg (20k random pairs): p50 {:?} p90 {:?} p99 {:?} max {:?} mean {:?}; plain Dijkstra mean {:?} (x{:.0} slower)",
         percentile(&times, 0.5),
         percentile(&times, 0.9),
         percentile(&times, 0.99),
@@ -170,6 +206,12 @@ fn measuring() -> bool {
 }
 
 fn main() {
+    if let Ok(path) = std::env::var("WAIMAI_BENCH_MAP") {
+        if measuring() {
+            report_city(&path);
+        }
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
     c.final_summary();

@@ -71,7 +71,7 @@ impl ContractionHierarchy {
     /// Every node an upward search from `seeds` settles without stalling,
     /// with its (duration, meters) label.
     fn upward_space(&self, side: &mut Side, seeds: &[Seed], forward: bool) -> Vec<(u32, u32, u32)> {
-        side.reset(seeds);
+        side.reset(&self.by_rank(seeds));
         let mut out = Vec::with_capacity(side.touched.len() * 16);
         // Bounded: each node is settled at most once per label improvement.
         while side.min_key() != INF {
@@ -81,7 +81,7 @@ impl ContractionHierarchy {
                 side.settle(&self.up_bwd, &self.first_bwd, &self.up_fwd, &self.first_fwd)
             };
             if let Some(v) = settled {
-                out.push((v, side.dist[v as usize], side.meters[v as usize]));
+                out.push((v, side.dist[v as usize], side.label[v as usize].meters));
             }
         }
         out

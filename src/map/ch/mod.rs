@@ -47,8 +47,10 @@ pub struct Seed {
 /// Upward search graphs in compressed sparse rows.
 #[derive(Debug, Clone)]
 pub struct ContractionHierarchy {
-    /// Contraction order position of every node (higher = more important).
-    pub rank: Vec<u32>,
+    /// Contraction order position of every graph node (higher = more
+    /// important), which is also its id inside the hierarchy: every arc,
+    /// label and bucket below is indexed by rank, never by graph node.
+    rank: Vec<u32>,
     first_fwd: Vec<u32>,
     up_fwd: Vec<ChArc>,
     first_bwd: Vec<u32>,
@@ -64,6 +66,17 @@ impl ContractionHierarchy {
     /// Number of arcs in both upward graphs together (originals + shortcuts).
     pub fn arc_count(&self) -> usize {
         self.up_fwd.len() + self.up_bwd.len()
+    }
+
+    /// `seeds` with their graph nodes as the hierarchy's own ids.
+    fn by_rank(&self, seeds: &[Seed]) -> Vec<Seed> {
+        seeds
+            .iter()
+            .map(|s| Seed {
+                node: self.rank[s.node as usize],
+                ..*s
+            })
+            .collect()
     }
 
     /// Arcs `v→w` with `w` more important than `v`.

@@ -18,15 +18,32 @@ pub struct PathResult {
     pub target_seed: usize,
 }
 
+/// What one direction knows of a node besides its distance, in one record
+/// (one cache miss per label written, not three). Distances stay an array
+/// of their own: stalling reads them alone, many at a time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Label {
+    pub meters: u32,
+    /// Previous node, or NONE at a seed.
+    pub parent: u32,
+    /// Index of the arc from `parent` in the upward arrays.
+    pub parent_arc: u32,
+    /// Which seed the label descends from.
+    pub seed: u32,
+}
+
+const UNREACHED: Label = Label {
+    meters: 0,
+    parent: NONE,
+    parent_arc: NONE,
+    seed: 0,
+};
+
 /// One direction's labels. Reused across queries, reset via `touched`.
 #[derive(Debug, Clone)]
 pub(super) struct Side {
     pub dist: Vec<u32>,
-    pub meters: Vec<u32>,
-    /// (previous node, index of the arc in the upward arrays) or NONE.
-    pub parent: Vec<(u32, u32)>,
-    /// Which seed a label descends from.
-    pub seed: Vec<u32>,
+    pub label: Vec<Label>,
     pub touched: Vec<u32>,
     pub heap: BinaryHeap<Reverse<(u32, u32)>>,
 }
@@ -35,29 +52,36 @@ impl Side {
     pub fn new(n: usize) -> Self {
         Self {
             dist: vec![INF; n],
-            meters: vec![0; n],
-            parent: vec![(NONE, NONE); n],
-            seed: vec![0; n],
+            label: vec![UNREACHED; n],
             touched: Vec::new(),
             heap: BinaryHeap::new(),
         }
     }
 
+    pub fn dist(&self, v: u32) -> u32 {
+        self.dist[v as usize]
+    }
+
     pub fn reset(&mut self, seeds: &[Seed]) {
         for &t in &self.touched {
             self.dist[t as usize] = INF;
+            self.label[t as usize] = UNREACHED;
         }
         self.touched.clear();
         self.heap.clear();
         for (i, s) in seeds.iter().enumerate() {
-            if s.duration_ms < self.dist[s.node as usize] {
-                if self.dist[s.node as usize] == INF {
+            let d = &mut self.dist[s.node as usize];
+            if s.duration_ms < *d {
+                if *d == INF {
                     self.touched.push(s.node);
                 }
-                self.dist[s.node as usize] = s.duration_ms;
-                self.meters[s.node as usize] = s.meters;
-                self.parent[s.node as usize] = (NONE, NONE);
-                self.seed[s.node as usize] = i as u32;
+                *d = s.duration_ms;
+                self.label[s.node as usize] = Label {
+                    meters: s.meters,
+                    parent: NONE,
+                    parent_arc: NONE,
+                    seed: i as u32,
+                };
                 self.heap.push(Reverse((s.duration_ms, s.node)));
             }
         }
@@ -84,6 +108,7 @@ impl Side {
         if stalled {
             return None;
         }
+        let here = self.label[v as usize];
         let (lo, hi) = (first[v as usize] as usize, first[v as usize + 1] as usize);
         for (i, a) in up[lo..hi].iter().enumerate() {
             let nd = d.saturating_add(a.duration_ms);
@@ -93,9 +118,12 @@ impl Side {
                     self.touched.push(a.node);
                 }
                 self.dist[w] = nd;
-                self.meters[w] = self.meters[v as usize].saturating_add(a.meters);
-                self.parent[w] = (v, (lo + i) as u32);
-                self.seed[w] = self.seed[v as usize];
+                self.label[w] = Label {
+                    meters: here.meters.saturating_add(a.meters),
+                    parent: v,
+                    parent_arc: (lo + i) as u32,
+                    seed: here.seed,
+                };
                 self.heap.push(Reverse((nd, a.node)));
             }
         }
@@ -131,11 +159,11 @@ impl ContractionHierarchy {
         with_path: bool,
     ) -> Option<PathResult> {
         let (fwd, bwd) = (&mut search.fwd, &mut search.bwd);
-        fwd.reset(sources);
-        bwd.reset(targets);
+        fwd.reset(&self.by_rank(sources));
+        bwd.reset(&self.by_rank(targets));
         let (mut best, mut meet) = (INF, NONE);
         for &t in &bwd.touched {
-            let d = fwd.dist[t as usize].saturating_add(bwd.dist[t as usize]);
+            let d = fwd.dist(t).saturating_add(bwd.dist(t));
             if d < best {
                 (best, meet) = (d, t);
             }
@@ -151,7 +179,7 @@ impl ContractionHierarchy {
                 bwd.settle(&self.up_bwd, &self.first_bwd, &self.up_fwd, &self.first_fwd)
             };
             if let Some(v) = settled {
-                let d = fwd.dist[v as usize].saturating_add(bwd.dist[v as usize]);
+                let d = fwd.dist(v).saturating_add(bwd.dist(v));
                 if d < best {
                     (best, meet) = (d, v);
                 }
@@ -160,12 +188,13 @@ impl ContractionHierarchy {
         if meet == NONE {
             return None;
         }
+        let (f, b) = (fwd.label[meet as usize], bwd.label[meet as usize]);
         let mut result = PathResult {
             duration_ms: best,
-            meters: fwd.meters[meet as usize].saturating_add(bwd.meters[meet as usize]),
+            meters: f.meters.saturating_add(b.meters),
             arcs: Vec::new(),
-            source_seed: fwd.seed[meet as usize] as usize,
-            target_seed: bwd.seed[meet as usize] as usize,
+            source_seed: f.seed as usize,
+            target_seed: b.seed as usize,
         };
         if with_path {
             result.arcs = self.path_arcs(&search.fwd, &search.bwd, meet);
@@ -177,8 +206,12 @@ impl ContractionHierarchy {
         let mut up_part = Vec::new();
         let mut v = meet;
         // Bounded by the node count: parents strictly decrease in rank.
-        while fwd.parent[v as usize].0 != NONE && up_part.len() < self.node_count() {
-            let (p, idx) = fwd.parent[v as usize];
+        while fwd.label[v as usize].parent != NONE && up_part.len() < self.node_count() {
+            let Label {
+                parent: p,
+                parent_arc: idx,
+                ..
+            } = fwd.label[v as usize];
             up_part.push((p, v, self.up_fwd[idx as usize]));
             v = p;
         }
@@ -188,8 +221,12 @@ impl ContractionHierarchy {
         }
         let mut v = meet;
         let mut steps = 0;
-        while bwd.parent[v as usize].0 != NONE && steps < self.node_count() {
-            let (p, idx) = bwd.parent[v as usize];
+        while bwd.label[v as usize].parent != NONE && steps < self.node_count() {
+            let Label {
+                parent: p,
+                parent_arc: idx,
+                ..
+            } = bwd.label[v as usize];
             self.unpack(v, p, self.up_bwd[idx as usize], &mut arcs);
             v = p;
             steps += 1;
